@@ -1,0 +1,144 @@
+/**
+ * The storage interface every backend implements (SQLite now, PostgreSQL for
+ * several server nodes later). It knows nothing of gRPC. Times are
+ * milliseconds since the Unix epoch; ids and sequence numbers are plain
+ * numbers (they stay far below 2^53).
+ *
+ * The contract, checked for every backend by test/contract/store-contract.ts:
+ *
+ * - Users: names are unique regardless of case. A user keeps the spelling it
+ *   registered with. Ids are positive and never reused.
+ * - Messages: `appendMessages` is atomic for the whole batch: either every
+ *   message is stored or none is, and it only resolves once the batch is
+ *   durable (it survives a kill -9 of the process right after).
+ * - Ordering: each receiver has an inbox numbered 1, 2, 3, … with no gaps and
+ *   no repeats; messages of one batch get sequence numbers in batch order.
+ *   Message ids are unique and increase in the order messages were stored.
+ * - Idempotency: (senderId, clientId) identifies a send. Appending a message
+ *   whose pair is already stored (earlier, or earlier in the same batch)
+ *   stores nothing and returns the stored message with `duplicate: true`.
+ * - Delivery positions: `ack` only ever moves a user's acknowledged sequence
+ *   forward; a lower value is ignored.
+ * - Errors: a backend that cannot write (disk or database full, connection
+ *   lost) rejects with ChatError('unavailable', …) and has stored nothing of
+ *   that batch.
+ */
+
+/** A registered user. */
+export interface UserRecord {
+  id: number;
+  /** The name as first registered (its original spelling). */
+  name: string;
+  createdAt: number;
+  /** Last login, or the end of the user's last stream. */
+  lastSeenAt: number;
+  /** Sequence number of the newest message in the user's inbox (0 if none). */
+  lastSequence: number;
+  /** Highest sequence number the user acknowledged (0 if none). */
+  ackedSequence: number;
+}
+
+/** A login session. Only a hash of the token is ever stored. */
+export interface SessionRecord {
+  tokenHash: string;
+  userId: number;
+  createdAt: number;
+  expiresAt: number;
+  /** The conversation opened with /START, if any: the other user's id. */
+  peerId?: number;
+}
+
+/** A message to store. The store assigns id and sequence. */
+export interface NewMessage {
+  senderId: number;
+  receiverId: number;
+  /** Chosen by the sending client; unique per sender. */
+  clientId: string;
+  body: string;
+  time: number;
+}
+
+/** A stored message, with both users' names resolved. */
+export interface StoredMessage {
+  id: number;
+  senderId: number;
+  receiverId: number;
+  sender: string;
+  receiver: string;
+  clientId: string;
+  body: string;
+  time: number;
+  /** Position in the receiver's inbox. */
+  sequence: number;
+}
+
+/** The outcome of appending one message. */
+export interface AppendResult {
+  message: StoredMessage;
+  /** True when the (sender, clientId) pair was already stored: nothing new was written. */
+  duplicate: boolean;
+}
+
+/** Options for reading a conversation backwards. */
+export interface ConversationQuery {
+  /** Only messages with an id below this one (for paging back); none means newest. */
+  beforeId?: number;
+  /** At most this many messages. */
+  limit: number;
+}
+
+/** Storage for users, sessions, messages and delivery positions. */
+export interface Store {
+  /**
+   * Returns the user with this name (any case), registering it first if no
+   * such user exists. `created` tells which. Safe to race: two concurrent
+   * calls for one new name yield one user.
+   */
+  registerUser(name: string, now: number): Promise<{ user: UserRecord; created: boolean }>;
+
+  /** The user with this name, compared regardless of case. */
+  findUserByName(name: string): Promise<UserRecord | undefined>;
+
+  /** The user with this id. */
+  findUserById(id: number): Promise<UserRecord | undefined>;
+
+  /** Every user, sorted by name regardless of case. */
+  listUsers(): Promise<UserRecord[]>;
+
+  /** Records that the user was seen at `time`. */
+  touchUser(userId: number, time: number): Promise<void>;
+
+  /** Stores a new session. */
+  createSession(session: SessionRecord): Promise<void>;
+
+  /** The session with this token hash, expired or not (the caller checks expiry). */
+  findSession(tokenHash: string): Promise<SessionRecord | undefined>;
+
+  /** Sets or clears (undefined) the session's open conversation. */
+  setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void>;
+
+  /** Deletes the session; resolves true if it existed. */
+  deleteSession(tokenHash: string): Promise<boolean>;
+
+  /**
+   * Stores a batch of messages in one transaction, assigning ids and inbox
+   * sequence numbers. Results are in batch order. See the contract above for
+   * atomicity, durability and idempotency.
+   */
+  appendMessages(batch: NewMessage[]): Promise<AppendResult[]>;
+
+  /** Messages of the user's inbox with sequence > afterSequence, ascending, at most `limit`. */
+  inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]>;
+
+  /**
+   * Messages between two users (both directions), newest first, starting
+   * below `beforeId` when given, at most `limit`.
+   */
+  conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]>;
+
+  /** Moves the user's acknowledged sequence forward to `sequence` (never back). */
+  ack(userId: number, sequence: number): Promise<void>;
+
+  /** Flushes and closes. No method may be called afterwards. */
+  close(): Promise<void>;
+}
