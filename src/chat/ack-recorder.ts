@@ -1,0 +1,45 @@
+import type { Logger } from '../log';
+import type { Store } from '../store/store';
+
+/**
+ * Persists acknowledged positions without a write per ack: clients ack often,
+ * only the highest value matters, and a lost ack only means a message is sent
+ * again (delivery is at-least-once; clients drop repeats). Pending values are
+ * written every `intervalMs` and on flush().
+ */
+export class AckRecorder {
+  private readonly pending = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly intervalMs = 100,
+  ) {}
+
+  /** Notes that `userId` has shown everything up to `sequence`. */
+  record(userId: number, sequence: number): void {
+    if ((this.pending.get(userId) ?? 0) >= sequence) return;
+    this.pending.set(userId, sequence);
+    this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+  }
+
+  /** Writes every pending position; resolves when they are stored. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = [...this.pending];
+    this.pending.clear();
+    this.writing = this.writing.then(async () => {
+      for (const [userId, sequence] of batch) {
+        try {
+          await this.store.ack(userId, sequence);
+        } catch (err) {
+          this.logger.error('ack-write-failed', { user: userId, error: String(err) });
+        }
+      }
+    });
+    return this.writing;
+  }
+}

@@ -1,0 +1,34 @@
+import { ChatError } from './errors';
+
+/** A command split into its upper-case name (with slash) and arguments. */
+export interface ParsedCommand {
+  name: string;
+  args: string[];
+}
+
+/** Longest command line accepted, in characters. */
+export const MAX_COMMAND_LINE = 1024;
+
+/** Splits "/start bob" into { name: "/START", args: ["bob"] }. */
+export function parseCommandLine(line: string): ParsedCommand {
+  if (line.length > MAX_COMMAND_LINE) {
+    throw new ChatError('invalid-argument', `the command is too long: at most ${MAX_COMMAND_LINE} characters`);
+  }
+  const words = line.trim().split(/\s+/).filter((word) => word.length > 0);
+  if (words.length === 0) {
+    throw new ChatError('invalid-argument', 'the command is empty — type /COMMANDS to see every command');
+  }
+  if (!words[0].startsWith('/')) {
+    throw new ChatError(
+      'invalid-argument',
+      `"${words[0].slice(0, 40)}" is not a command: commands start with "/" (type /COMMANDS to see them); messages are sent on the Converse stream`,
+    );
+  }
+  return { name: normalizeCommandName(words[0]), args: words.slice(1) };
+}
+
+/** "start", "/Start" → "/START". */
+export function normalizeCommandName(name: string): string {
+  const bare = name.startsWith('/') ? name.slice(1) : name;
+  return `/${bare.toUpperCase()}`;
+}

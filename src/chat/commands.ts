@@ -1,0 +1,249 @@
+import { ChatError } from './errors';
+import { normalizeCommandName, parseCommandLine, type ParsedCommand } from './command-line';
+import { dateTime, messageLine } from './text';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Messaging } from './messaging';
+import type { Accounts, Caller } from './accounts';
+import type { OnlineDirectory } from './online';
+import type { StoredMessage, Store } from '../store/store';
+
+/** A user as /USERS shows it. */
+export interface UserStatus {
+  name: string;
+  online: boolean;
+  lastSeenAt: number;
+}
+
+/** One line of /COMMANDS. */
+export interface CommandHelp {
+  name: string;
+  usage: string;
+  summary: string;
+}
+
+/** The typed answer of a command; `text` is what a person reads. */
+export type CommandResult = { text: string } & (
+  | { kind: 'login'; user: string; token: string; registered: boolean; expiresAt: number }
+  | { kind: 'users'; users: UserStatus[] }
+  | { kind: 'time'; time: number }
+  | { kind: 'conversation'; peer: string; recent: StoredMessage[]; hasMore: boolean }
+  | { kind: 'stopped'; peer: string }
+  | { kind: 'logged-out'; user: string }
+  | { kind: 'commands'; commands: CommandHelp[] }
+  | { kind: 'history'; peer: string; messages: StoredMessage[]; hasMore: boolean; nextBeforeId: number }
+);
+
+/** Everything a command handler may use. */
+export interface CommandServices {
+  store: Store;
+  accounts: Accounts;
+  messaging: Messaging;
+  online: OnlineDirectory;
+  clock: () => number;
+}
+
+interface CommandSpec extends CommandHelp {
+  /** Fewest and most arguments accepted. */
+  minArgs: number;
+  maxArgs: number;
+  /** False only for /LOGIN: every other command needs a session. */
+  needsSession: boolean;
+  run(services: CommandServices, args: string[], caller: Caller | undefined): Promise<CommandResult>;
+}
+
+/**
+ * Every command, in the order /COMMANDS lists them. This table is the single
+ * source of names, arguments, help and behaviour.
+ */
+const COMMANDS: CommandSpec[] = [
+  {
+    name: '/LOGIN',
+    usage: '<name>',
+    summary: 'log in as <name>; the first login of a name registers it',
+    minArgs: 1,
+    maxArgs: 1,
+    needsSession: false,
+    async run({ accounts }, [name]) {
+      const outcome = await accounts.login(name);
+      const text = outcome.registered ? `welcome, ${outcome.user.name} — your name is registered` : `welcome back, ${outcome.user.name}`;
+      return {
+        kind: 'login',
+        text,
+        user: outcome.user.name,
+        token: outcome.token,
+        registered: outcome.registered,
+        expiresAt: outcome.expiresAt,
+      };
+    },
+  },
+  {
+    name: '/USERS',
+    usage: '',
+    summary: 'list every user, online or offline, with when they were last seen',
+    minArgs: 0,
+    maxArgs: 0,
+    needsSession: true,
+    async run({ store, online, clock }) {
+      const now = clock();
+      const users = (await store.listUsers()).map((user) => {
+        const isOnline = online.isOnline(user.id);
+        return { name: user.name, online: isOnline, lastSeenAt: isOnline ? now : user.lastSeenAt };
+      });
+      const width = Math.max(4, ...users.map((user) => user.name.length));
+      const rows = users.map(
+        (user) => `${user.name.padEnd(width)}  ${user.online ? 'online ' : 'offline'}  ${user.online ? 'now' : `last seen ${dateTime(user.lastSeenAt)}`}`,
+      );
+      const text = [`${'USER'.padEnd(width)}  STATUS   LAST SEEN`, ...rows].join('\n');
+      return { kind: 'users', text, users };
+    },
+  },
+  {
+    name: '/TIME',
+    usage: '',
+    summary: "show the server's time",
+    minArgs: 0,
+    maxArgs: 0,
+    needsSession: true,
+    async run({ clock }) {
+      const time = clock();
+      return { kind: 'time', text: `server time: ${dateTime(time)} (${new Date(time).toISOString()})`, time };
+    },
+  },
+  {
+    name: '/START',
+    usage: '<name>',
+    summary: 'open a conversation with <name> and show its latest messages',
+    minArgs: 1,
+    maxArgs: 1,
+    needsSession: true,
+    async run({ store, messaging }, [name], caller) {
+      const session = caller!.session;
+      const page = await messaging.page(caller!, name);
+      await store.setSessionPeer(session.tokenHash, page.peer.id);
+      const header = `conversation with ${page.peer.name} open — type a message to send it`;
+      const lines = page.messages.map(messageLine);
+      if (page.hasMore) lines.unshift(`(older messages: /HISTORY ${page.peer.name} ${DEFAULT_PAGE_SIZE} ${page.nextBeforeId})`);
+      return {
+        kind: 'conversation',
+        text: [header, ...lines].join('\n'),
+        peer: page.peer.name,
+        recent: page.messages,
+        hasMore: page.hasMore,
+      };
+    },
+  },
+  {
+    name: '/STOP',
+    usage: '',
+    summary: 'close the current conversation',
+    minArgs: 0,
+    maxArgs: 0,
+    needsSession: true,
+    async run({ store }, _args, caller) {
+      const session = await store.findSession(caller!.session.tokenHash);
+      const peer = session?.peerId === undefined ? undefined : await store.findUserById(session.peerId);
+      if (!peer) throw new ChatError('failed-precondition', 'no conversation is open — /START <name> opens one');
+      await store.setSessionPeer(caller!.session.tokenHash, undefined);
+      return { kind: 'stopped', text: `conversation with ${peer.name} closed`, peer: peer.name };
+    },
+  },
+  {
+    name: '/HISTORY',
+    usage: '<name> [count] [before-id]',
+    summary: `page back through a conversation (count 1–${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE})`,
+    minArgs: 1,
+    maxArgs: 3,
+    needsSession: true,
+    async run({ messaging }, [name, countArg, beforeArg], caller) {
+      const count = countArg === undefined ? DEFAULT_PAGE_SIZE : parseCount(countArg);
+      const beforeId = beforeArg === undefined ? undefined : parsePositive(beforeArg, 'before-id');
+      const page = await messaging.page(caller!, name, count, beforeId);
+      const lines = page.messages.map(messageLine);
+      if (lines.length === 0) lines.push(`no ${beforeId === undefined ? '' : 'older '}messages with ${page.peer.name}`);
+      if (page.hasMore) lines.push(`(older: /HISTORY ${page.peer.name} ${count} ${page.nextBeforeId})`);
+      return {
+        kind: 'history',
+        text: lines.join('\n'),
+        peer: page.peer.name,
+        messages: page.messages,
+        hasMore: page.hasMore,
+        nextBeforeId: page.nextBeforeId,
+      };
+    },
+  },
+  {
+    name: '/COMMANDS',
+    usage: '',
+    summary: 'list every command',
+    minArgs: 0,
+    maxArgs: 0,
+    needsSession: false,
+    async run() {
+      const commands = commandHelp();
+      const width = Math.max(...commands.map((c) => `${c.name} ${c.usage}`.length));
+      const text = commands.map((c) => `${`${c.name} ${c.usage}`.padEnd(width)}  ${c.summary}`).join('\n');
+      return { kind: 'commands', text, commands };
+    },
+  },
+  {
+    name: '/QUIT',
+    usage: '',
+    summary: 'log out: end this session and its streams',
+    minArgs: 0,
+    maxArgs: 0,
+    needsSession: true,
+    async run({ accounts, online }, _args, caller) {
+      await accounts.logout(caller!);
+      online.endSession(caller!.session.tokenHash);
+      return { kind: 'logged-out', text: `goodbye, ${caller!.user.name}`, user: caller!.user.name };
+    },
+  },
+];
+
+const BY_NAME = new Map(COMMANDS.map((spec) => [spec.name, spec]));
+
+/** Help for every command, in table order. */
+export function commandHelp(): CommandHelp[] {
+  return COMMANDS.map(({ name, usage, summary }) => ({ name, usage, summary }));
+}
+
+/** What a command request carries: a typed line, or a name with arguments. */
+export type CommandInput = { line: string } | { name: string; args: string[] };
+
+/**
+ * Runs one command: parses and validates it, checks the session when the
+ * command needs one (authentication happens only after the command is known,
+ * so a typo gets the more useful "unknown command" answer).
+ */
+export async function runCommand(
+  services: CommandServices,
+  input: CommandInput,
+  token: string | undefined,
+): Promise<CommandResult> {
+  const parsed: ParsedCommand = 'line' in input ? parseCommandLine(input.line) : { name: normalizeCommandName(input.name), args: input.args };
+  const spec = BY_NAME.get(parsed.name);
+  if (!spec) {
+    throw new ChatError('invalid-argument', `unknown command ${parsed.name.slice(0, 40)} — type /COMMANDS to see every command`);
+  }
+  if (parsed.args.length < spec.minArgs || parsed.args.length > spec.maxArgs) {
+    const expected = spec.usage ? `${spec.name} ${spec.usage}` : `${spec.name} (no arguments)`;
+    const problem = parsed.args.length < spec.minArgs ? 'is missing an argument' : 'has too many arguments';
+    throw new ChatError('invalid-argument', `${spec.name} ${problem} — usage: ${expected}`);
+  }
+  const caller = spec.needsSession ? await services.accounts.authenticate(token) : undefined;
+  return spec.run(services, parsed.args, caller);
+}
+
+function parsePositive(text: string, what: string): number {
+  if (!/^[0-9]{1,15}$/.test(text) || Number(text) < 1) {
+    throw new ChatError('invalid-argument', `${what} must be a whole number of 1 or more, not "${text.slice(0, 40)}"`);
+  }
+  return Number(text);
+}
+
+function parseCount(text: string): number {
+  const count = parsePositive(text, 'count');
+  if (count > MAX_PAGE_SIZE) {
+    throw new ChatError('invalid-argument', `count must be at most ${MAX_PAGE_SIZE}, not ${count}`);
+  }
+  return count;
+}

@@ -1,0 +1,100 @@
+import { ChatError } from './errors';
+import type { Caller } from './accounts';
+import type { UserDirectory, UserRef } from './user-directory';
+import type { AppendBatcher } from '../store/append-batcher';
+import type { AppendResult, StoredMessage, Store } from '../store/store';
+
+/** Largest message body, in bytes of UTF-8. */
+export const MAX_BODY_BYTES = 4096;
+/** Longest client-chosen message id, in characters. */
+export const MAX_CLIENT_ID_LENGTH = 64;
+/** Default and largest page sizes for conversation reads. */
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 200;
+
+/** What a client asks to send. */
+export interface SendRequest {
+  clientId: string;
+  /** Empty means the conversation opened with /START in this session. */
+  receiver: string;
+  body: string;
+}
+
+/** A page of a conversation, oldest message first. */
+export interface ConversationPage {
+  peer: UserRef;
+  messages: StoredMessage[];
+  hasMore: boolean;
+  /** The id to pass as before-id for the next older page; 0 when there is none. */
+  nextBeforeId: number;
+}
+
+/**
+ * Sending and reading messages: validation, addressing and storage. Delivery
+ * to streams happens elsewhere (queue/), after the store has the message.
+ */
+export class Messaging {
+  constructor(
+    private readonly store: Store,
+    private readonly batcher: AppendBatcher,
+    private readonly users: UserDirectory,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /**
+   * Stores one message from the caller. Resolves once it is durable; a retry
+   * with the same client id resolves with the original (duplicate: true).
+   */
+  async send(caller: Caller, request: SendRequest): Promise<AppendResult> {
+    checkClientId(request.clientId);
+    checkBody(request.body);
+    const receiver = request.receiver ? await this.users.resolve(request.receiver) : await this.openPeer(caller);
+    return this.batcher.append({
+      senderId: caller.user.id,
+      receiverId: receiver.id,
+      clientId: request.clientId,
+      body: request.body,
+      time: this.clock(),
+    });
+  }
+
+  /** One page of the conversation between the caller and `peerName`, going back from `beforeId`. */
+  async page(caller: Caller, peerName: string, count = DEFAULT_PAGE_SIZE, beforeId?: number): Promise<ConversationPage> {
+    const peer = await this.users.resolve(peerName);
+    const newestFirst = await this.store.conversation(caller.user.id, peer.id, { beforeId, limit: count + 1 });
+    const hasMore = newestFirst.length > count;
+    const messages = newestFirst.slice(0, count).reverse();
+    return { peer, messages, hasMore, nextBeforeId: hasMore && messages.length > 0 ? messages[0].id : 0 };
+  }
+
+  private async openPeer(caller: Caller): Promise<UserRef> {
+    // Read from the store, not the Caller snapshot: /START may have run since
+    // this stream opened, possibly on another server node.
+    const session = await this.store.findSession(caller.session.tokenHash);
+    const peerId = session?.peerId;
+    const peer = peerId === undefined ? undefined : await this.store.findUserById(peerId);
+    if (!peer) {
+      throw new ChatError('failed-precondition', 'no conversation is open — name a receiver, or open one with /START <name>');
+    }
+    return { id: peer.id, name: peer.name };
+  }
+}
+
+function checkClientId(clientId: string): void {
+  if (!clientId) {
+    throw new ChatError('invalid-argument', 'each send needs a client_id (any unique string, e.g. a UUID) so that retries are not stored twice');
+  }
+  if (clientId.length > MAX_CLIENT_ID_LENGTH) {
+    throw new ChatError('invalid-argument', `client_id is too long: at most ${MAX_CLIENT_ID_LENGTH} characters`);
+  }
+}
+
+function checkBody(body: string): void {
+  if (body.trim().length === 0) {
+    throw new ChatError('invalid-argument', 'the message is empty — type some text to send');
+  }
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > MAX_BODY_BYTES) {
+    throw new ChatError('invalid-argument', `the message is too long (${bytes} bytes): at most ${MAX_BODY_BYTES} bytes — split it into several messages`);
+  }
+}

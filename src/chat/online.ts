@@ -1,0 +1,10 @@
+/**
+ * What the domain needs to know about live connections, without knowing how
+ * they are held (queue/online-registry.ts implements it).
+ */
+export interface OnlineDirectory {
+  /** True while the user holds at least one Converse stream. */
+  isOnline(userId: number): boolean;
+  /** Ends every stream opened with this session (after /QUIT); they close with OK. */
+  endSession(tokenHash: string): void;
+}

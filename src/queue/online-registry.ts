@@ -1,0 +1,128 @@
+import { OutboundQueue, type Delivery, type PresenceChange, type QueueReader } from './outbound-queue';
+import type { ChatError } from '../chat/errors';
+import type { OnlineDirectory } from '../chat/online';
+import type { AppendResult } from '../store/store';
+
+/** A live stream as the registry sees it: a queue reader that can be closed. */
+export interface Subscriber extends QueueReader {
+  readonly userId: number;
+  readonly userName: string;
+  /** The session the stream was opened with (ended by /QUIT). */
+  readonly tokenHash: string;
+  /** Ends the stream: with OK when `error` is absent, else with its status. */
+  close(error?: ChatError): void;
+}
+
+/** Default bound of a user's outbound queue, in deliveries. */
+export const DEFAULT_QUEUE_LIMIT = 4096;
+
+/**
+ * Who is online, and each online user's outbound queue. A user is online
+ * while at least one of their streams is attached; the first attach and the
+ * last detach are presence changes, sent to every stream that watches them.
+ */
+export class OnlineRegistry implements OnlineDirectory {
+  private readonly queues = new Map<number, OutboundQueue>();
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly streamsPerUser = new Map<number, number>();
+  /** Streams that asked for presence changes. */
+  private readonly watchers = new Set<Subscriber>();
+
+  constructor(
+    private readonly queueLimit = DEFAULT_QUEUE_LIMIT,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Number of open streams. */
+  get streamCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Attaches a stream; returns the user's queue. Announces the user when this is their first stream. */
+  attach(subscriber: Subscriber): OutboundQueue {
+    let queue = this.queues.get(subscriber.userId);
+    const first = queue === undefined;
+    if (!queue) {
+      queue = new OutboundQueue(subscriber.userId, this.queueLimit);
+      this.queues.set(subscriber.userId, queue);
+    }
+    queue.attach(subscriber);
+    this.subscribers.add(subscriber);
+    this.streamsPerUser.set(subscriber.userId, (this.streamsPerUser.get(subscriber.userId) ?? 0) + 1);
+    if (first) this.announce({ user: subscriber.userName, online: true, time: this.clock() });
+    return queue;
+  }
+
+  /**
+   * Detaches a stream. Returns true when it was the user's last one (the user
+   * is now offline, and that has been announced).
+   */
+  detach(subscriber: Subscriber): boolean {
+    if (!this.subscribers.delete(subscriber)) return false;
+    this.watchers.delete(subscriber);
+    this.queues.get(subscriber.userId)?.detach(subscriber);
+    const remaining = (this.streamsPerUser.get(subscriber.userId) ?? 1) - 1;
+    if (remaining > 0) {
+      this.streamsPerUser.set(subscriber.userId, remaining);
+      return false;
+    }
+    this.streamsPerUser.delete(subscriber.userId);
+    this.queues.delete(subscriber.userId);
+    this.announce({ user: subscriber.userName, online: false, time: this.clock() });
+    return true;
+  }
+
+  /** From now on, sends presence changes to this stream. */
+  watchPresence(subscriber: Subscriber): void {
+    if (this.subscribers.has(subscriber)) this.watchers.add(subscriber);
+  }
+
+  /** True while the user has a stream attached. */
+  isOnline(userId: number): boolean {
+    return this.queues.has(userId);
+  }
+
+  /**
+   * Routes a stored message: to the receiver's queue (when online), and the
+   * receipt to the sending stream with a copy for the sender's other
+   * streams. A duplicate was routed when first stored; only its receipt goes
+   * out again.
+   */
+  route(result: AppendResult, origin: Subscriber): void {
+    const senderQueue = this.queues.get(origin.userId);
+    if (!result.duplicate) {
+      this.queues.get(result.message.receiverId)?.push({ kind: 'message', message: result.message });
+      if (senderQueue && senderQueue.readerCount > 1 && result.message.receiverId !== origin.userId) {
+        senderQueue.push({ kind: 'copy', message: result.message, origin });
+      }
+    }
+    senderQueue?.push({ kind: 'receipt', result, target: origin });
+  }
+
+  /** Sends a per-frame error to one stream. */
+  reject(origin: Subscriber, error: ChatError, clientId = ''): void {
+    this.queues.get(origin.userId)?.push({ kind: 'error', error, clientId, target: origin });
+  }
+
+  /** Ends every stream of one session (after /QUIT), with OK. */
+  endSession(tokenHash: string): void {
+    for (const subscriber of [...this.subscribers]) {
+      if (subscriber.tokenHash === tokenHash) subscriber.close();
+    }
+  }
+
+  /** Ends every stream with `error` (at shutdown). */
+  closeAll(error: ChatError): void {
+    for (const subscriber of [...this.subscribers]) subscriber.close(error);
+  }
+
+  private announce(change: PresenceChange): void {
+    const delivery: Delivery = { kind: 'presence', change };
+    const notified = new Set<number>();
+    for (const subscriber of this.watchers) {
+      if (notified.has(subscriber.userId)) continue;
+      notified.add(subscriber.userId);
+      this.queues.get(subscriber.userId)?.push(delivery);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { asChatError, ChatError } from '../chat/errors';
+import { ConverseSession, type SessionServices } from '../session/converse-session';
+import { bearerToken } from './auth';
+import { GrpcFrameSink } from './frame-sink';
+import { toInboundFrame } from './wire';
+import type { handleBidiStreamingCall } from '@grpc/grpc-js';
+import type { Accounts } from '../chat/accounts';
+import type { ClientFrame, ServerFrame } from '../gen/tinychat/v1/chat';
+
+/** The Converse RPC: authenticate, then hand the stream's events to a session. */
+export function converseHandler(
+  accounts: Accounts,
+  services: SessionServices,
+  isShuttingDown: () => boolean,
+): handleBidiStreamingCall<ClientFrame, ServerFrame> {
+  return (call) => {
+    const sink = new GrpcFrameSink(call);
+    if (isShuttingDown()) {
+      sink.end(new ChatError('unavailable', 'the server is shutting down — reconnect in a moment'));
+      return;
+    }
+    accounts
+      .authenticate(bearerToken(call.metadata))
+      .then(async (caller) => {
+        if (call.cancelled) return;
+        const session = new ConverseSession(services, caller, sink);
+        call.on('cancelled', () => session.clientGone());
+        call.on('end', () => session.clientFinished());
+        // Frames that arrive before the session is open wait in the stream's buffer.
+        await session.open();
+        call.on('data', (frame: ClientFrame) => session.receive(toInboundFrame(frame)));
+      })
+      .catch((err: unknown) => {
+        const error = asChatError(err);
+        if (error.code === 'internal') services.logger.error('converse-failed', { error: String(err) });
+        sink.end(error);
+      });
+  };
+}

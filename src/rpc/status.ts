@@ -1,0 +1,26 @@
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import type { ErrorCode } from '../chat/errors';
+import { asChatError } from '../chat/errors';
+
+const STATUS_BY_CODE: Record<ErrorCode, status> = {
+  'invalid-argument': status.INVALID_ARGUMENT,
+  'not-found': status.NOT_FOUND,
+  'already-exists': status.ALREADY_EXISTS,
+  unauthenticated: status.UNAUTHENTICATED,
+  'permission-denied': status.PERMISSION_DENIED,
+  'failed-precondition': status.FAILED_PRECONDITION,
+  'resource-exhausted': status.RESOURCE_EXHAUSTED,
+  unavailable: status.UNAVAILABLE,
+  internal: status.INTERNAL,
+};
+
+/** The gRPC status code for a domain error code: the one mapping in the project. */
+export function grpcStatusOf(code: ErrorCode): status {
+  return STATUS_BY_CODE[code];
+}
+
+/** Any thrown value as the error object grpc-js sends as a call's status. */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  const chatError = asChatError(err);
+  return { code: grpcStatusOf(chatError.code), details: chatError.message, metadata: new Metadata() };
+}

@@ -1,0 +1,121 @@
+import { ChatError } from '../chat/errors';
+import { grpcStatusOf } from './status';
+import type { CommandInput, CommandResult } from '../chat/commands';
+import type { ClientFrame, CommandRequest, CommandResponse, Message, ServerFrame } from '../gen/tinychat/v1/chat';
+import type { InboundFrame, OutboundBatch } from '../session/frames';
+import type { StoredMessage } from '../store/store';
+
+/**
+ * Translation between the wire types generated from chat.proto and the
+ * domain's own types. Nothing else in the server touches generated types.
+ */
+
+/** A stored message as the wire Message. */
+export function toWireMessage(message: StoredMessage): Message {
+  return {
+    sender: message.sender,
+    receiver: message.receiver,
+    body: message.body,
+    time: new Date(message.time),
+    id: message.id,
+    sequence: message.sequence,
+  };
+}
+
+/** One outbound batch as one ServerFrame. */
+export function toServerFrame(batch: OutboundBatch): ServerFrame {
+  return {
+    messages: batch.messages.map(toWireMessage),
+    receipts: batch.receipts.map(({ message, duplicate }) => ({
+      clientId: message.clientId,
+      id: message.id,
+      sequence: message.sequence,
+      time: new Date(message.time),
+      receiver: message.receiver,
+      duplicate,
+    })),
+    presence: batch.presence.map((change) => ({ user: change.user, online: change.online, lastSeen: new Date(change.time) })),
+    errors: batch.errors.map(({ error, clientId }) => ({ code: grpcStatusOf(error.code), message: error.message, clientId })),
+    ready: batch.greeting,
+  };
+}
+
+/** A ClientFrame as the session's InboundFrame. */
+export function toInboundFrame(frame: ClientFrame): InboundFrame {
+  const kind = frame.kind;
+  switch (kind?.$case) {
+    case 'send':
+      return { kind: 'send', clientId: kind.send.clientId, receiver: kind.send.receiver, body: kind.send.body };
+    case 'ack':
+      return { kind: 'ack', sequence: kind.ack.sequence };
+    case 'resume':
+      return { kind: 'resume', afterSequence: kind.resume.afterSequence, watchPresence: kind.resume.watchPresence };
+    default:
+      return { kind: 'empty' };
+  }
+}
+
+/** A CommandRequest as the domain's command input. */
+export function toCommandInput(request: CommandRequest): CommandInput {
+  const input = request.input;
+  switch (input?.$case) {
+    case 'line':
+      return { line: input.line };
+    case 'invocation':
+      return { name: input.invocation.name, args: input.invocation.args };
+    default:
+      throw new ChatError('invalid-argument', 'the request is empty: set "line", e.g. {"line": "/COMMANDS"}');
+  }
+}
+
+/** A command's result as the wire CommandResponse. */
+export function toCommandResponse(result: CommandResult): CommandResponse {
+  const text = result.text;
+  switch (result.kind) {
+    case 'login':
+      return {
+        text,
+        result: {
+          $case: 'login',
+          login: { user: result.user, token: result.token, registered: result.registered, expires: new Date(result.expiresAt) },
+        },
+      };
+    case 'users':
+      return {
+        text,
+        result: {
+          $case: 'users',
+          users: { users: result.users.map((u) => ({ name: u.name, online: u.online, lastSeen: new Date(u.lastSeenAt) })) },
+        },
+      };
+    case 'time':
+      return { text, result: { $case: 'time', time: { time: new Date(result.time) } } };
+    case 'conversation':
+      return {
+        text,
+        result: {
+          $case: 'conversation',
+          conversation: { peer: result.peer, recent: result.recent.map(toWireMessage), hasMore: result.hasMore },
+        },
+      };
+    case 'stopped':
+      return { text, result: { $case: 'stopped', stopped: { peer: result.peer } } };
+    case 'logged-out':
+      return { text, result: { $case: 'loggedOut', loggedOut: { user: result.user } } };
+    case 'commands':
+      return { text, result: { $case: 'commands', commands: { commands: result.commands } } };
+    case 'history':
+      return {
+        text,
+        result: {
+          $case: 'history',
+          history: {
+            peer: result.peer,
+            messages: result.messages.map(toWireMessage),
+            hasMore: result.hasMore,
+            nextBeforeId: result.nextBeforeId,
+          },
+        },
+      };
+  }
+}

@@ -1,0 +1,52 @@
+import type { ChatError } from '../chat/errors';
+import type { PresenceChange } from '../queue/outbound-queue';
+import type { AppendResult, StoredMessage } from '../store/store';
+
+/** A client frame, as the session sees it (rpc/ translates from the wire). */
+export type InboundFrame =
+  | { kind: 'send'; clientId: string; receiver: string; body: string }
+  | { kind: 'ack'; sequence: number }
+  | { kind: 'resume'; afterSequence: number | undefined; watchPresence: boolean }
+  | { kind: 'empty' };
+
+/** What the server says when a stream opens. */
+export interface Greeting {
+  user: string;
+  lastSequence: number;
+  ackedSequence: number;
+}
+
+/** A per-frame error: the stream stays open. */
+export interface FrameFailure {
+  error: ChatError;
+  clientId: string;
+}
+
+/** One outbound frame's worth of deliveries; rpc/ encodes it as a ServerFrame. */
+export interface OutboundBatch {
+  greeting?: Greeting;
+  messages: StoredMessage[];
+  receipts: AppendResult[];
+  presence: PresenceChange[];
+  errors: FrameFailure[];
+}
+
+/** An empty batch to fill. */
+export function emptyBatch(): OutboundBatch {
+  return { messages: [], receipts: [], presence: [], errors: [] };
+}
+
+/**
+ * Where a session writes, implemented by the rpc edge over a grpc-js stream.
+ * It honours backpressure: when `send` returns false, the session waits for
+ * `onDrain` before sending more.
+ */
+export interface FrameSink {
+  send(batch: OutboundBatch): boolean;
+  onDrain(callback: () => void): void;
+  /** Stops / restarts reading client frames (too many sends in flight). */
+  pauseInput(): void;
+  resumeInput(): void;
+  /** Ends the stream: OK without an error, else the error's status. */
+  end(error?: ChatError): void;
+}

@@ -1,0 +1,353 @@
+import Database from 'better-sqlite3';
+import { ChatError } from '../chat/errors';
+import { nameKey } from '../chat/names';
+import type {
+  AppendResult,
+  ConversationQuery,
+  NewMessage,
+  SessionRecord,
+  Store,
+  StoredMessage,
+  UserRecord,
+} from './store';
+
+/** The schema version this code writes; kept in PRAGMA user_version. */
+export const SQLITE_SCHEMA_VERSION = 1;
+
+// Version 1. Later versions append their steps to MIGRATIONS so an existing
+// file is upgraded in place, one step at a time.
+//
+// STRICT makes SQLite refuse a value of the wrong type instead of storing it.
+// AUTOINCREMENT guarantees ids are never reused, even if the newest rows were
+// ever deleted. The expression index serves conversation(): one range scan
+// over the pair (lower id, higher id) in id order, whichever way a message went.
+const SCHEMA_V1 = `
+CREATE TABLE users (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  name           TEXT    NOT NULL,
+  name_key       TEXT    NOT NULL UNIQUE,
+  created_at     INTEGER NOT NULL,
+  last_seen_at   INTEGER NOT NULL,
+  last_sequence  INTEGER NOT NULL DEFAULT 0,
+  acked_sequence INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE sessions (
+  token_hash TEXT    PRIMARY KEY,
+  user_id    INTEGER NOT NULL REFERENCES users (id),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  peer_id    INTEGER REFERENCES users (id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE messages (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  sender_id   INTEGER NOT NULL REFERENCES users (id),
+  receiver_id INTEGER NOT NULL REFERENCES users (id),
+  client_id   TEXT    NOT NULL,
+  body        TEXT    NOT NULL,
+  time        INTEGER NOT NULL,
+  sequence    INTEGER NOT NULL,
+  UNIQUE (sender_id, client_id),
+  UNIQUE (receiver_id, sequence)
+) STRICT;
+
+CREATE INDEX messages_by_pair
+  ON messages (min(sender_id, receiver_id), max(sender_id, receiver_id), id);
+`;
+
+/** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
+const MIGRATIONS: readonly string[] = [SCHEMA_V1];
+
+const USER_COLUMNS = `id, name, created_at AS createdAt, last_seen_at AS lastSeenAt,
+  last_sequence AS lastSequence, acked_sequence AS ackedSequence`;
+
+const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.receiver_id AS receiverId,
+  s.name AS sender, r.name AS receiver, m.client_id AS clientId, m.body, m.time, m.sequence`;
+
+const MESSAGE_FROM = `messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.receiver_id`;
+
+interface SessionRow {
+  tokenHash: string;
+  userId: number;
+  createdAt: number;
+  expiresAt: number;
+  peerId: number | null;
+}
+
+/** Options for opening a SQLite store. */
+export interface SqliteStoreOptions {
+  /**
+   * Caps the database at this many pages (PRAGMA max_page_count). Lets tests
+   * provoke a real "database is full" without filling a disk.
+   */
+  maxPageCount?: number;
+  /** How long a write waits for another connection's lock, in ms (default 2000). */
+  busyTimeoutMs?: number;
+}
+
+// Result codes (and their extended forms, e.g. SQLITE_IOERR_WRITE) that mean
+// the database cannot be used right now rather than that a request is wrong.
+const UNAVAILABLE_REASONS: ReadonlyArray<[prefix: string, reason: string]> = [
+  ['SQLITE_FULL', 'its disk or database is full'],
+  ['SQLITE_IOERR', 'its disk reported an error'],
+  ['SQLITE_READONLY', 'its database is read-only'],
+  ['SQLITE_BUSY', 'its database is busy'],
+  ['SQLITE_LOCKED', 'its database is busy'],
+  ['SQLITE_CANTOPEN', 'its database file cannot be opened'],
+];
+
+/**
+ * Runs `work`, turning SQLite failures that mean "cannot use the database now"
+ * into ChatError('unavailable') with a sentence for the person; the original
+ * error is kept as `cause` for the server log. Anything else propagates.
+ */
+function guarded<T>(action: string, work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof Database.SqliteError) {
+      const found = UNAVAILABLE_REASONS.find(([prefix]) => err.code.startsWith(prefix));
+      if (found) {
+        const chatError = new ChatError('unavailable', `the server cannot ${action} right now (${found[1]}); try again later`);
+        chatError.cause = err;
+        throw chatError;
+      }
+    }
+    throw err;
+  }
+}
+
+function unknownUser(id: number): ChatError {
+  return new ChatError('not-found', `there is no user with id ${id}; check the name with /USERS and try again`);
+}
+
+/**
+ * A Store in one SQLite file (or ':memory:'), through better-sqlite3.
+ *
+ * Durability: the file runs in WAL mode with synchronous = NORMAL. A commit is
+ * written to the WAL before appendMessages resolves, so it survives a crash
+ * or kill -9 of the process. A power loss or OS crash may lose the last few
+ * commits (never corrupt the file); synchronous = FULL closes that gap at the
+ * cost of an fsync per commit.
+ *
+ * better-sqlite3 is synchronous: every method does its work before returning
+ * an already settled promise. A single server process owns the file; the busy
+ * timeout only matters when an operator tool holds a lock meanwhile, and it
+ * is kept short because the event loop waits with it.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmt: Statements;
+  private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 2000 });
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+      if (options.maxPageCount !== undefined) this.setMaxPageCount(options.maxPageCount);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    this.stmt = prepareStatements(this.db);
+    this.appendBatch = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+  }
+
+  /**
+   * Caps the database at `pages` pages (never below its current size) and
+   * returns the cap in effect. Raising it makes room again after a "full".
+   */
+  setMaxPageCount(pages: number): number {
+    return this.db.pragma(`max_page_count = ${Math.floor(pages)}`, { simple: true }) as number;
+  }
+
+  /** The journal mode in effect ('wal' for a file, 'memory' for ':memory:'). */
+  journalMode(): string {
+    return this.db.pragma('journal_mode', { simple: true }) as string;
+  }
+
+  async registerUser(name: string, now: number): Promise<{ user: UserRecord; created: boolean }> {
+    return guarded('register users', () => {
+      const key = nameKey(name);
+      const inserted = this.stmt.insertUser.get(name, key, now, now);
+      if (inserted) return { user: inserted, created: true };
+      const existing = this.stmt.userByKey.get(key);
+      if (!existing) throw new Error(`user "${name}" neither inserted nor found`);
+      return { user: existing, created: false };
+    });
+  }
+
+  async findUserByName(name: string): Promise<UserRecord | undefined> {
+    return guarded('read users', () => this.stmt.userByKey.get(nameKey(name)));
+  }
+
+  async findUserById(id: number): Promise<UserRecord | undefined> {
+    return guarded('read users', () => this.stmt.userById.get(id));
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return guarded('read users', () => this.stmt.allUsers.all());
+  }
+
+  async touchUser(userId: number, time: number): Promise<void> {
+    guarded('update users', () => this.stmt.touchUser.run(time, userId));
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    guarded('save sessions', () =>
+      this.stmt.insertSession.run(session.tokenHash, session.userId, session.createdAt, session.expiresAt, session.peerId ?? null),
+    );
+  }
+
+  async findSession(tokenHash: string): Promise<SessionRecord | undefined> {
+    const row = guarded('read sessions', () => this.stmt.sessionByHash.get(tokenHash));
+    if (!row) return undefined;
+    const { peerId, ...rest } = row;
+    return peerId === null ? rest : { ...rest, peerId };
+  }
+
+  async setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void> {
+    guarded('save sessions', () => this.stmt.setSessionPeer.run(peerId ?? null, tokenHash));
+  }
+
+  async deleteSession(tokenHash: string): Promise<boolean> {
+    return guarded('save sessions', () => this.stmt.deleteSession.run(tokenHash).changes > 0);
+  }
+
+  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return [];
+    return guarded('store messages', () => this.appendBatch(batch));
+  }
+
+  async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return [];
+    return guarded('read messages', () => this.stmt.inboxAfter.all(userId, afterSequence, limit));
+  }
+
+  async conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]> {
+    if (query.limit <= 0) return [];
+    return guarded('read messages', () =>
+      this.stmt.conversation.all({
+        lo: Math.min(userA, userB),
+        hi: Math.max(userA, userB),
+        before: query.beforeId ?? Number.MAX_SAFE_INTEGER,
+        limit: query.limit,
+      }),
+    );
+  }
+
+  async ack(userId: number, sequence: number): Promise<void> {
+    guarded('record what you have read', () => this.stmt.ack.run(sequence, userId));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // One message inside the batch transaction. A (sender, clientId) pair seen
+  // before, including earlier in this batch, returns the stored original and
+  // leaves the receiver's sequence alone.
+  private appendOne(message: NewMessage): AppendResult {
+    const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
+    if (original) return { message: original, duplicate: true };
+    const sender = this.stmt.userName.get(message.senderId);
+    if (!sender) throw unknownUser(message.senderId);
+    const receiver = this.stmt.nextSequence.get(message.receiverId);
+    if (!receiver) throw unknownUser(message.receiverId);
+    const info = this.stmt.insertMessage.run(
+      message.senderId,
+      message.receiverId,
+      message.clientId,
+      message.body,
+      message.time,
+      receiver.sequence,
+    );
+    return {
+      message: {
+        id: Number(info.lastInsertRowid),
+        senderId: message.senderId,
+        receiverId: message.receiverId,
+        sender: sender.name,
+        receiver: receiver.name,
+        clientId: message.clientId,
+        body: message.body,
+        time: message.time,
+        sequence: receiver.sequence,
+      },
+      duplicate: false,
+    };
+  }
+}
+
+/** Opens (creating if needed) the SQLite store at `path`, which may be ':memory:'. */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  return new SqliteStore(path, options);
+}
+
+// Brings the file up to SQLITE_SCHEMA_VERSION, refusing files from a newer
+// version rather than guessing at their layout.
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SQLITE_SCHEMA_VERSION) {
+    throw new Error(
+      `the database was written by a newer TinyChat (schema ${version}, this one knows ${SQLITE_SCHEMA_VERSION}); ` +
+        'run the newer version or point the server at another database file',
+    );
+  }
+  if (version === SQLITE_SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (let step = version; step < SQLITE_SCHEMA_VERSION; step++) db.exec(MIGRATIONS[step]);
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+// Every statement is prepared once, when the store opens.
+function prepareStatements(db: Database.Database) {
+  return {
+    insertUser: db.prepare<[string, string, number, number], UserRecord>(
+      `INSERT INTO users (name, name_key, created_at, last_seen_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name_key) DO NOTHING RETURNING ${USER_COLUMNS}`,
+    ),
+    userByKey: db.prepare<[string], UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE name_key = ?`),
+    userById: db.prepare<[number], UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
+    allUsers: db.prepare<[], UserRecord>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name_key`),
+    userName: db.prepare<[number], { name: string }>(`SELECT name FROM users WHERE id = ?`),
+    touchUser: db.prepare<[number, number]>(`UPDATE users SET last_seen_at = ? WHERE id = ?`),
+    ack: db.prepare<[number, number]>(`UPDATE users SET acked_sequence = max(acked_sequence, ?) WHERE id = ?`),
+
+    insertSession: db.prepare<[string, number, number, number, number | null]>(
+      `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, peer_id) VALUES (?, ?, ?, ?, ?)`,
+    ),
+    sessionByHash: db.prepare<[string], SessionRow>(
+      `SELECT token_hash AS tokenHash, user_id AS userId, created_at AS createdAt, expires_at AS expiresAt, peer_id AS peerId
+       FROM sessions WHERE token_hash = ?`,
+    ),
+    setSessionPeer: db.prepare<[number | null, string]>(`UPDATE sessions SET peer_id = ? WHERE token_hash = ?`),
+    deleteSession: db.prepare<[string]>(`DELETE FROM sessions WHERE token_hash = ?`),
+
+    messageByClientId: db.prepare<[number, string], StoredMessage>(
+      `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,
+    ),
+    nextSequence: db.prepare<[number], { sequence: number; name: string }>(
+      `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence AS sequence, name`,
+    ),
+    insertMessage: db.prepare<[number, number, string, string, number, number]>(
+      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    inboxAfter: db.prepare<[number, number, number], StoredMessage>(
+      `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+       WHERE m.receiver_id = ? AND m.sequence > ? ORDER BY m.sequence LIMIT ?`,
+    ),
+    conversation: db.prepare<{ lo: number; hi: number; before: number; limit: number }, StoredMessage>(
+      `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+       WHERE min(m.sender_id, m.receiver_id) = @lo AND max(m.sender_id, m.receiver_id) = @hi AND m.id < @before
+       ORDER BY m.id DESC LIMIT @limit`,
+    ),
+  };
+}

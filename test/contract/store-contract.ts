@@ -1,0 +1,342 @@
+import { expect } from 'chai';
+import { isChatError } from '../../src/chat/errors';
+import type { NewMessage, Store, StoredMessage, UserRecord } from '../../src/store/store';
+
+/** A fresh, empty store for one test, and how to get rid of it. */
+export interface StoreFixture {
+  store: Store;
+  /** Opens the same data again (after the test closed `store`). */
+  reopen(): Promise<Store>;
+  /** Closes every store this fixture opened (closed or not) and deletes its data. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Defines the mocha suite every Store backend must pass: the contract written
+ * in src/store/store.ts. `makeStore` is called once per test and must return
+ * an empty store.
+ */
+export function storeContract(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`Store contract: ${name}`, function () {
+    let fixture: StoreFixture;
+    let store: Store;
+
+    beforeEach(async function () {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+
+    afterEach(async function () {
+      await fixture.cleanup();
+    });
+
+    const T0 = 1_700_000_000_000;
+
+    async function user(name: string): Promise<UserRecord> {
+      return (await store.registerUser(name, T0)).user;
+    }
+
+    let clientCounter = 0;
+    function msg(from: UserRecord, to: UserRecord, body: string, clientId = `c${++clientCounter}`): NewMessage {
+      return { senderId: from.id, receiverId: to.id, clientId, body, time: T0 + clientCounter };
+    }
+
+    async function expectRejection(promise: Promise<unknown>): Promise<unknown> {
+      try {
+        await promise;
+      } catch (err) {
+        return err;
+      }
+      expect.fail('expected the promise to reject');
+    }
+
+    describe('users', function () {
+      it('registers a new user with a positive id, its spelling and empty positions', async function () {
+        const { user: ann, created } = await store.registerUser('AnnMarie', T0);
+        expect(created).to.equal(true);
+        expect(ann.id).to.be.a('number').greaterThan(0);
+        expect(ann).to.deep.include({ name: 'AnnMarie', createdAt: T0, lastSeenAt: T0, lastSequence: 0, ackedSequence: 0 });
+      });
+
+      it('returns the existing user, spelled as first registered, for the same name in any case', async function () {
+        const first = await store.registerUser('Bob', T0);
+        const again = await store.registerUser('bOB', T0 + 5);
+        expect(again.created).to.equal(false);
+        expect(again.user).to.deep.equal(first.user);
+        expect(again.user.name).to.equal('Bob');
+      });
+
+      it('yields one user when one new name is registered several times at once', async function () {
+        const results = await Promise.all(['carol', 'Carol', 'CAROL', 'carol'].map((n) => store.registerUser(n, T0)));
+        expect(new Set(results.map((r) => r.user.id)).size).to.equal(1);
+        expect(results.filter((r) => r.created)).to.have.length(1);
+        expect(await store.listUsers()).to.have.length(1);
+      });
+
+      it('gives different users different ids', async function () {
+        const ids = await Promise.all(['a', 'b', 'c', 'd'].map(async (n) => (await user(n)).id));
+        expect(new Set(ids).size).to.equal(4);
+      });
+
+      it('finds a user by id and by name in any case, and nothing for unknown ones', async function () {
+        const dave = await user('Dave');
+        expect(await store.findUserById(dave.id)).to.deep.equal(dave);
+        expect(await store.findUserByName('dave')).to.deep.equal(dave);
+        expect(await store.findUserByName('DAVE')).to.deep.equal(dave);
+        expect(await store.findUserById(dave.id + 1000)).to.equal(undefined);
+        expect(await store.findUserByName('eve')).to.equal(undefined);
+      });
+
+      it('lists every user sorted by name regardless of case', async function () {
+        for (const n of ['zed', 'Bob', 'alice', 'Carl', 'bea']) await user(n);
+        const names = (await store.listUsers()).map((u) => u.name);
+        expect(names).to.deep.equal(['alice', 'bea', 'Bob', 'Carl', 'zed']);
+      });
+
+      it('lists nobody when no one has registered', async function () {
+        expect(await store.listUsers()).to.deep.equal([]);
+      });
+
+      it('records when a user was last seen', async function () {
+        const fay = await user('fay');
+        await store.touchUser(fay.id, T0 + 60_000);
+        expect((await store.findUserById(fay.id))?.lastSeenAt).to.equal(T0 + 60_000);
+        expect((await store.findUserById(fay.id))?.createdAt).to.equal(T0);
+      });
+    });
+
+    describe('sessions', function () {
+      it('finds a stored session by its token hash, without a peer at first', async function () {
+        const gus = await user('gus');
+        await store.createSession({ tokenHash: 'h1', userId: gus.id, createdAt: T0, expiresAt: T0 + 1000 });
+        const found = await store.findSession('h1');
+        expect(found).to.deep.include({ tokenHash: 'h1', userId: gus.id, createdAt: T0, expiresAt: T0 + 1000 });
+        expect(found?.peerId).to.equal(undefined);
+        expect(await store.findSession('nope')).to.equal(undefined);
+      });
+
+      it('returns an expired session too, leaving the expiry check to the caller', async function () {
+        const hal = await user('hal');
+        await store.createSession({ tokenHash: 'old', userId: hal.id, createdAt: T0 - 10, expiresAt: T0 - 5 });
+        expect((await store.findSession('old'))?.expiresAt).to.equal(T0 - 5);
+      });
+
+      it('sets and clears the conversation a session has open', async function () {
+        const ida = await user('ida');
+        const jon = await user('jon');
+        await store.createSession({ tokenHash: 'h2', userId: ida.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await store.setSessionPeer('h2', jon.id);
+        expect((await store.findSession('h2'))?.peerId).to.equal(jon.id);
+        await store.setSessionPeer('h2', undefined);
+        expect((await store.findSession('h2'))?.peerId).to.equal(undefined);
+      });
+
+      it('deletes a session and says whether it existed', async function () {
+        const kim = await user('kim');
+        await store.createSession({ tokenHash: 'h3', userId: kim.id, createdAt: T0, expiresAt: T0 + 1000 });
+        expect(await store.deleteSession('h3')).to.equal(true);
+        expect(await store.findSession('h3')).to.equal(undefined);
+        expect(await store.deleteSession('h3')).to.equal(false);
+      });
+    });
+
+    describe('appending messages', function () {
+      it('returns each stored message with its id, both names and its inbox sequence, in batch order', async function () {
+        const ann = await user('Ann');
+        const bob = await user('Bob');
+        const results = await store.appendMessages([msg(ann, bob, 'one', 'x1'), msg(bob, ann, 'two', 'x2'), msg(ann, bob, 'three', 'x3')]);
+        expect(results.map((r) => r.duplicate)).to.deep.equal([false, false, false]);
+        expect(results.map((r) => r.message.body)).to.deep.equal(['one', 'two', 'three']);
+        expect(results[0].message).to.deep.include({
+          senderId: ann.id,
+          receiverId: bob.id,
+          sender: 'Ann',
+          receiver: 'Bob',
+          clientId: 'x1',
+          sequence: 1,
+        });
+        expect(results[1].message).to.deep.include({ sender: 'Bob', receiver: 'Ann', sequence: 1 });
+        expect(results[2].message.sequence).to.equal(2);
+      });
+
+      it('stores nothing and returns nothing for an empty batch', async function () {
+        expect(await store.appendMessages([])).to.deep.equal([]);
+      });
+
+      it('numbers every inbox 1, 2, 3, … without gaps, across batches and receivers', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const cat = await user('cat');
+        const sequences = new Map<number, number[]>([
+          [bob.id, []],
+          [cat.id, []],
+        ]);
+        for (let round = 0; round < 5; round++) {
+          const batch = [msg(ann, bob, 'b'), msg(ann, cat, 'c'), msg(cat, bob, 'b'), msg(bob, cat, 'c')];
+          for (const r of await store.appendMessages(batch)) sequences.get(r.message.receiverId)?.push(r.message.sequence);
+        }
+        const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
+        expect(sequences.get(bob.id)).to.deep.equal(oneToTen);
+        expect(sequences.get(cat.id)).to.deep.equal(oneToTen);
+        expect((await store.findUserById(bob.id))?.lastSequence).to.equal(10);
+        expect((await store.findUserById(ann.id))?.lastSequence).to.equal(0);
+      });
+
+      it('gives ids that increase in the order messages were stored', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const first = await store.appendMessages([msg(ann, bob, '1'), msg(bob, ann, '2'), msg(ann, bob, '3')]);
+        const second = await store.appendMessages([msg(bob, ann, '4'), msg(ann, bob, '5')]);
+        const ids = [...first, ...second].map((r) => r.message.id);
+        expect(ids.every((id, i) => i === 0 || id > ids[i - 1])).to.equal(true, `ids ${ids.join(', ')}`);
+      });
+
+      it('stores nothing of a failing batch and uses up no sequence numbers', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        await store.appendMessages([msg(ann, bob, 'before')]);
+        const ghost = { ...msg(ann, bob, 'to nobody'), receiverId: bob.id + 1000 };
+        const err = await expectRejection(store.appendMessages([msg(ann, bob, 'lost 1'), ghost, msg(ann, bob, 'lost 2')]));
+        expect(err).to.be.instanceOf(Error);
+        expect((await store.inboxAfter(bob.id, 0, 10)).map((m) => m.body)).to.deep.equal(['before']);
+        expect((await store.findUserById(bob.id))?.lastSequence).to.equal(1);
+        const [after] = await store.appendMessages([msg(ann, bob, 'after')]);
+        expect(after.message.sequence).to.equal(2);
+      });
+
+      it('rejects a message for or from an unknown user with not-found', async function () {
+        const ann = await user('ann');
+        const toNobody = { ...msg(ann, ann, 'x'), receiverId: ann.id + 1000 };
+        const fromNobody = { ...msg(ann, ann, 'y'), senderId: ann.id + 1000 };
+        for (const bad of [toNobody, fromNobody]) {
+          const err = await expectRejection(store.appendMessages([bad]));
+          expect(isChatError(err, 'not-found')).to.equal(true, String(err));
+        }
+      });
+
+      it('returns the original with duplicate: true when a send is retried in a later batch', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const [original] = await store.appendMessages([msg(ann, bob, 'hello', 'same')]);
+        const [retry, next] = await store.appendMessages([
+          { ...msg(ann, bob, 'hello again', 'same'), time: T0 + 999_999 },
+          msg(ann, bob, 'next'),
+        ]);
+        expect(retry).to.deep.equal({ message: original.message, duplicate: true });
+        expect(next.message.sequence).to.equal(2);
+        expect(await store.inboxAfter(bob.id, 0, 10)).to.have.length(2);
+      });
+
+      it('treats a repeat within one batch as a duplicate of the earlier message', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const results = await store.appendMessages([msg(ann, bob, 'a', 'k1'), msg(ann, bob, 'a', 'k1'), msg(ann, bob, 'b', 'k2')]);
+        expect(results.map((r) => r.duplicate)).to.deep.equal([false, true, false]);
+        expect(results[1].message).to.deep.equal(results[0].message);
+        expect(results.map((r) => r.message.sequence)).to.deep.equal([1, 1, 2]);
+        expect((await store.findUserById(bob.id))?.lastSequence).to.equal(2);
+      });
+
+      it('tells apart equal client ids from different senders', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const cat = await user('cat');
+        const results = await store.appendMessages([msg(ann, cat, 'from ann', 'k'), msg(bob, cat, 'from bob', 'k')]);
+        expect(results.map((r) => r.duplicate)).to.deep.equal([false, false]);
+        expect(results.map((r) => r.message.sequence)).to.deep.equal([1, 2]);
+      });
+    });
+
+    describe('reading messages', function () {
+      it('pages through an inbox after a sequence number, oldest first, up to a limit', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        await store.appendMessages([1, 2, 3, 4, 5].map((i) => msg(ann, bob, `m${i}`)));
+        await store.appendMessages([msg(bob, ann, 'not in bob’s inbox')]);
+        const page1 = await store.inboxAfter(bob.id, 0, 2);
+        const page2 = await store.inboxAfter(bob.id, 2, 2);
+        const page3 = await store.inboxAfter(bob.id, 4, 2);
+        expect(page1.map((m) => m.body)).to.deep.equal(['m1', 'm2']);
+        expect(page2.map((m) => m.sequence)).to.deep.equal([3, 4]);
+        expect(page3.map((m) => m.body)).to.deep.equal(['m5']);
+        expect(await store.inboxAfter(bob.id, 5, 10)).to.deep.equal([]);
+        expect(page1[0]).to.deep.include({ sender: 'ann', receiver: 'bob', senderId: ann.id, receiverId: bob.id });
+      });
+
+      it('reads back a message exactly as appending returned it', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const [stored] = await store.appendMessages([msg(ann, bob, 'ünïcödé ✓ and "quotes"\nnew line')]);
+        const [read] = await store.inboxAfter(bob.id, 0, 1);
+        expect(read).to.deep.equal(stored.message);
+      });
+
+      it('returns a conversation in both directions, newest first, without other people’s messages', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const cat = await user('cat');
+        await store.appendMessages([msg(ann, bob, '1'), msg(bob, ann, '2'), msg(ann, cat, 'other'), msg(cat, bob, 'other')]);
+        await store.appendMessages([msg(ann, bob, '3')]);
+        const fromAnn = await store.conversation(ann.id, bob.id, { limit: 10 });
+        const fromBob = await store.conversation(bob.id, ann.id, { limit: 10 });
+        expect(fromAnn.map((m) => m.body)).to.deep.equal(['3', '2', '1']);
+        expect(fromBob).to.deep.equal(fromAnn);
+      });
+
+      it('pages a conversation back with beforeId and stops at the limit', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const stored = await store.appendMessages([1, 2, 3, 4, 5].map((i) => (i % 2 ? msg(ann, bob, `${i}`) : msg(bob, ann, `${i}`))));
+        const newest = await store.conversation(ann.id, bob.id, { limit: 2 });
+        expect(newest.map((m) => m.body)).to.deep.equal(['5', '4']);
+        const older = await store.conversation(ann.id, bob.id, { beforeId: newest[1].id, limit: 2 });
+        expect(older.map((m) => m.body)).to.deep.equal(['3', '2']);
+        const oldest = await store.conversation(ann.id, bob.id, { beforeId: older[1].id, limit: 2 });
+        expect(oldest.map((m) => m.body)).to.deep.equal(['1']);
+        expect(await store.conversation(ann.id, bob.id, { beforeId: stored[0].message.id, limit: 2 })).to.deep.equal([]);
+      });
+
+      it('returns an empty conversation between people who never wrote', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        expect(await store.conversation(ann.id, bob.id, { limit: 5 })).to.deep.equal([]);
+      });
+    });
+
+    describe('acknowledging', function () {
+      it('moves the acknowledged sequence forward and ignores lower values', async function () {
+        const ann = await user('ann');
+        await store.ack(ann.id, 3);
+        expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(3);
+        await store.ack(ann.id, 2);
+        expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(3);
+        await store.ack(ann.id, 7);
+        expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(7);
+      });
+    });
+
+    describe('durability', function () {
+      it('keeps users, sessions, messages and positions across close and reopen', async function () {
+        const ann = await user('Ann');
+        const bob = await user('Bob');
+        await store.createSession({ tokenHash: 'keep', userId: ann.id, createdAt: T0, expiresAt: T0 + 1000, peerId: bob.id });
+        const stored = await store.appendMessages([msg(ann, bob, 'kept', 'k1'), msg(bob, ann, 'kept too', 'k2')]);
+        await store.ack(bob.id, 1);
+        const usersBefore = await store.listUsers();
+        await store.close();
+
+        store = await fixture.reopen();
+        expect(await store.listUsers()).to.deep.equal(usersBefore);
+        expect((await store.findSession('keep'))?.peerId).to.equal(bob.id);
+        const history: StoredMessage[] = await store.conversation(ann.id, bob.id, { limit: 10 });
+        expect(history).to.deep.equal(stored.map((r) => r.message).reverse());
+        const [retry] = await store.appendMessages([msg(ann, bob, 'kept', 'k1')]);
+        expect(retry).to.deep.equal({ message: stored[0].message, duplicate: true });
+        const [next] = await store.appendMessages([msg(ann, bob, 'after reopen')]);
+        expect(next.message.sequence).to.equal(2);
+        expect(next.message.id).to.be.greaterThan(stored[1].message.id);
+      });
+    });
+  });
+}
+

@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+import { isChatError } from '../../src/chat/errors';
+import { openSqliteStore, SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite-store';
+import type { NewMessage, UserRecord } from '../../src/store/store';
+import { storeContract, type StoreFixture } from '../contract/store-contract';
+
+function makeTempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'tinychat-sqlite-'));
+}
+
+storeContract('SQLite file', async (): Promise<StoreFixture> => {
+  const dir = makeTempDir();
+  const file = path.join(dir, 'chat.db');
+  const opened: SqliteStore[] = [openSqliteStore(file)];
+  return {
+    store: opened[0],
+    reopen: async () => {
+      const again = openSqliteStore(file);
+      opened.push(again);
+      return again;
+    },
+    cleanup: async () => {
+      for (const store of opened) await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteStore', function () {
+  let dir: string;
+  let file: string;
+  const stores: SqliteStore[] = [];
+
+  function open(options?: Parameters<typeof openSqliteStore>[1], at = file): SqliteStore {
+    const store = openSqliteStore(at, options);
+    stores.push(store);
+    return store;
+  }
+
+  beforeEach(function () {
+    dir = makeTempDir();
+    file = path.join(dir, 'chat.db');
+  });
+
+  afterEach(async function () {
+    for (const store of stores.splice(0)) await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function twoUsers(store: SqliteStore): Promise<[UserRecord, UserRecord]> {
+    return [(await store.registerUser('ann', 1)).user, (await store.registerUser('bob', 1)).user];
+  }
+
+  function note(from: UserRecord, to: UserRecord, clientId: string, body = 'hi'): NewMessage {
+    return { senderId: from.id, receiverId: to.id, clientId, body, time: 1 };
+  }
+
+  it('works in memory with ":memory:"', async function () {
+    const store = open(undefined, ':memory:');
+    const [ann, bob] = await twoUsers(store);
+    await store.appendMessages([note(ann, bob, 'm1')]);
+    expect((await store.inboxAfter(bob.id, 0, 10)).map((m) => m.clientId)).to.deep.equal(['m1']);
+  });
+
+  it('keeps a file in WAL mode, marked with the schema version', async function () {
+    const store = open();
+    expect(store.journalMode()).to.equal('wal');
+    await store.close();
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.pragma('user_version', { simple: true })).to.equal(SQLITE_SCHEMA_VERSION);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('refuses a file written by a newer schema version and says what to do', function () {
+    const raw = new Database(file);
+    raw.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
+    raw.close();
+    expect(() => open()).to.throw(/newer TinyChat.*run the newer version/);
+  });
+
+  it('can be closed twice', async function () {
+    const store = open();
+    await store.close();
+    await store.close();
+  });
+
+  it('reports a full database as unavailable, keeps earlier messages, stores nothing of the batch, and recovers once there is room', async function () {
+    const store = open();
+    const [ann, bob] = await twoUsers(store);
+    await store.appendMessages([note(ann, bob, 'small')]);
+    store.setMaxPageCount(1); // clamps to the current size: no page left to grow into
+
+    const big = 'x'.repeat(32 * 1024);
+    let failure: unknown;
+    try {
+      await store.appendMessages([note(ann, bob, 'big1', big), note(ann, bob, 'big2', big)]);
+    } catch (err) {
+      failure = err;
+    }
+    expect(isChatError(failure, 'unavailable')).to.equal(true, String(failure));
+    expect((failure as Error).message).to.match(/full.*try again later/);
+    expect((await store.inboxAfter(bob.id, 0, 10)).map((m) => m.clientId)).to.deep.equal(['small']);
+    expect((await store.findUserById(bob.id))?.lastSequence).to.equal(1);
+
+    store.setMaxPageCount(1_000_000);
+    const results = await store.appendMessages([note(ann, bob, 'big1', big), note(ann, bob, 'big2', big)]);
+    expect(results.map((r) => [r.message.sequence, r.duplicate])).to.deep.equal([
+      [2, false],
+      [3, false],
+    ]);
+  });
+
+  describe('after the process is killed', function () {
+    let child: ChildProcess | undefined;
+
+    afterEach(function () {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      child = undefined;
+    });
+
+    it('still has a message whose append had resolved when the process got SIGKILL', async function () {
+      const script = path.join(__dirname, 'append-then-wait.js');
+      const proc = spawn(process.execPath, [script, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      let stderr = '';
+      proc.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_code, signal) => resolve(signal)));
+
+      const storedId = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        proc.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /^stored (\d+)\n/.exec(out);
+          if (match) {
+            proc.kill('SIGKILL');
+            resolve(Number(match[1]));
+          }
+        });
+        proc.on('exit', () => reject(new Error(`the child exited before storing: ${stderr}`)));
+      });
+      expect(await exited).to.equal('SIGKILL');
+      expect(fs.statSync(`${file}-wal`).size).to.be.greaterThan(0, 'the commit should still sit in the WAL');
+
+      const store = open();
+      const bob = await store.findUserByName('bob');
+      const inbox = await store.inboxAfter(bob?.id ?? -1, 0, 10);
+      expect(inbox.map((m) => [m.id, m.clientId, m.body])).to.deep.equal([[storedId, 'before-kill', 'still here?']]);
+    });
+  });
+});

@@ -1,0 +1,136 @@
+import * as grpc from '@grpc/grpc-js';
+import { ChatClient, type ClientFrame, type CommandResponse, type ServerFrame } from '../../src/gen/tinychat/v1/chat';
+
+/**
+ * A bare gRPC client for tests that speak the wire protocol directly: no
+ * reconnects, no dedupe, nothing hidden.
+ */
+export class WireClient {
+  readonly client: ChatClient;
+  token: string | undefined;
+
+  constructor(target: string) {
+    this.client = new ChatClient(target, grpc.credentials.createInsecure());
+  }
+
+  metadata(token = this.token): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+    return metadata;
+  }
+
+  /** Runs a command line; rejects with the grpc ServiceError. */
+  command(line: string, token = this.token): Promise<CommandResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.command({ input: { $case: 'line', line } }, this.metadata(token), (err, response) =>
+        err ? reject(err) : resolve(response!),
+      ),
+    );
+  }
+
+  /** Logs in and keeps the token for later calls. */
+  async login(name: string): Promise<string> {
+    const response = await this.command(`/LOGIN ${name}`, undefined);
+    if (response.result?.$case !== 'login') throw new Error(`unexpected /LOGIN answer: ${response.text}`);
+    this.token = response.result.login.token;
+    return this.token;
+  }
+
+  /** Opens a Converse stream and collects what it receives. */
+  converse(token = this.token): WireStream {
+    return new WireStream(this.client.converse(this.metadata(token)));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** One Converse stream with everything it received, and waits on it. */
+export class WireStream {
+  readonly frames: ServerFrame[] = [];
+  status: grpc.StatusObject | undefined;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly call: grpc.ClientDuplexStream<ClientFrame, ServerFrame>) {
+    call.on('data', (frame: ServerFrame) => {
+      this.frames.push(frame);
+      this.notify();
+    });
+    call.on('status', (status: grpc.StatusObject) => {
+      this.status = status;
+      this.notify();
+    });
+    // Errors are also reported through 'status'; keep them from being thrown.
+    call.on('error', () => undefined);
+  }
+
+  write(frame: ClientFrame): void {
+    this.call.write(frame);
+  }
+
+  resume(afterSequence?: number, watchPresence = false): void {
+    this.write({ kind: { $case: 'resume', resume: { afterSequence, watchPresence } } });
+  }
+
+  send(receiver: string, body: string, clientId: string): void {
+    this.write({ kind: { $case: 'send', send: { clientId, receiver, body } } });
+  }
+
+  ack(sequence: number): void {
+    this.write({ kind: { $case: 'ack', ack: { sequence } } });
+  }
+
+  get messages() {
+    return this.frames.flatMap((frame) => frame.messages);
+  }
+
+  get receipts() {
+    return this.frames.flatMap((frame) => frame.receipts);
+  }
+
+  get errors() {
+    return this.frames.flatMap((frame) => frame.errors);
+  }
+
+  get presence() {
+    return this.frames.flatMap((frame) => frame.presence);
+  }
+
+  /** Resolves when `predicate` holds, rejects after `timeoutMs` saying what was awaited. */
+  until(what: string, predicate: (stream: WireStream) => boolean, timeoutMs = 5000): Promise<void> {
+    if (predicate(this)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== check);
+        reject(new Error(`timed out waiting for ${what}; status=${JSON.stringify(this.status)}; frames=${this.frames.length}`));
+      }, timeoutMs);
+      const check = () => {
+        if (!predicate(this)) return;
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== check);
+        resolve();
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  /** Waits for the stream's final status. */
+  ended(timeoutMs = 5000): Promise<grpc.StatusObject> {
+    return this.until('the stream to end', (s) => s.status !== undefined, timeoutMs).then(() => this.status!);
+  }
+
+  /** Half-closes and waits for the end. */
+  async finish(timeoutMs = 5000): Promise<grpc.StatusObject> {
+    this.call.end();
+    return this.ended(timeoutMs);
+  }
+
+  cancel(): void {
+    this.call.cancel();
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}

@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger, lineLogger } from '../../src/log';
+import { startServer, type RunningServer } from '../../src/rpc/server';
+import { openSqliteStore } from '../../src/store/sqlite-store';
+
+/** A real TinyChat server on 127.0.0.1 with a real SQLite file, in this process. */
+export interface TestServer {
+  port: number;
+  /** "127.0.0.1:PORT" */
+  target: string;
+  dbPath: string;
+  server: RunningServer;
+  /** Graceful shutdown (streams end with UNAVAILABLE, the store is closed). */
+  stop(): Promise<void>;
+}
+
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed by removeTempDirs(). */
+export function makeTempDir(prefix = 'tinychat-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every directory made by makeTempDir. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Starts a server on an ephemeral port (or `port`, to restart on the same
+ * address) with a SQLite file (a new one unless `dbPath` is given).
+ * Set TINYCHAT_TEST_LOG=1 to see its log.
+ */
+export async function startTestServer(options: { dbPath?: string; port?: number; queueLimit?: number } = {}): Promise<TestServer> {
+  const dbPath = options.dbPath ?? join(makeTempDir(), 'chat.db');
+  const store = openSqliteStore(dbPath);
+  const logger = process.env.TINYCHAT_TEST_LOG ? lineLogger() : silentLogger;
+  const server = await startServer({ host: '127.0.0.1', port: options.port ?? 0, store, logger, queueLimit: options.queueLimit }).catch(
+    async (err: unknown) => {
+      await store.close();
+      throw err;
+    },
+  );
+  return { port: server.port, target: server.target, dbPath, server, stop: () => server.shutdown() };
+}
