@@ -25,6 +25,11 @@ export class AckRecorder {
     this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
   }
 
+  /** The highest position recorded for the user, counting what is not written yet. */
+  latest(userId: number, stored: number): number {
+    return Math.max(stored, this.pending.get(userId) ?? 0);
+  }
+
   /** Writes every pending position; resolves when they are stored. */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);

@@ -49,7 +49,7 @@ export function toInboundFrame(frame: ClientFrame): InboundFrame {
     case 'ack':
       return { kind: 'ack', sequence: kind.ack.sequence };
     case 'resume':
-      return { kind: 'resume', afterSequence: kind.resume.afterSequence, watchPresence: kind.resume.watchPresence };
+      return { kind: 'resume', afterSequence: kind.resume.afterSequence || undefined, watchPresence: kind.resume.watchPresence };
     default:
       return { kind: 'empty' };
   }

@@ -82,7 +82,11 @@ export class ConverseSession implements Subscriber {
     this.services.logger.info('stream-open', { user: this.userName });
     this.sink.send({
       ...emptyBatch(),
-      greeting: { user: this.userName, lastSequence: this.knownLast, ackedSequence: user?.ackedSequence ?? 0 },
+      greeting: {
+        user: this.userName,
+        lastSequence: this.knownLast,
+        ackedSequence: this.services.acks.latest(this.userId, user?.ackedSequence ?? 0),
+      },
     });
   }
 
@@ -179,7 +183,7 @@ export class ConverseSession implements Subscriber {
       const user = await this.services.store.findUserById(this.userId);
       const last = Math.max(user?.lastSequence ?? 0, this.queue?.lastSequence ?? 0);
       this.knownLast = Math.max(this.knownLast, last);
-      let start = afterSequence ?? user?.ackedSequence ?? 0;
+      let start = afterSequence ?? this.services.acks.latest(this.userId, user?.ackedSequence ?? 0);
       if (start > last) {
         this.reject(
           new ChatError('invalid-argument', `cannot resume after ${start}: your newest message is ${last}; delivering from there`),

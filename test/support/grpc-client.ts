@@ -70,7 +70,7 @@ export class WireStream {
   }
 
   resume(afterSequence?: number, watchPresence = false): void {
-    this.write({ kind: { $case: 'resume', resume: { afterSequence, watchPresence } } });
+    this.write({ kind: { $case: 'resume', resume: { afterSequence: afterSequence ?? 0, watchPresence } } });
   }
 
   send(receiver: string, body: string, clientId: string): void {

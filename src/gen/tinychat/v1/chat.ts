@@ -263,12 +263,11 @@ export interface Ack {
 /** Resume starts delivery on this stream. */
 export interface Resume {
   /**
-   * Deliver every message with a larger sequence number. When absent,
-   * delivery starts after the user's acknowledged position.
+   * Deliver every message with a larger sequence number. 0 (or unset)
+   * starts after the user's acknowledged position, which is what a client
+   * that has seen nothing yet wants.
    */
-  afterSequence?:
-    | number
-    | undefined;
+  afterSequence: number;
   /** Also send presence changes (users coming online or going offline). */
   watchPresence: boolean;
 }
@@ -2114,12 +2113,12 @@ export const Ack: MessageFns<Ack> = {
 };
 
 function createBaseResume(): Resume {
-  return { afterSequence: undefined, watchPresence: false };
+  return { afterSequence: 0, watchPresence: false };
 }
 
 export const Resume: MessageFns<Resume> = {
   encode(message: Resume, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.afterSequence !== undefined) {
+    if (message.afterSequence !== 0) {
       writer.uint32(8).uint64(message.afterSequence);
     }
     if (message.watchPresence !== false) {
@@ -2175,7 +2174,7 @@ export const Resume: MessageFns<Resume> = {
         ? globalThis.Number(object.afterSequence)
         : isSet(object.after_sequence)
         ? globalThis.Number(object.after_sequence)
-        : undefined,
+        : 0,
       watchPresence: isSet(object.watchPresence)
         ? globalThis.Boolean(object.watchPresence)
         : isSet(object.watch_presence)
@@ -2186,7 +2185,7 @@ export const Resume: MessageFns<Resume> = {
 
   toJSON(message: Resume): unknown {
     const obj: any = {};
-    if (message.afterSequence !== undefined) {
+    if (message.afterSequence !== 0) {
       obj.afterSequence = Math.round(message.afterSequence);
     }
     if (message.watchPresence !== false) {
@@ -2200,7 +2199,7 @@ export const Resume: MessageFns<Resume> = {
   },
   fromPartial<I extends Exact<DeepPartial<Resume>, I>>(object: I): Resume {
     const message = createBaseResume();
-    message.afterSequence = object.afterSequence ?? undefined;
+    message.afterSequence = object.afterSequence ?? 0;
     message.watchPresence = object.watchPresence ?? false;
     return message;
   },
