@@ -234,6 +234,7 @@ function reflectionProtoDir(): string {
   return path.join(path.dirname(require.resolve('@grpc/reflection')), '..', 'proto');
 }
 
+/** The .proto files, relative to reflectionProtoDir(), each declaring one of REFLECTION_SERVICES. */
 const REFLECTION_PROTOS = ['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'];
 
 function reflectionServices(): Record<string, ServiceDefinition> {
@@ -250,27 +251,28 @@ function reflectionServices(): Record<string, ServiceDefinition> {
 /**
  * Descriptors of the health and reflection protocols, which are not part of
  * the `buf build` set. They come from the .proto files their npm packages
- * ship, compiled by proto-loader.
+ * ship, compiled by proto-loader and then corrected.
  */
 function packagedFiles(): FileDescriptorProto[] {
+  // grpc-health-check ships <root>/health/v1/health.proto; clients know the file as grpc/health/v1/health.proto.
+  const healthRoot = path.resolve(path.dirname(healthProtoPath), '..', '..');
   const sources = [
-    { dir: path.dirname(path.dirname(path.dirname(healthProtoPath))), file: 'health/v1/health.proto', name: 'grpc/health/v1/health.proto', anyType: 'grpc.health.v1.Health' },
-    ...REFLECTION_PROTOS.map((file) => ({ dir: reflectionProtoDir(), file, name: file, anyType: file.includes('v1alpha') ? 'grpc.reflection.v1alpha.ServerReflection' : 'grpc.reflection.v1.ServerReflection' })),
+    { root: healthRoot, file: 'health/v1/health.proto', name: 'grpc/health/v1/health.proto', service: 'grpc.health.v1.Health' },
+    ...REFLECTION_PROTOS.map((file, i) => ({ root: reflectionProtoDir(), file, name: file, service: REFLECTION_SERVICES[i] })),
   ];
-  return sources.map(({ dir, file, name, anyType }) => {
-    const definition = loadSync(file, { includeDirs: [dir] });
-    const service = definition[anyType] as ServiceDefinition;
-    const method = Object.values(service)[0];
-    const encoded = method.requestType.fileDescriptorProtos[0];
-    const proto = fromBinary(FileDescriptorProtoSchema, encoded);
+  return sources.map(({ root, file, name, service }) => {
+    const methods = Object.values(loadSync(file, { includeDirs: [root] })[service] as ServiceDefinition);
+    // These files import nothing, so the descriptor list holds just the file itself.
+    const proto = fromBinary(FileDescriptorProtoSchema, methods[0].requestType.fileDescriptorProtos[0]);
     proto.name = name;
     return asProtocWouldWriteIt(proto);
   });
 }
 
 /**
- * proto-loader's descriptors differ from protoc's in two ways that make Go
- * tools (buf curl, grpcurl) refuse the file with "failed to find service":
+ * proto-loader's descriptors differ from protoc's in two ways that make
+ * tools built on Go's protodesc (buf curl among them) refuse the file with
+ * "failed to find service":
  * type references are relative ("HealthCheckResponse" rather than
  * ".grpc.health.v1.HealthCheckResponse") and map entry types are named after
  * their field ("Statuses" rather than "StatusesEntry"). This rewrites both,
