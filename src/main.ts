@@ -25,13 +25,13 @@ async function main(): Promise<number> {
 async function serve(config: ServeConfig): Promise<number> {
   const logger = lineLogger();
   const store = openSqliteStore(config.db);
+  logger.info('store-open', { backend: 'sqlite', path: config.db });
   const server = await startServer({ host: config.host, port: config.port, store, logger, queueLimit: config.queueLimit }).catch(
     async (err: unknown) => {
       await store.close();
       throw err;
     },
   );
-  logger.info('ready', { db: config.db, target: server.target });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info('signal', { signal });

@@ -1,4 +1,5 @@
 import { ChatError } from './errors';
+import { quoted } from './names';
 
 /** A command split into its upper-case name (with slash) and arguments. */
 export interface ParsedCommand {
@@ -21,7 +22,7 @@ export function parseCommandLine(line: string): ParsedCommand {
   if (!words[0].startsWith('/')) {
     throw new ChatError(
       'invalid-argument',
-      `"${words[0].slice(0, 40)}" is not a command: commands start with "/" (type /COMMANDS to see them); messages are sent on the Converse stream`,
+      `${quoted(words[0])} is not a command: commands start with "/" (type /COMMANDS to see them); messages are sent on the Converse stream`,
     );
   }
   return { name: normalizeCommandName(words[0]), args: words.slice(1) };

@@ -1,4 +1,5 @@
 import { ChatError } from './errors';
+import { quoted } from './names';
 import { normalizeCommandName, parseCommandLine, type ParsedCommand } from './command-line';
 import { dateTime, messageLine } from './text';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Messaging } from './messaging';
@@ -235,7 +236,7 @@ export async function runCommand(
 
 function parsePositive(text: string, what: string): number {
   if (!/^[0-9]{1,15}$/.test(text) || Number(text) < 1) {
-    throw new ChatError('invalid-argument', `${what} must be a whole number of 1 or more, not "${text.slice(0, 40)}"`);
+    throw new ChatError('invalid-argument', `${what} must be a whole number from 1 to 999999999999999, not ${quoted(text)}`);
   }
   return Number(text);
 }

@@ -14,15 +14,20 @@ export function validateName(name: string): string {
     throw new ChatError('invalid-argument', 'a user name is required: 1 to 32 letters, digits, "_", "." or "-"');
   }
   if (name.length > MAX_NAME_LENGTH) {
-    throw new ChatError('invalid-argument', `"${name.slice(0, 40)}…" is too long: user names are at most ${MAX_NAME_LENGTH} characters`);
+    throw new ChatError('invalid-argument', `${quoted(name)} is too long: user names are at most ${MAX_NAME_LENGTH} characters`);
   }
   if (!NAME_PATTERN.test(name)) {
     throw new ChatError(
       'invalid-argument',
-      `"${name}" is not a valid user name: use only letters, digits, "_", "." or "-" (1 to ${MAX_NAME_LENGTH} characters)`,
+      `${quoted(name)} is not a valid user name: use only letters, digits, "_", "." or "-" (1 to ${MAX_NAME_LENGTH} characters)`,
     );
   }
   return name;
+}
+
+/** Quotes user input for an error message, cut to 40 characters so errors stay readable. */
+export function quoted(text: string): string {
+  return text.length > 40 ? `"${text.slice(0, 40)}…"` : `"${text}"`;
 }
 
 /** The case-insensitive key under which a name is unique ("Bob" and "bob" are one user). */

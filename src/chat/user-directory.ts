@@ -1,5 +1,5 @@
 import { ChatError } from './errors';
-import { nameKey } from './names';
+import { nameKey, quoted } from './names';
 import type { Store } from '../store/store';
 
 /** A user as far as addressing a message needs: id and registered spelling. */
@@ -25,7 +25,7 @@ export class UserDirectory {
     if (cached) return cached;
     const user = await this.store.findUserByName(name);
     if (!user) {
-      throw new ChatError('not-found', `no user named "${name}" has ever logged in — /USERS lists everyone who has`);
+      throw new ChatError('not-found', `no user named ${quoted(name)} has ever logged in — /USERS lists everyone who has`);
     }
     const ref = { id: user.id, name: user.name };
     this.byKey.set(key, ref);
