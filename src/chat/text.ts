@@ -1,17 +1,12 @@
 import type { StoredMessage } from '../store/store';
 
-const pad = (n: number) => String(n).padStart(2, '0');
-
-/** "13:05:09" in the server's local time. */
-export function clockTime(time: number): string {
-  const d = new Date(time);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-/** "2026-11-26 13:05:09" in the server's local time. */
+/**
+ * "2026-11-26 13:05:09 UTC". Command texts are read by people in any time
+ * zone, so they say UTC; clients that know the reader's zone use the typed
+ * result instead.
+ */
 export function dateTime(time: number): string {
-  const d = new Date(time);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clockTime(time)}`;
+  return `${new Date(time).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
 /** One message as a line of text, the way every client prints it. */

@@ -48,6 +48,10 @@ export class OnlineRegistry implements OnlineDirectory {
     }
     queue.attach(subscriber);
     this.subscribers.add(subscriber);
+    // Every stream watches until its first frame says otherwise, so a change
+    // between the greeting and the client's resume is not lost (the session
+    // drops presence it did not ask for).
+    this.watchers.add(subscriber);
     this.streamsPerUser.set(subscriber.userId, (this.streamsPerUser.get(subscriber.userId) ?? 0) + 1);
     if (first) this.announce({ user: subscriber.userName, online: true, time: this.clock() });
     return queue;
@@ -72,9 +76,9 @@ export class OnlineRegistry implements OnlineDirectory {
     return true;
   }
 
-  /** From now on, sends presence changes to this stream. */
-  watchPresence(subscriber: Subscriber): void {
-    if (this.subscribers.has(subscriber)) this.watchers.add(subscriber);
+  /** Stops sending presence changes to a stream that did not ask for them. */
+  unwatchPresence(subscriber: Subscriber): void {
+    this.watchers.delete(subscriber);
   }
 
   /** True while the user has a stream attached. */

@@ -175,10 +175,8 @@ export class ConverseSession implements Subscriber {
 
   private async begin(afterSequence: number | undefined, watchPresence: boolean): Promise<void> {
     this.phase = 'catching-up';
-    if (watchPresence) {
-      this.watching = true;
-      this.services.registry.watchPresence(this);
-    }
+    this.watching = watchPresence;
+    if (!watchPresence) this.services.registry.unwatchPresence(this);
     try {
       const user = await this.services.store.findUserById(this.userId);
       const last = Math.max(user?.lastSequence ?? 0, this.queue?.lastSequence ?? 0);

@@ -197,7 +197,7 @@ describe('every command against a real server', function () {
       const rows = whileOpen.text.split('\n');
       expect(rows[0]).to.match(/^USER\s+STATUS\s+LAST SEEN$/);
       expect(rows.slice(1)).to.have.length(3);
-      expect(rows[1]).to.match(/^alice\s+offline\s+last seen \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      expect(rows[1]).to.match(/^alice\s+offline\s+last seen \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
       expect(rows[2]).to.match(/^Bob\s+online\s+now$/);
       expect(rows[3]).to.match(/^carol\s+offline\s+last seen/);
 

@@ -1,0 +1,78 @@
+import { Metadata, status as Status } from '@grpc/grpc-js';
+import type { ChatClient, CommandRequest, CommandResponse, LoginResult } from '../gen/tinychat/v1/chat';
+import { ClientError, toClientError } from './errors';
+
+/**
+ * Runs Command calls for one user and owns the session token: it logs in
+ * when there is no token yet, shares one login between callers that need it
+ * at the same time, and logs in once more when the server no longer accepts
+ * the token (UNAUTHENTICATED).
+ */
+export class CommandCaller {
+  private token: string | undefined;
+  private loggingIn: Promise<string> | undefined;
+
+  constructor(
+    private readonly client: ChatClient,
+    private readonly server: string,
+    private readonly user: string,
+    private readonly timeoutMs: number,
+    /** Told about every successful login (for the registered spelling of the name). */
+    private readonly onLogin: (login: LoginResult) => void,
+  ) {}
+
+  /** The current token, if logged in. */
+  get currentToken(): string | undefined {
+    return this.token;
+  }
+
+  /** The current token, logging in first when there is none. */
+  session(): Promise<string> {
+    if (this.token) return Promise.resolve(this.token);
+    this.loggingIn ??= this.login().finally(() => {
+      this.loggingIn = undefined;
+    });
+    return this.loggingIn;
+  }
+
+  /** Forgets `token` (the server refused it), so the next session() logs in again. */
+  forget(token: string): void {
+    if (this.token === token) this.token = undefined;
+  }
+
+  /** Runs a command with the session, logging in again once if the server refuses the token. */
+  async run(request: CommandRequest): Promise<CommandResponse> {
+    const token = await this.session();
+    try {
+      return await this.call(request, token, this.timeoutMs);
+    } catch (err) {
+      if (!(err instanceof ClientError) || err.code !== Status.UNAUTHENTICATED) throw err;
+      this.forget(token);
+      return this.call(request, await this.session(), this.timeoutMs);
+    }
+  }
+
+  /** One Command call as is; rejects with a ClientError. */
+  call(request: CommandRequest, token: string | undefined, timeoutMs: number): Promise<CommandResponse> {
+    const metadata = new Metadata();
+    if (token) metadata.set('authorization', `Bearer ${token}`);
+    return new Promise((resolve, reject) => {
+      this.client.command(request, metadata, { deadline: Date.now() + timeoutMs }, (err, response) => {
+        if (err) reject(toClientError(err, this.server));
+        else resolve(response);
+      });
+    });
+  }
+
+  private async login(): Promise<string> {
+    // Split form, so a name with a space is refused as a name rather than read as two arguments.
+    const request: CommandRequest = { input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [this.user] } } };
+    const response = await this.call(request, undefined, this.timeoutMs);
+    if (response.result?.$case !== 'login' || !response.result.login.token) {
+      throw new ClientError(`${this.server} answered /LOGIN without a session — is it a TinyChat server?`, Status.INTERNAL);
+    }
+    this.token = response.result.login.token;
+    this.onLogin(response.result.login);
+    return this.token;
+  }
+}

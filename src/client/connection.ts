@@ -1,0 +1,424 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { credentials, status as Status, type StatusObject } from '@grpc/grpc-js';
+import {
+  ChatClient,
+  type CommandRequest,
+  type CommandResponse,
+  type Ready,
+  type ServerFrame,
+} from '../gen/tinychat/v1/chat';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { CommandCaller } from './command-caller';
+import { openConverse, type ConverseStream } from './converse-stream';
+import { DeliveryFilter } from './delivery-filter';
+import { ClientError, toClientError } from './errors';
+import type { ConnectionEvents, ConnectionState, StateChange } from './events';
+import { Outbox, type PendingSend } from './outbox';
+
+export { ClientError } from './errors';
+export type { PendingSend } from './outbox';
+export type { ConnectionEvents, ConnectionState, FailedSend, SentMessage, StateChange } from './events';
+
+/** How to reach the server and as whom. */
+export interface ConnectionOptions {
+  /** The server's address, host:port. */
+  server: string;
+  /** The name to log in as. */
+  user: string;
+  /** Delays between reconnect attempts; 250 ms doubling to 5 s by default. */
+  backoff?: BackoffOptions;
+  /** How long a command, or the start of the stream, may take; 10 s by default. */
+  callTimeoutMs?: number;
+  /** How long to gather shown messages before acknowledging them; 200 ms by default. */
+  ackDelayMs?: number;
+}
+
+const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+const DEFAULT_ACK_DELAY_MS = 200;
+// On close, how long the stream may take to finish after the last ack was
+// written, and how long /QUIT may take; closing must never hang.
+const CLOSE_STREAM_WAIT_MS = 500;
+const CLOSE_QUIT_TIMEOUT_MS = 2000;
+const KEEPALIVE_TIME_MS = 30_000;
+const KEEPALIVE_TIMEOUT_MS = 10_000;
+
+function lineRequest(line: string): CommandRequest {
+  return { input: { $case: 'line', line } };
+}
+
+function commandName(line: string): string {
+  return line.trim().split(/\s+/, 1)[0].replace(/^\//, '').toUpperCase();
+}
+
+async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * One user's connection to a TinyChat server, for any user interface: it
+ * logs in, keeps a Converse stream open, reconnects with backoff when the
+ * stream ends, and resumes where it left off, so that every message is
+ * emitted exactly once and every send is stored exactly once.
+ *
+ * Sends are kept until the server confirms them and are written again, in
+ * order and with the same clientId, after every reconnect. Shown messages are
+ * acknowledged shortly after they are emitted, so a later start of the client
+ * begins after them.
+ */
+export class ChatConnection extends EventEmitter<ConnectionEvents> {
+  /** The address this connection talks to. */
+  readonly server: string;
+
+  private readonly client: ChatClient;
+  private readonly commands: CommandCaller;
+  private readonly backoff: Backoff;
+  private readonly callTimeoutMs: number;
+  private readonly ackDelayMs: number;
+  private readonly filter = new DeliveryFilter();
+  private readonly outbox = new Outbox();
+
+  private userName: string;
+  private current: ConnectionState = 'idle';
+  private stream: ConverseStream | undefined;
+  // True once resume has been written: only then may sends and acks follow.
+  private streamReady = false;
+  private everConnected = false;
+  private serverAcked = 0;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private closed: Promise<CommandResponse | undefined> | undefined;
+
+  constructor(options: ConnectionOptions) {
+    super();
+    this.server = options.server;
+    this.userName = options.user;
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.backoff = new Backoff(backoff);
+    this.filter.setUser(options.user);
+    this.client = new ChatClient(options.server, credentials.createInsecure(), {
+      // grpc-js waits between connection attempts too (1 s growing to 2 min by
+      // default) and fails calls fast meanwhile; keep it no slower than ours.
+      'grpc.initial_reconnect_backoff_ms': backoff.initialMs,
+      'grpc.max_reconnect_backoff_ms': backoff.maxMs,
+      // Pings notice a connection that died silently (sleep, NAT timeout),
+      // which would otherwise leave the stream waiting forever.
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+    });
+    this.commands = new CommandCaller(this.client, this.server, options.user, this.callTimeoutMs, (login) =>
+      this.setUser(login.user),
+    );
+  }
+
+  /** The logged-in user's name, in the spelling the server registered once known. */
+  get user(): string {
+    return this.userName;
+  }
+
+  /** Where the connection is now. */
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  /** Highest inbox sequence emitted (or acknowledged before this connection started); 0 before connect. */
+  get lastSequence(): number {
+    return this.filter.lastSequence ?? 0;
+  }
+
+  /** Sends not yet confirmed or refused, oldest first. */
+  pendingSends(): PendingSend[] {
+    return this.outbox.list();
+  }
+
+  /**
+   * Logs in and opens the stream. Resolves once the server greeted the
+   * stream; rejects with a ClientError saying what to do when the server
+   * cannot be reached or refuses the name, and the connection is then closed.
+   * After success, lost connections are re-established on their own.
+   */
+  async connect(): Promise<void> {
+    if (this.current !== 'idle') throw new Error('connect() may only be called once per connection');
+    this.setState({ state: 'connecting', reconnect: false });
+    try {
+      await this.attempt();
+    } catch (err) {
+      const error = toClientError(err, this.server);
+      await this.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Sends a message and returns its clientId. The send is written now when
+   * connected, otherwise after the next (re)connect, and answered by a
+   * 'receipt' or 'send-failed' event with the same clientId.
+   */
+  send(receiver: string, body: string): string {
+    if (this.closing) {
+      throw new ClientError('the connection is closed — start the client again to send messages', Status.FAILED_PRECONDITION);
+    }
+    const send: PendingSend = { clientId: randomUUID(), receiver, body };
+    this.outbox.add(send);
+    if (this.stream && this.streamReady) this.writeSend(this.stream, send);
+    return send.clientId;
+  }
+
+  /**
+   * Runs a slash command as typed ("/USERS", "/START bob"). Logs in again
+   * once if the session was forgotten. Rejects with a ClientError carrying
+   * the server's explanation and the gRPC status code. /QUIT closes the
+   * connection; /LOGIN is refused because a connection belongs to one user.
+   */
+  async command(line: string): Promise<CommandResponse> {
+    if (this.closing) {
+      throw new ClientError('the connection is closed — start the client again', Status.FAILED_PRECONDITION);
+    }
+    const name = commandName(line);
+    if (name === 'QUIT') {
+      const response = await this.shutdown();
+      return response ?? { text: 'bye', result: { $case: 'loggedOut', loggedOut: { user: this.userName } } };
+    }
+    if (name === 'LOGIN') {
+      throw new ClientError(
+        `you are logged in as ${this.userName} — to use another name, /QUIT and start the client again with that name`,
+        Status.FAILED_PRECONDITION,
+      );
+    }
+    return this.commands.run(lineRequest(line));
+  }
+
+  /** Resolves true once every send was confirmed or refused, false if timeoutMs passed first. */
+  drain(timeoutMs: number): Promise<boolean> {
+    return this.outbox.whenEmpty(timeoutMs);
+  }
+
+  /**
+   * Acknowledges what was shown, ends the stream, ends the session with
+   * /QUIT (failures ignored) and releases the channel. Nothing reconnects
+   * afterwards. Safe to call more than once.
+   */
+  async close(): Promise<void> {
+    await this.shutdown();
+  }
+
+  private shutdown(): Promise<CommandResponse | undefined> {
+    this.closed ??= this.closeNow();
+    return this.closed;
+  }
+
+  private async closeNow(): Promise<CommandResponse | undefined> {
+    this.flushAck();
+    this.closing = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.ackTimer);
+    const stream = this.stream;
+    if (stream) {
+      // Half-closing first lets the server read the last ack before /QUIT ends the session.
+      stream.end();
+      await waitAtMost(stream.done, CLOSE_STREAM_WAIT_MS);
+    }
+    let response: CommandResponse | undefined;
+    const token = this.commands.currentToken;
+    if (token) {
+      try {
+        response = await this.commands.call(lineRequest('/QUIT'), token, CLOSE_QUIT_TIMEOUT_MS);
+      } catch {
+        // The session ends on its own when its token expires.
+      }
+    }
+    this.stream?.cancel();
+    this.stream = undefined;
+    this.streamReady = false;
+    this.client.close();
+    this.setState({ state: 'closed', reconnect: false });
+    return response;
+  }
+
+  private setState(change: StateChange): void {
+    this.current = change.state;
+    this.emit('state', change);
+  }
+
+  private setUser(name: string): void {
+    if (!name) return;
+    this.userName = name;
+    this.filter.setUser(name);
+  }
+
+  private report(error: ClientError): void {
+    // An 'error' event nobody listens to would throw; a UI that cares listens.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** Logs in if needed and opens the stream; resolves once it is ready. */
+  private async attempt(): Promise<void> {
+    const token = await this.commands.session();
+    try {
+      await this.openStream(token);
+    } catch (err) {
+      // The server forgot the session (expired, or its data was replaced): log in once more.
+      if (!(err instanceof ClientError) || err.code !== Status.UNAUTHENTICATED || this.closing) throw err;
+      this.commands.forget(token);
+      await this.openStream(await this.commands.session());
+      this.emit('notice', `session renewed: logged in again as ${this.userName}`);
+    }
+  }
+
+  private async openStream(token: string): Promise<void> {
+    const closedMeanwhile = () => new ClientError('the connection was closed before it was ready', Status.CANCELLED);
+    if (this.closing) throw closedMeanwhile();
+    const opening = openConverse(
+      this.client,
+      token,
+      { server: this.server, readyTimeoutMs: this.callTimeoutMs },
+      {
+        onReady: (stream, ready) => {
+          if (this.stream === stream) this.onReady(stream, ready);
+        },
+        onFrame: (frame) => {
+          if (this.stream === opening.stream) this.onFrame(frame);
+        },
+        onEnd: (status) => {
+          if (this.stream !== opening.stream) return;
+          this.stream = undefined;
+          this.streamReady = false;
+          this.onStreamEnd(status, token);
+        },
+      },
+    );
+    this.stream = opening.stream;
+    this.streamReady = false;
+    try {
+      await opening.ready;
+    } catch (err) {
+      if (this.stream === opening.stream) this.stream = undefined;
+      throw this.closing ? closedMeanwhile() : err;
+    }
+  }
+
+  private onReady(stream: ConverseStream, ready: Ready): void {
+    this.setUser(ready.user);
+    this.serverAcked = ready.ackedSequence;
+    const known = this.filter.lastSequence;
+    // 0 asks the server to start after the user's acknowledged position.
+    let afterSequence = 0;
+    if (known === undefined) {
+      // First stream: start where the user last acknowledged, on any terminal.
+      this.filter.setPosition(ready.ackedSequence);
+    } else if (ready.lastSequence < known) {
+      // The server has fewer messages than were already shown (its data was
+      // replaced or restored); follow the server rather than wait forever.
+      this.filter.setPosition(ready.lastSequence);
+      afterSequence = ready.lastSequence;
+      this.emit(
+        'notice',
+        `the server's inbox for ${this.userName} ends at message ${ready.lastSequence}, before the ${known} already shown; continuing from the server's position`,
+      );
+    } else {
+      afterSequence = known;
+    }
+    stream.write({ kind: { $case: 'resume', resume: { afterSequence, watchPresence: true } } });
+    this.streamReady = true;
+    for (const send of this.outbox.list()) this.writeSend(stream, send);
+    this.backoff.reset();
+    const reconnect = this.everConnected;
+    this.everConnected = true;
+    this.setState({ state: 'connected', reconnect });
+    if (this.lastSequence > this.serverAcked) this.scheduleAck();
+  }
+
+  private onFrame(frame: ServerFrame): void {
+    // Receipts first: should a copy of a send from this stream come back in
+    // the same frame, it is then recognised as already shown.
+    for (const receipt of frame.receipts) {
+      const send = this.outbox.take(receipt.clientId);
+      if (!send) continue;
+      this.filter.remember(receipt.id);
+      this.emit('receipt', {
+        clientId: receipt.clientId,
+        duplicate: receipt.duplicate,
+        message: {
+          sender: this.userName,
+          receiver: receipt.receiver || send.receiver,
+          body: send.body,
+          time: receipt.time,
+          id: receipt.id,
+          sequence: receipt.sequence,
+        },
+      });
+    }
+    let shownInbox = false;
+    for (const message of frame.messages) {
+      if (!this.filter.accept(message)) continue;
+      if (this.filter.isInbox(message)) shownInbox = true;
+      this.emit('message', message);
+    }
+    if (shownInbox) this.scheduleAck();
+    for (const change of frame.presence) this.emit('presence', change);
+    for (const error of frame.errors) {
+      const send = error.clientId ? this.outbox.take(error.clientId) : undefined;
+      if (send) this.emit('send-failed', { ...send, code: error.code, reason: error.message });
+      else this.report(new ClientError(error.message, error.code));
+    }
+  }
+
+  private onStreamEnd(status: StatusObject, token: string): void {
+    if (this.closing) return;
+    if (status.code === Status.UNAUTHENTICATED) this.commands.forget(token);
+    this.scheduleReconnect(this.describeEnd(status));
+  }
+
+  private describeEnd(status: StatusObject): string {
+    switch (status.code) {
+      case Status.OK:
+        return 'the server ended the stream';
+      case Status.RESOURCE_EXHAUSTED:
+        return status.details || 'the client fell behind';
+      default:
+        return status.details || toClientError(status, this.server).message;
+    }
+  }
+
+  private scheduleReconnect(reason: string): void {
+    const delayMs = this.backoff.next();
+    this.setState({ state: 'reconnecting', reconnect: true, delayMs, reason });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.reconnect();
+    }, delayMs);
+  }
+
+  private reconnect(): void {
+    if (this.closing) return;
+    this.setState({ state: 'connecting', reconnect: true });
+    this.attempt().catch((err: unknown) => {
+      if (this.closing) return;
+      this.scheduleReconnect(toClientError(err, this.server).message);
+    });
+  }
+
+  private writeSend(stream: ConverseStream, send: PendingSend): void {
+    stream.write({ kind: { $case: 'send', send: { clientId: send.clientId, receiver: send.receiver, body: send.body } } });
+  }
+
+  private scheduleAck(): void {
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      this.flushAck();
+    }, this.ackDelayMs);
+  }
+
+  private flushAck(): void {
+    const last = this.filter.lastSequence;
+    if (!this.stream || !this.streamReady || last === undefined || last <= this.serverAcked) return;
+    this.stream.write({ kind: { $case: 'ack', ack: { sequence: last } } });
+    this.serverAcked = last;
+  }
+}

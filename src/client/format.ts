@@ -1,0 +1,54 @@
+import type { Message } from '../gen/tinychat/v1/chat';
+import type { ConnectionState, StateChange } from './events';
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** The local time of day as HH:MM:SS. */
+export function formatClock(time: Date): string {
+  return `${pad(time.getHours())}:${pad(time.getMinutes())}:${pad(time.getSeconds())}`;
+}
+
+/**
+ * Text from other people made safe for a terminal: control characters (which
+ * could move the cursor, change colours or fake other lines) become U+FFFD;
+ * tabs stay.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, '\ufffd');
+}
+
+/**
+ * One message as one line: `[HH:MM:SS] sender: body` in local time. With
+ * showReceiver, `[HH:MM:SS] sender → receiver: body`, for messages that are
+ * not addressed to the reader (copies of the reader's own sends).
+ */
+export function formatMessage(message: Message, options: { showReceiver?: boolean } = {}): string {
+  const who = options.showReceiver ? `${message.sender} → ${message.receiver}` : message.sender;
+  return `[${formatClock(message.time ?? new Date())}] ${printable(who)}: ${printable(message.body)}`;
+}
+
+/** A delay for people: "0.3s" below a second, whole seconds above. */
+export function formatDelay(ms: number): string {
+  return ms < 1000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
+/**
+ * One short line about a connection state change, or undefined when the
+ * change is not worth a line (attempts in progress, the first connect, the
+ * final close). `previous` is the state before the change.
+ */
+export function formatStateChange(change: StateChange, previous: ConnectionState): string | undefined {
+  switch (change.state) {
+    case 'reconnecting': {
+      const wait = formatDelay(change.delayMs ?? 0);
+      if (previous === 'connected') return `connection lost — reconnecting in ${wait}`;
+      return `still disconnected${change.reason ? ` (${change.reason})` : ''} — retrying in ${wait}`;
+    }
+    case 'connected':
+      return change.reconnect ? 'reconnected' : undefined;
+    default:
+      return undefined;
+  }
+}

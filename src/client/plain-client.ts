@@ -1,0 +1,161 @@
+import * as readline from 'node:readline';
+import type { Message } from '../gen/tinychat/v1/chat';
+import { nameKey } from '../chat/names';
+import type { BackoffOptions } from './backoff';
+import { ChatConnection, type ConnectionState } from './connection';
+import { formatMessage, formatStateChange, printable } from './format';
+
+/** Where the plain client connects and which streams it talks through. */
+export interface PlainClientOptions {
+  /** The server's address, host:port. */
+  server: string;
+  /** The name to log in as. */
+  user: string;
+  /** Lines typed or piped in. */
+  input: NodeJS.ReadableStream;
+  /** Messages and command answers. */
+  output: NodeJS.WritableStream;
+  /** Errors and connection news. */
+  errors: NodeJS.WritableStream;
+  /** Delays between reconnect attempts (tests shorten them). */
+  backoff?: BackoffOptions;
+  /** How long to wait for the server to confirm sends once input ends; 10 s by default. */
+  drainTimeoutMs?: number;
+}
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+// Enough to recognise a message printed from /START's recent list when it
+// also arrives on the stream.
+const REMEMBERED_PRINTS = 1024;
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * The line-based client, for pipes and scripts. Each input line is a
+ * command ("/START bob") or a message to the open conversation ("//text"
+ * sends "/text"). Messages print to output as `[HH:MM:SS] sender: body`;
+ * errors and connection news go to errors. Ends on /QUIT or at the end of
+ * input, after waiting (bounded) for the server to confirm every send.
+ *
+ * Resolves with the exit code: 0 when every message was stored, 1 when the
+ * server could not be reached or a message was refused or left unconfirmed.
+ */
+export async function runPlainClient(options: PlainClientOptions): Promise<number> {
+  const say = (line: string) => options.output.write(`${line}\n`);
+  const complain = (line: string) => options.errors.write(`${line}\n`);
+  const connection = new ChatConnection({ server: options.server, user: options.user, backoff: options.backoff });
+  const printed = new Set<number>();
+  let conversation: string | undefined;
+  let refused = 0;
+  let previous: ConnectionState = connection.state;
+
+  const print = (message: Message) => {
+    printed.add(message.id);
+    if (printed.size > REMEMBERED_PRINTS) printed.delete(printed.values().next().value as number);
+    const toOther = nameKey(message.receiver) !== nameKey(connection.user);
+    say(formatMessage(message, { showReceiver: toOther }));
+  };
+
+  connection.on('message', print);
+  connection.on('send-failed', (failed) => {
+    refused += 1;
+    complain(`error: not sent to ${printable(failed.receiver)}: ${failed.reason}`);
+  });
+  connection.on('presence', (change) => {
+    if (conversation && nameKey(change.user) === nameKey(conversation)) {
+      complain(`${change.user} is ${change.online ? 'online' : 'offline'}`);
+    }
+  });
+  connection.on('notice', (text) => complain(`note: ${text}`));
+  connection.on('error', (error) => complain(`error: ${error.message}`));
+  connection.on('state', (change) => {
+    const line = formatStateChange(change, previous);
+    previous = change.state;
+    if (line) complain(line);
+  });
+
+  try {
+    await connection.connect();
+  } catch (err) {
+    complain(`error: ${(err as Error).message}`);
+    return 1;
+  }
+
+  const showConversation = (peer: string, recent: Message[]) => {
+    conversation = peer;
+    for (const message of recent) {
+      // Unshown messages to this user arrive on the stream and print then.
+      const comingLive = nameKey(message.receiver) === nameKey(connection.user) && message.sequence > connection.lastSequence;
+      if (!printed.has(message.id) && !comingLive) print(message);
+    }
+  };
+
+  const runCommand = async (line: string) => {
+    try {
+      const response = await connection.command(line);
+      const result = response.result;
+      if (result?.$case === 'conversation') {
+        // The server's text lists the recent messages too; they are printed
+        // here instead, in local time and without repeating live ones.
+        const { peer, recent, hasMore } = result.conversation;
+        say(`conversation with ${peer} open — type a message to send it`);
+        if (hasMore) say(`(older messages: /HISTORY ${peer})`);
+        showConversation(peer, recent);
+      } else {
+        if (result?.$case === 'stopped') conversation = undefined;
+        say(response.text);
+      }
+    } catch (err) {
+      complain(`error: ${(err as Error).message}`);
+    }
+  };
+
+  const sendLine = (body: string) => {
+    if (!conversation) {
+      complain('error: no conversation open — type /START <name> first');
+      return;
+    }
+    try {
+      connection.send(conversation, body);
+    } catch (err) {
+      complain(`error: ${(err as Error).message}`);
+    }
+  };
+
+  const lines = readline.createInterface({ input: options.input, crlfDelay: Infinity, terminal: false });
+  try {
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      if (line.startsWith('//')) {
+        sendLine(line.slice(1));
+      } else if (line.startsWith('/')) {
+        // /QUIT ends the loop; the connection sends it while closing, after the sends are confirmed.
+        if (line.trim().split(/\s+/, 1)[0].toUpperCase() === '/QUIT') break;
+        await runCommand(line);
+      } else {
+        sendLine(line);
+      }
+    }
+  } catch (err) {
+    complain(`error: cannot read input: ${(err as Error).message}`);
+  } finally {
+    lines.close();
+  }
+
+  const confirmed = await connection.drain(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+  const unconfirmed = connection.pendingSends().length;
+  await connection.close();
+  if (!confirmed) {
+    complain(
+      `error: ${plural(unconfirmed, 'message')} not confirmed by the server and possibly not delivered — check with /HISTORY <name> and send again`,
+    );
+    return 1;
+  }
+  if (refused > 0) {
+    complain(`error: ${plural(refused, 'message')} refused by the server (see above)`);
+    return 1;
+  }
+  return 0;
+}

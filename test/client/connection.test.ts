@@ -1,0 +1,296 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ChatConnection,
+  ClientError,
+  type FailedSend,
+  type SentMessage,
+  type StateChange,
+} from '../../src/client/connection';
+import type { Message, PresenceChange } from '../../src/gen/tinychat/v1/chat';
+import { startTestServer } from '../support/test-server';
+import { eventually, sleep, unusedPort } from './eventually';
+
+type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+/** Everything one connection emitted, in order. */
+interface Watched {
+  connection: ChatConnection;
+  messages: Message[];
+  receipts: SentMessage[];
+  failures: FailedSend[];
+  presence: PresenceChange[];
+  states: StateChange[];
+  notices: string[];
+  errors: ClientError[];
+}
+
+// Short delays so reconnects in tests take milliseconds, not seconds.
+const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
+
+describe('ChatConnection', function () {
+  let server: TestServer;
+  let tempDir: string;
+  let connections: ChatConnection[];
+
+  beforeEach(async () => {
+    tempDir = mkdtempSync(join(tmpdir(), 'tinychat-connection-'));
+    server = await startTestServer({ dbPath: join(tempDir, 'chat.db') });
+    connections = [];
+  });
+
+  afterEach(async () => {
+    await Promise.all(connections.map((c) => c.close()));
+    await server.stop();
+    rmSync(tempDir, { recursive: true, force: true });
+  });
+
+  function watch(user: string, target = server.target): Watched {
+    const connection = new ChatConnection({ server: target, user, backoff: FAST_BACKOFF, ackDelayMs: 20 });
+    connections.push(connection);
+    const watched: Watched = { connection, messages: [], receipts: [], failures: [], presence: [], states: [], notices: [], errors: [] };
+    connection.on('message', (m) => watched.messages.push(m));
+    connection.on('receipt', (r) => watched.receipts.push(r));
+    connection.on('send-failed', (f) => watched.failures.push(f));
+    connection.on('presence', (p) => watched.presence.push(p));
+    connection.on('state', (s) => watched.states.push(s));
+    connection.on('notice', (n) => watched.notices.push(n));
+    connection.on('error', (e) => watched.errors.push(e));
+    return watched;
+  }
+
+  async function connected(user: string): Promise<Watched> {
+    const watched = watch(user);
+    await watched.connection.connect();
+    return watched;
+  }
+
+  it('logs in, opens the stream and reports connecting then connected', async () => {
+    const alice = await connected('alice');
+    expect(alice.connection.state).to.equal('connected');
+    expect(alice.states.map((s) => s.state)).to.deep.equal(['connecting', 'connected']);
+    expect(alice.states[1].reconnect).to.equal(false);
+    expect(alice.connection.user).to.equal('alice');
+    expect(alice.connection.lastSequence).to.equal(0);
+  });
+
+  it('takes the spelling the name was registered with', async () => {
+    const first = await connected('Alice');
+    await first.connection.close();
+    const second = await connected('alice');
+    expect(second.connection.user).to.equal('Alice');
+  });
+
+  it('delivers a message to the receiver once and confirms it to the sender with a receipt', async () => {
+    const alice = await connected('alice');
+    const bob = await connected('bob');
+    const clientId = alice.connection.send('bob', 'hello bob');
+    expect(alice.connection.pendingSends().map((s) => s.clientId)).to.deep.equal([clientId]);
+
+    await eventually('the receipt', () => alice.receipts.length === 1);
+    await eventually('the message', () => bob.messages.length === 1);
+    await sleep(100);
+
+    const receipt = alice.receipts[0];
+    expect(receipt.clientId).to.equal(clientId);
+    expect(receipt.duplicate).to.equal(false);
+    expect(receipt.message).to.include({ sender: 'alice', receiver: 'bob', body: 'hello bob', sequence: 1 });
+    expect(bob.messages).to.have.length(1);
+    expect(bob.messages[0]).to.include({ sender: 'alice', receiver: 'bob', body: 'hello bob', sequence: 1, id: receipt.message.id });
+    expect(bob.connection.lastSequence).to.equal(1);
+    expect(alice.messages, 'own sends come as receipts, not messages').to.deep.equal([]);
+    expect(alice.connection.pendingSends()).to.deep.equal([]);
+  });
+
+  it('gives a receiver who was offline the messages sent meanwhile, in order', async () => {
+    const registering = await connected('bob');
+    await registering.connection.close();
+    const alice = await connected('alice');
+    for (const body of ['one', 'two', 'three']) alice.connection.send('bob', body);
+    expect(await alice.connection.drain(5000)).to.equal(true);
+
+    const bob = await connected('bob');
+    await eventually('three messages', () => bob.messages.length === 3);
+    await sleep(100);
+    expect(bob.messages.map((m) => [m.sequence, m.body])).to.deep.equal([
+      [1, 'one'],
+      [2, 'two'],
+      [3, 'three'],
+    ]);
+  });
+
+  it('starts after the acknowledged messages when the user connects again', async () => {
+    const alice = await connected('alice');
+    const bob = await connected('bob');
+    alice.connection.send('bob', 'first');
+    alice.connection.send('bob', 'second');
+    await eventually('two messages', () => bob.messages.length === 2);
+    await bob.connection.close();
+    // The server writes acknowledged positions in batches every 100 ms.
+    await sleep(300);
+
+    alice.connection.send('bob', 'third');
+    expect(await alice.connection.drain(5000)).to.equal(true);
+    const bobAgain = await connected('bob');
+    expect(bobAgain.connection.lastSequence).to.be.at.least(2);
+    await eventually('the third message', () => bobAgain.messages.length === 1);
+    await sleep(100);
+    expect(bobAgain.messages.map((m) => m.body)).to.deep.equal(['third']);
+  });
+
+  it("shows copies of the user's sends from another terminal once, and never on the sending one", async () => {
+    const bob = await connected('bob');
+    const laptop = await connected('alice');
+    const phone = await connected('alice');
+    laptop.connection.send('bob', 'sent from the laptop');
+    await eventually('bob to get it', () => bob.messages.length === 1);
+    await eventually('the phone to get the copy', () => phone.messages.length === 1);
+    await sleep(100);
+    expect(phone.messages[0]).to.include({ sender: 'alice', receiver: 'bob', body: 'sent from the laptop' });
+    expect(phone.connection.lastSequence, 'copies do not move the own inbox position').to.equal(0);
+    expect(laptop.messages).to.deep.equal([]);
+    expect(laptop.receipts).to.have.length(1);
+  });
+
+  it('refuses a send to an unknown user with the server’s explanation', async () => {
+    const alice = await connected('alice');
+    const clientId = alice.connection.send('nobody', 'hello?');
+    await eventually('the refusal', () => alice.failures.length === 1);
+    const failure = alice.failures[0];
+    expect(failure).to.include({ clientId, receiver: 'nobody', body: 'hello?', code: 5 });
+    expect(failure.reason).to.include('nobody');
+    expect(alice.connection.pendingSends()).to.deep.equal([]);
+    expect(await alice.connection.drain(100)).to.equal(true);
+  });
+
+  it('reports users coming online and going offline', async () => {
+    const registering = await connected('bob');
+    await registering.connection.close();
+    const alice = await connected('alice');
+    // The server reads the resume frame (which asks for presence) before the
+    // send that follows it, so once the receipt is back alice is watching.
+    alice.connection.send('bob', 'ping');
+    await eventually('the receipt', () => alice.receipts.length === 1);
+    const bob = await connected('bob');
+    await eventually('bob online', () => alice.presence.find((p) => p.user === 'bob' && p.online));
+    await bob.connection.close();
+    await eventually('bob offline', () => alice.presence.find((p) => p.user === 'bob' && !p.online));
+  });
+
+  it('resumes after a server restart with nothing lost or doubled, and delivers sends made meanwhile once and in order', async () => {
+    const alice = await connected('alice');
+    const bob = await connected('bob');
+    alice.connection.send('bob', 'one');
+    alice.connection.send('bob', 'two');
+    await eventually('the first two messages', () => bob.messages.length === 2);
+
+    const { port, dbPath } = server;
+    await server.stop();
+    await eventually('both to notice', () => alice.connection.state !== 'connected' && bob.connection.state !== 'connected');
+    for (const body of ['three', 'four', 'five']) alice.connection.send('bob', body);
+    await sleep(100);
+    expect(alice.connection.pendingSends()).to.have.length(3);
+
+    server = await startTestServer({ dbPath, port });
+    await eventually('every receipt', () => alice.receipts.length === 5, 10_000);
+    await eventually('every message', () => bob.messages.length >= 5, 10_000);
+    await sleep(200);
+
+    const bodies = ['one', 'two', 'three', 'four', 'five'];
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(bodies);
+    expect(bob.messages.map((m) => m.sequence)).to.deep.equal([1, 2, 3, 4, 5]);
+    expect(alice.receipts.map((r) => r.message.body)).to.deep.equal(bodies);
+    expect([...alice.errors, ...bob.errors]).to.deep.equal([]);
+    for (const watched of [alice, bob]) {
+      expect(watched.connection.state).to.equal('connected');
+      const reconnecting = watched.states.find((s) => s.state === 'reconnecting');
+      expect(reconnecting?.delayMs).to.be.a('number');
+      expect(watched.states[watched.states.length - 1]).to.include({ state: 'connected', reconnect: true });
+    }
+  });
+
+  it('logs in again, and follows the new inbox, when a restarted server no longer knows the session', async () => {
+    const alice = await connected('alice');
+    const bob = await connected('bob');
+    bob.connection.send('alice', 'before');
+    await eventually('the first message', () => alice.messages.length === 1);
+    const { port } = server;
+    await server.stop();
+    await eventually('the lost connections', () => alice.connection.state !== 'connected' && bob.connection.state !== 'connected');
+
+    // A new database on the same address: the old tokens and inboxes mean nothing there.
+    server = await startTestServer({ dbPath: join(tempDir, 'other.db'), port });
+    await eventually('the reconnects', () => alice.connection.state === 'connected' && bob.connection.state === 'connected', 10_000);
+    expect(alice.notices.some((n) => n.includes('logged in again'))).to.equal(true);
+    expect(alice.notices.some((n) => n.includes("continuing from the server's position"))).to.equal(true);
+    expect(alice.connection.lastSequence).to.equal(0);
+
+    bob.connection.send('alice', 'after');
+    await eventually('the message on the new server', () => alice.messages.length === 2);
+    expect(alice.messages[1]).to.include({ body: 'after', sequence: 1 });
+    expect(alice.errors).to.deep.equal([]);
+    const users = await alice.connection.command('/USERS');
+    expect(users.result?.$case).to.equal('users');
+  });
+
+  it('fails to connect with a sentence naming the address when no server listens there', async () => {
+    const port = await unusedPort();
+    const watched = watch('alice', `127.0.0.1:${port}`);
+    const error = await watched.connection.connect().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).to.be.instanceOf(ClientError);
+    expect((error as ClientError).message).to.equal(`cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running?`);
+    expect((error as ClientError).code).to.equal(14);
+    expect(watched.connection.state).to.equal('closed');
+  });
+
+  it('fails to connect with the server’s explanation when the name is refused', async () => {
+    const watched = watch('not a name!');
+    const error = await watched.connection.connect().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).to.be.instanceOf(ClientError);
+    expect((error as ClientError).code).to.equal(3);
+    expect((error as ClientError).message).to.include('not a name!');
+    expect((error as ClientError).message).not.to.match(/^\d+ [A-Z_]+:/);
+  });
+
+  it('answers commands with the typed result and the printable text', async () => {
+    const alice = await connected('alice');
+    const response = await alice.connection.command('/TIME');
+    expect(response.result?.$case).to.equal('time');
+    expect(response.text).to.be.a('string').and.not.equal('');
+  });
+
+  it('rejects failed commands with the server’s message and the gRPC code', async () => {
+    const alice = await connected('alice');
+    const notFound = await alice.connection.command('/START nobody').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(notFound).to.be.instanceOf(ClientError);
+    expect((notFound as ClientError).code).to.equal(5);
+    expect((notFound as ClientError).message).to.include('nobody');
+    expect((notFound as ClientError).message).not.to.match(/^\d+ [A-Z_]+:/);
+
+    const unknown = await alice.connection.command('/FROBNICATE').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect((unknown as ClientError).code).to.equal(3);
+  });
+
+  it('closes for good: state closed, no more sends, /QUIT ends the session', async () => {
+    const alice = await connected('alice');
+    await alice.connection.close();
+    expect(alice.connection.state).to.equal('closed');
+    expect(() => alice.connection.send('bob', 'too late')).to.throw(ClientError, /closed/);
+    await sleep(100);
+    expect(alice.states.filter((s) => s.state === 'reconnecting')).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,241 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { ChatConnection } from '../../src/client/connection';
+import { formatClock } from '../../src/client/format';
+import { runPlainClient } from '../../src/client/plain-client';
+import type { Message } from '../../src/gen/tinychat/v1/chat';
+import { startTestServer } from '../support/test-server';
+import { eventually, unusedPort } from './eventually';
+
+type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+/** A plain client running on in-memory streams. */
+interface Running {
+  /** Writes lines as if typed. */
+  type(...lines: string[]): void;
+  /** Ends the input, as a pipe does. */
+  end(): void;
+  /** Everything printed to output so far. */
+  out(): string;
+  /** Everything printed to errors so far. */
+  err(): string;
+  exit: Promise<number>;
+}
+
+const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
+
+function occurrences(text: string, part: string): number {
+  return text.split(part).length - 1;
+}
+
+describe('runPlainClient', function () {
+  let server: TestServer;
+  let serverRunning: boolean;
+  let tempDir: string;
+  let connections: ChatConnection[];
+  let clients: Running[];
+
+  beforeEach(async () => {
+    tempDir = mkdtempSync(join(tmpdir(), 'tinychat-plain-'));
+    server = await startTestServer({ dbPath: join(tempDir, 'chat.db') });
+    serverRunning = true;
+    connections = [];
+    clients = [];
+  });
+
+  afterEach(async () => {
+    for (const client of clients) client.end();
+    await Promise.all(clients.map((c) => c.exit));
+    await Promise.all(connections.map((c) => c.close()));
+    if (serverRunning) await server.stop();
+    rmSync(tempDir, { recursive: true, force: true });
+  });
+
+  function run(user: string, options: { target?: string; drainTimeoutMs?: number } = {}): Running {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const errors = new PassThrough();
+    let out = '';
+    let err = '';
+    output.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    errors.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    const exit = runPlainClient({
+      server: options.target ?? server.target,
+      user,
+      input,
+      output,
+      errors,
+      backoff: FAST_BACKOFF,
+      drainTimeoutMs: options.drainTimeoutMs,
+    });
+    const client: Running = {
+      type: (...lines) => lines.forEach((line) => input.write(`${line}\n`)),
+      end: () => input.end(),
+      out: () => out,
+      err: () => err,
+      exit,
+    };
+    clients.push(client);
+    return client;
+  }
+
+  /** A ChatConnection collecting what it receives. */
+  async function listener(user: string): Promise<{ connection: ChatConnection; messages: Message[] }> {
+    const connection = new ChatConnection({ server: server.target, user, backoff: FAST_BACKOFF });
+    connections.push(connection);
+    const messages: Message[] = [];
+    connection.on('message', (m) => messages.push(m));
+    await connection.connect();
+    return { connection, messages };
+  }
+
+  async function register(user: string): Promise<void> {
+    const { connection } = await listener(user);
+    await connection.close();
+  }
+
+  it('sends the lines after /START to that user', async () => {
+    const bob = await listener('bob');
+    const alice = run('alice');
+    alice.type('/START bob', 'hello bob', 'how are you?');
+    alice.end();
+    expect(await alice.exit).to.equal(0);
+    expect(alice.out()).to.include('conversation with bob open');
+    await eventually('both messages', () => bob.messages.length === 2);
+    expect(bob.messages.map((m) => [m.sender, m.body])).to.deep.equal([
+      ['alice', 'hello bob'],
+      ['alice', 'how are you?'],
+    ]);
+    expect(alice.err()).to.equal('');
+  });
+
+  it('waits for every receipt when the input ends, so nothing piped in is lost', async () => {
+    await register('bob');
+    const alice = run('alice');
+    const bodies = Array.from({ length: 50 }, (_, i) => `line ${i + 1}`);
+    alice.type('/START bob', ...bodies);
+    alice.end();
+    expect(await alice.exit).to.equal(0);
+
+    // bob connects only after the client exited: everything must be stored.
+    const bob = await listener('bob');
+    await eventually('all fifty messages', () => bob.messages.length === 50);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(bodies);
+  });
+
+  it('prints incoming messages as [HH:MM:SS] sender: body in local time', async () => {
+    await register('bob');
+    const alice = await listener('alice');
+    const bob = run('bob');
+    let stored: Message | undefined;
+    alice.connection.on('receipt', (sent) => (stored = sent.message));
+    alice.connection.send('bob', 'hi bob');
+    await eventually('the receipt', () => stored);
+    const line = `[${formatClock(stored!.time!)}] alice: hi bob\n`;
+    await eventually('the printed line', () => bob.out().includes(line));
+    expect(bob.out()).to.match(/^\[\d\d:\d\d:\d\d\] alice: hi bob$/m);
+    bob.type('/QUIT');
+    expect(await bob.exit).to.equal(0);
+  });
+
+  it('prints a message that arrives before /START and is among its recent messages only once', async () => {
+    await register('bob');
+    const alice = await listener('alice');
+    alice.connection.send('bob', 'are you there?');
+    expect(await alice.connection.drain(5000)).to.equal(true);
+    const bob = run('bob');
+    await eventually('the live message', () => bob.out().includes('alice: are you there?'));
+    bob.type('/START alice');
+    await eventually('the conversation', () => bob.out().includes('conversation with alice open'));
+    bob.end();
+    expect(await bob.exit).to.equal(0);
+    expect(occurrences(bob.out(), 'alice: are you there?')).to.equal(1);
+  });
+
+  it('answers a message line with no conversation open with a hint, and carries on', async () => {
+    const alice = run('alice');
+    alice.type('hello?', '/TIME');
+    alice.end();
+    expect(await alice.exit).to.equal(0);
+    expect(alice.err()).to.include('no conversation open — type /START <name> first');
+    expect(alice.out()).to.include('server time');
+  });
+
+  it('prints a command the server refuses to errors with its explanation, and carries on', async () => {
+    const alice = run('alice');
+    alice.type('/START nobody', '/TIME');
+    alice.end();
+    expect(await alice.exit).to.equal(0);
+    expect(alice.err()).to.match(/^error: .*nobody/m);
+    expect(alice.out()).to.include('server time');
+  });
+
+  it('sends a line starting with // as the text after the first slash', async () => {
+    const bob = await listener('bob');
+    const alice = run('alice');
+    alice.type('/START bob', '//shrug');
+    alice.end();
+    expect(await alice.exit).to.equal(0);
+    await eventually('the message', () => bob.messages.length === 1);
+    expect(bob.messages[0].body).to.equal('/shrug');
+  });
+
+  it('returns 0 on /QUIT without waiting for the input to end', async () => {
+    const alice = run('alice');
+    alice.type('/QUIT');
+    expect(await alice.exit).to.equal(0);
+  });
+
+  it('returns 1 and says so when the server refuses a message', async () => {
+    await register('bob');
+    const alice = run('alice');
+    alice.type('/START bob', 'x'.repeat(5000));
+    alice.end();
+    expect(await alice.exit).to.equal(1);
+    expect(alice.err()).to.match(/^error: not sent to bob: /m);
+    expect(alice.err()).to.include('1 message refused by the server');
+  });
+
+  it('returns 1 and says so when sends are still unconfirmed at the end', async () => {
+    await register('bob');
+    const alice = run('alice', { drainTimeoutMs: 300 });
+    alice.type('/START bob');
+    await eventually('the conversation', () => alice.out().includes('conversation with bob open'));
+    await server.stop();
+    serverRunning = false;
+    await eventually('the lost connection', () => alice.err().includes('connection lost — reconnecting in'));
+    alice.type('never stored');
+    alice.end();
+    expect(await alice.exit).to.equal(1);
+    expect(alice.err()).to.include('1 message not confirmed by the server');
+  });
+
+  it('reconnects and says so in one line each way', async () => {
+    const bob = await listener('bob');
+    const alice = run('alice');
+    alice.type('/START bob');
+    await eventually('the conversation', () => alice.out().includes('conversation with bob open'));
+    const { port, dbPath } = server;
+    await server.stop();
+    serverRunning = false;
+    await eventually('the lost connection', () => alice.err().includes('connection lost — reconnecting in'));
+    alice.type('sent while away');
+    server = await startTestServer({ dbPath, port });
+    serverRunning = true;
+    await eventually('the reconnect', () => alice.err().includes('reconnected'), 10_000);
+    alice.end();
+    expect(await alice.exit).to.equal(0);
+    await eventually('the message', () => bob.messages.length === 1, 10_000);
+    expect(bob.messages[0].body).to.equal('sent while away');
+  });
+
+  it('returns 1 with a sentence naming the address when no server listens there', async () => {
+    const port = await unusedPort();
+    const alice = run('alice', { target: `127.0.0.1:${port}` });
+    expect(await alice.exit).to.equal(1);
+    expect(alice.err()).to.equal(`error: cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running?\n`);
+  });
+});
