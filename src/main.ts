@@ -47,6 +47,13 @@ async function serve(config: ServeConfig): Promise<number> {
 }
 
 async function chat(config: ChatConfig): Promise<number> {
+  // A person at a terminal gets the full-screen client; pipes, scripts and
+  // terminals that cannot move the cursor (TERM=dumb) get the line client.
+  if (!config.plain && process.stdin.isTTY && process.stdout.isTTY && process.env.TERM !== 'dumb') {
+    // Loaded here so that the server and the line client never load the screen library.
+    const { runTui } = await import('./client/tui/run-tui');
+    return runTui({ server: config.server, user: config.user, input: process.stdin, output: process.stdout, errors: process.stderr, handleProcessEvents: true });
+  }
   if (!config.user) {
     throw new UsageError('say who you are with --user NAME (or TINYCHAT_USER=NAME)');
   }

@@ -1,0 +1,250 @@
+import { EventEmitter } from 'node:events';
+import { nameKey } from '../../chat/names';
+import type { CommandHelp, Message, PresenceChange } from '../../gen/tinychat/v1/chat';
+import type { FailedSend, SentMessage, StateChange } from '../events';
+import type { CompletionSources } from './completion';
+import { ConnectionStatus } from './connection-status';
+import { Conversation, type Notice } from './conversation';
+import { Roster, type Person, type PersonUpdate } from './roster';
+
+/** A box shown over the conversation until dismissed. */
+export type Overlay = { kind: 'help' } | { kind: 'users'; people: Person[] };
+
+/** What happened to a delivered message. */
+export interface Received {
+  conversation: Conversation;
+  /** True when the message opened the conversation (in the background). */
+  opened: boolean;
+  /** False when the message was already shown. */
+  isNew: boolean;
+}
+
+/**
+ * The commands offered for help and completion until the server's own list
+ * (from /COMMANDS) arrives.
+ */
+export const KNOWN_COMMANDS: readonly CommandHelp[] = [
+  { name: '/START', usage: '<name>', summary: 'open a conversation with <name>, or go to it' },
+  { name: '/STOP', usage: '', summary: 'close the current conversation' },
+  { name: '/HISTORY', usage: '<name> [count] [before-id]', summary: 'page back through a conversation' },
+  { name: '/USERS', usage: '', summary: 'list every user, online or offline' },
+  { name: '/TIME', usage: '', summary: "show the server's time" },
+  { name: '/COMMANDS', usage: '', summary: 'list every command' },
+  { name: '/QUIT', usage: '', summary: 'log out and leave' },
+];
+
+/** Events of ChatState. */
+export type ChatStateEvents = {
+  /** Something shown changed; render again. */
+  change: [];
+  /** A message arrived in a conversation the reader is not looking at. */
+  bell: [];
+};
+
+/**
+ * Everything the full-screen client shows, with no screen attached: the open
+ * conversations in tab order and which one is shown, unread counts, pending
+ * sends, the people and their presence, the connection state and the
+ * notices shown when no conversation is open. Every change emits 'change'.
+ */
+export class ChatState extends EventEmitter<ChatStateEvents> {
+  /** Notices shown when no conversation is open. */
+  readonly home = new Conversation('');
+  readonly roster = new Roster();
+  readonly status = new ConnectionStatus();
+  /** The server's commands, for help and completion. */
+  commands: readonly CommandHelp[] = KNOWN_COMMANDS;
+  overlay: Overlay | undefined;
+
+  private readonly tabs: Conversation[] = [];
+  private currentKey: string | undefined;
+
+  constructor(
+    /** The reader's name (the registered spelling once connected). */
+    public me: string,
+    /** The server's address, for the status bar. */
+    readonly server: string,
+  ) {
+    super();
+  }
+
+  /** Open conversations, in tab order. */
+  get conversations(): readonly Conversation[] {
+    return this.tabs;
+  }
+
+  /** The conversation shown, or undefined when none is open. */
+  get current(): Conversation | undefined {
+    return this.currentKey === undefined ? undefined : this.find(this.currentKey);
+  }
+
+  /** The open conversation with this peer (any case). */
+  find(peer: string): Conversation | undefined {
+    const key = nameKey(peer);
+    return this.tabs.find((conversation) => conversation.key === key);
+  }
+
+  /** True for messages the reader sent. */
+  isOwn(message: { sender: string }): boolean {
+    return nameKey(message.sender) === nameKey(this.me);
+  }
+
+  /** The other person of a message. */
+  peerOf(message: { sender: string; receiver: string }): string {
+    return this.isOwn(message) ? message.receiver : message.sender;
+  }
+
+  /** Opens a conversation (or finds the open one, taking `peer`'s spelling) and shows it when `focus`. */
+  open(peer: string, focus: boolean): Conversation {
+    let conversation = this.find(peer);
+    if (conversation) conversation.peer = peer;
+    else {
+      conversation = new Conversation(peer);
+      this.tabs.push(conversation);
+    }
+    if (focus) this.focus(conversation);
+    else this.changed();
+    return conversation;
+  }
+
+  /** Closes a conversation (the current one by default) and shows its right neighbour, else its left one. */
+  close(conversation: Conversation | undefined = this.current): Conversation | undefined {
+    if (!conversation) return undefined;
+    const at = this.tabs.indexOf(conversation);
+    if (at < 0) return undefined;
+    this.tabs.splice(at, 1);
+    if (this.currentKey === conversation.key) {
+      this.currentKey = (this.tabs[at] ?? this.tabs[at - 1])?.key;
+      const now = this.current;
+      if (now) now.unread = 0;
+    }
+    this.changed();
+    return conversation;
+  }
+
+  /** Shows a conversation (undefined: the home notices) and clears its unread count. */
+  focus(conversation: Conversation | undefined): void {
+    this.currentKey = conversation?.key;
+    if (conversation) conversation.unread = 0;
+    this.changed();
+  }
+
+  /** Shows the conversation at this tab position (0-based); false when there is none. */
+  focusIndex(index: number): boolean {
+    const conversation = this.tabs[index];
+    if (!conversation) return false;
+    this.focus(conversation);
+    return true;
+  }
+
+  /** Shows the next (delta 1) or previous (delta -1) conversation, wrapping around. */
+  cycle(delta: number): void {
+    const n = this.tabs.length;
+    if (n === 0) return;
+    const current = this.current;
+    const at = current ? this.tabs.indexOf(current) : delta > 0 ? -1 : 0;
+    this.focus(this.tabs[(((at + delta) % n) + n) % n]);
+  }
+
+  /**
+   * Shows a delivered message in its conversation, opening it in the
+   * background when needed. A new message from the peer in a conversation
+   * not shown counts as unread and rings the bell.
+   */
+  receive(message: Message): Received {
+    const own = this.isOwn(message);
+    const peer = this.peerOf(message);
+    const existing = this.find(peer);
+    const conversation = existing ?? this.open(peer, false);
+    const isNew = conversation.add(message, own);
+    if (isNew && !own && conversation !== this.current) {
+      conversation.unread += 1;
+      this.emit('bell');
+    }
+    this.changed();
+    return { conversation, opened: !existing, isNew };
+  }
+
+  /** Shows a send just handed to the connection as pending, in the conversation with `peer`. */
+  sending(peer: string, clientId: string, body: string, now: Date): void {
+    const conversation = this.find(peer) ?? this.open(peer, false);
+    conversation.addPending({ clientId, sender: this.me, receiver: conversation.peer, body }, now);
+    this.changed();
+  }
+
+  /** Marks a send as stored. */
+  sent(sent: SentMessage): void {
+    const conversation = this.find(sent.message.receiver);
+    if (!conversation?.confirm(sent)) for (const other of this.tabs) if (other.confirm(sent)) break;
+    this.changed();
+  }
+
+  /** Marks a send as refused. */
+  failed(failed: FailedSend): void {
+    const conversation = this.find(failed.receiver);
+    if (!conversation?.fail(failed.clientId, failed.reason)) {
+      for (const other of this.tabs) if (other.fail(failed.clientId, failed.reason)) return this.changed();
+      this.notify(`not sent to ${failed.receiver}: ${failed.reason}`, 'error');
+    }
+    this.changed();
+  }
+
+  /** Number of own sends still pending, in every open conversation. */
+  get pendingCount(): number {
+    return this.tabs.reduce((sum, conversation) => sum + conversation.pending().length, 0);
+  }
+
+  /** Shows a notice in `conversation`, by default the one shown (or the home notices). */
+  notify(text: string, tone: Notice['tone'] = 'info', conversation: Conversation | undefined = this.current): void {
+    (conversation ?? this.home).note(text, tone, new Date());
+    this.changed();
+  }
+
+  /** Takes the list of /USERS. */
+  setPeople(users: readonly PersonUpdate[]): void {
+    this.roster.replace(users);
+    this.changed();
+  }
+
+  /** Records a presence change; the conversation with that user, if open, says so. */
+  presence(change: PresenceChange): void {
+    if (!this.roster.update({ name: change.user, online: change.online, lastSeen: change.lastSeen })) return;
+    const conversation = this.find(change.user);
+    if (conversation && nameKey(change.user) !== nameKey(this.me)) {
+      conversation.note(`${change.user} ${change.online ? 'is online' : 'went offline'}`, 'info', change.lastSeen ?? new Date());
+    }
+    this.changed();
+  }
+
+  /** Records a change of the connection at `now` (ms since the epoch). */
+  connection(change: StateChange, now: number): void {
+    this.status.update(change, now);
+    this.changed();
+  }
+
+  /** Takes the server's command list, without /LOGIN: a connection belongs to one user. */
+  setCommands(commands: readonly CommandHelp[]): void {
+    const usable = commands.filter((command) => command.name.toUpperCase() !== '/LOGIN');
+    if (usable.length > 0) this.commands = usable;
+    this.changed();
+  }
+
+  /** Shows a box over the conversation (undefined closes it). */
+  setOverlay(overlay: Overlay | undefined): void {
+    this.overlay = overlay;
+    this.changed();
+  }
+
+  /** What Tab can complete: command names and every known user name. */
+  completionSources(): CompletionSources {
+    return {
+      commands: this.commands.map((command) => command.name),
+      names: [...this.roster.names(), ...this.tabs.map((conversation) => conversation.peer)],
+    };
+  }
+
+  /** Tells listeners that something shown changed. */
+  changed(): void {
+    this.emit('change');
+  }
+}

@@ -1,0 +1,93 @@
+import { nameKey } from '../../chat/names';
+
+/** What Tab can complete to. */
+export interface CompletionSources {
+  /** Command names with their slash, e.g. "/START". */
+  commands: readonly string[];
+  /** User names in their registered spelling. */
+  names: readonly string[];
+}
+
+/** The text left of the cursor after a Tab, and what else Tab would offer. */
+export interface Completed {
+  /** The new text left of the cursor. */
+  before: string;
+  /** Every candidate, in the order Tab cycles through them. */
+  candidates: string[];
+  /** The candidate now in the text. */
+  index: number;
+}
+
+/** Commands whose first argument is a user name. */
+const NAME_ARGUMENT = new Set(['/START', '/HISTORY']);
+
+interface Cycle {
+  base: string;
+  candidates: string[];
+  index: number;
+  result: string;
+}
+
+function sameCaseAs(typed: string, candidate: string): string {
+  // "/st" completes to "/start": a person typing lower case keeps it.
+  const letters = typed.replace(/[^A-Za-z]/g, '');
+  return letters !== '' && letters === letters.toLowerCase() ? candidate.toLowerCase() : candidate;
+}
+
+function uniqueSorted(names: readonly string[]): string[] {
+  const byKey = new Map<string, string>();
+  for (const name of names) if (!byKey.has(nameKey(name))) byKey.set(nameKey(name), name);
+  return [...byKey.values()].sort((a, b) => nameKey(a).localeCompare(nameKey(b)));
+}
+
+/**
+ * Tab completion of command names (at the start of the line) and user names
+ * (anywhere else), case-insensitive. With several candidates, each further
+ * Tab cycles to the next one (Shift-Tab to the previous); any other key ends
+ * the cycle (call reset()).
+ */
+export class Completer {
+  private cycle: Cycle | undefined;
+
+  /** Forgets the current cycle: the next Tab completes afresh. */
+  reset(): void {
+    this.cycle = undefined;
+  }
+
+  /** Completes the word that ends at the cursor; undefined when nothing matches. */
+  complete(before: string, sources: CompletionSources, backwards = false): Completed | undefined {
+    const cycle = this.cycle;
+    if (cycle && cycle.result === before && cycle.candidates.length > 1) {
+      const n = cycle.candidates.length;
+      cycle.index = (cycle.index + (backwards ? n - 1 : 1)) % n;
+      cycle.result = cycle.base + cycle.candidates[cycle.index] + ' ';
+      return { before: cycle.result, candidates: cycle.candidates, index: cycle.index };
+    }
+    this.cycle = undefined;
+    const start = before.search(/\S*$/);
+    const word = before.slice(start);
+    const base = before.slice(0, start);
+    const candidates = this.candidatesFor(base, word, sources);
+    if (candidates.length === 0) return undefined;
+    const index = backwards ? candidates.length - 1 : 0;
+    const result = base + candidates[index] + ' ';
+    this.cycle = { base, candidates, index, result };
+    return { before: result, candidates, index };
+  }
+
+  private candidatesFor(base: string, word: string, sources: CompletionSources): string[] {
+    if (base.trim() === '' && word.startsWith('/') && !word.startsWith('//')) {
+      const typed = word.toUpperCase();
+      return uniqueSorted(sources.commands)
+        .filter((command) => command.toUpperCase().startsWith(typed))
+        .map((command) => sameCaseAs(word, command));
+    }
+    if (word === '') {
+      // An empty word completes only where a name is expected: "/START ".
+      const words = base.trim().split(/\s+/);
+      if (words.length !== 1 || !NAME_ARGUMENT.has(words[0].toUpperCase())) return [];
+    }
+    const typed = nameKey(word);
+    return uniqueSorted(sources.names).filter((name) => nameKey(name).startsWith(typed));
+  }
+}

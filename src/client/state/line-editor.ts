@@ -1,0 +1,140 @@
+const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** Splits text into graphemes: what a person sees as one character (an emoji, a letter with its accent). */
+export function graphemes(text: string): string[] {
+  return Array.from(segmenter.segment(text), (part) => part.segment);
+}
+
+function isSpace(grapheme: string): boolean {
+  return /^\s+$/.test(grapheme);
+}
+
+/**
+ * The line being typed and the cursor in it, with the editing operations of
+ * a shell prompt. Positions count graphemes, so an emoji or an accented
+ * letter moves and deletes as one character even when it is several code
+ * points long.
+ */
+export class LineEditor {
+  private parts: string[] = [];
+  private at = 0;
+
+  constructor(text = '') {
+    this.set(text);
+  }
+
+  /** The whole line. */
+  get text(): string {
+    return this.parts.join('');
+  }
+
+  /** The cursor, in graphemes from the start (0 … length). */
+  get cursor(): number {
+    return this.at;
+  }
+
+  /** The line split into graphemes. */
+  get graphemes(): readonly string[] {
+    return this.parts;
+  }
+
+  /** True when nothing is typed. */
+  get isEmpty(): boolean {
+    return this.parts.length === 0;
+  }
+
+  /** The text left of the cursor. */
+  get beforeCursor(): string {
+    return this.parts.slice(0, this.at).join('');
+  }
+
+  /** The text right of the cursor. */
+  get afterCursor(): string {
+    return this.parts.slice(this.at).join('');
+  }
+
+  /** Replaces the line; the cursor goes to the end unless `cursorAfter` says where (as text that ends at the cursor). */
+  set(text: string, cursorAfter?: string): void {
+    this.parts = graphemes(text);
+    this.at = cursorAfter === undefined ? this.parts.length : Math.min(graphemes(cursorAfter).length, this.parts.length);
+  }
+
+  /** Empties the line and returns what it held. */
+  clear(): string {
+    const text = this.text;
+    this.set('');
+    return text;
+  }
+
+  /** Types text at the cursor. Segments again, so a combining mark typed after its letter joins it. */
+  insert(text: string): void {
+    const before = this.beforeCursor + text;
+    this.set(before + this.afterCursor, before);
+  }
+
+  /** Deletes the character left of the cursor. */
+  backspace(): void {
+    if (this.at === 0) return;
+    this.parts.splice(this.at - 1, 1);
+    this.at -= 1;
+  }
+
+  /** Deletes the character under the cursor. */
+  deleteForward(): void {
+    if (this.at < this.parts.length) this.parts.splice(this.at, 1);
+  }
+
+  left(): void {
+    this.at = Math.max(0, this.at - 1);
+  }
+
+  right(): void {
+    this.at = Math.min(this.parts.length, this.at + 1);
+  }
+
+  home(): void {
+    this.at = 0;
+  }
+
+  end(): void {
+    this.at = this.parts.length;
+  }
+
+  /** Moves to the start of the word left of the cursor. */
+  wordLeft(): void {
+    this.at = this.wordStart();
+  }
+
+  /** Moves past the end of the word right of the cursor. */
+  wordRight(): void {
+    let at = this.at;
+    while (at < this.parts.length && isSpace(this.parts[at])) at += 1;
+    while (at < this.parts.length && !isSpace(this.parts[at])) at += 1;
+    this.at = at;
+  }
+
+  /** Deletes the word left of the cursor (Ctrl-W). */
+  deleteWordBack(): void {
+    const start = this.wordStart();
+    this.parts.splice(start, this.at - start);
+    this.at = start;
+  }
+
+  /** Deletes everything left of the cursor (Ctrl-U). */
+  killToStart(): void {
+    this.parts.splice(0, this.at);
+    this.at = 0;
+  }
+
+  /** Deletes everything from the cursor on (Ctrl-K). */
+  killToEnd(): void {
+    this.parts.splice(this.at);
+  }
+
+  private wordStart(): number {
+    let at = this.at;
+    while (at > 0 && isSpace(this.parts[at - 1])) at -= 1;
+    while (at > 0 && !isSpace(this.parts[at - 1])) at -= 1;
+    return at;
+  }
+}

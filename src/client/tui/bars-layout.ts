@@ -1,0 +1,83 @@
+import type { ChatState } from '../state/chat-state';
+import type { LineEditor } from '../state/line-editor';
+import { formatWhen } from '../state/local-time';
+import { fit, seg, spread, type Style, type StyledLine } from './styled-line';
+import { textWidth, truncate } from './text-width';
+import type { Theme } from './theme';
+
+/**
+ * The row above the conversation: whose conversation it is and their
+ * presence, and on the right a hint when the view is scrolled back. Without
+ * a sidebar (`tabs`), it also says which conversation of how many this is
+ * and how many messages are unread in the others.
+ */
+export function layoutHeader(state: ChatState, width: number, theme: Theme, scrolledBack: boolean, now: Date, tabs = false): StyledLine {
+  const conversation = state.current;
+  const right: StyledLine = scrolledBack ? [seg(' ↓ newer below: End ', theme.badge)] : [];
+  if (tabs && state.conversations.length > 0) {
+    const at = conversation ? state.conversations.indexOf(conversation) + 1 : 0;
+    const unread = state.conversations.reduce((sum, other) => sum + other.unread, 0);
+    right.unshift(seg(` ${at}/${state.conversations.length} `, theme.quiet));
+    if (unread > 0) right.unshift(seg(` ${unread} unread `, theme.badge));
+  }
+  if (!conversation) return spread([seg(' TinyChat', theme.title), seg(` — ${state.conversations.length} open`, theme.quiet)], right, width);
+  const person = state.roster.get(conversation.peer);
+  const presence: StyledLine = person?.online
+    ? [seg('● online', theme.online)]
+    : [seg(`○ offline${person?.lastSeen ? `, last seen ${formatWhen(person.lastSeen, now)}` : ''}`, theme.offline)];
+  return spread([seg(` ${conversation.peer}`, theme.title), seg('  '), ...presence], right, width);
+}
+
+/**
+ * The status bar: connection state (coloured by tone, with the number of
+ * sends waiting while not connected), user @ server, the conversation shown,
+ * and the help key on the right.
+ */
+export function layoutStatus(state: ChatState, width: number, theme: Theme, now: number): StyledLine {
+  const status = state.status.describe(now);
+  const tone: Style = status.tone === 'ok' ? theme.barOk : status.tone === 'busy' ? theme.barBusy : theme.barDown;
+  const waiting = state.pendingCount;
+  const stateText = waiting > 0 && status.tone !== 'ok' ? `${status.text} · ${waiting} waiting` : status.text;
+  const dot = status.tone === 'ok' ? '●' : '○';
+  const left: StyledLine = [seg(` ${dot} ${stateText} `, tone), seg(` ${state.me} @ ${state.server}`, theme.bar)];
+  if (state.current) left.push(seg(' │ ', theme.bar), seg(state.current.peer, { ...theme.bar, bold: true }));
+  return spread(left, [seg(' F1 help ', theme.bar)], width, theme.bar);
+}
+
+/** The input row and where the cursor goes on it. */
+export interface InputRow {
+  line: StyledLine;
+  /** Column of the cursor within the row. */
+  cursor: number;
+}
+
+/**
+ * The input row: a prompt, then the part of the typed text around the
+ * cursor that fits (long lines scroll sideways), or a quiet placeholder
+ * while nothing is typed.
+ */
+export function layoutInput(editor: LineEditor, prompt: string, placeholder: string, width: number, theme: Theme): InputRow {
+  const promptText = truncate(prompt, Math.max(0, width - 10));
+  const room = Math.max(1, width - textWidth(promptText) - 1);
+  const head: StyledLine = [seg(promptText, theme.prompt)];
+  if (editor.isEmpty) return { line: fit([...head, seg(placeholder, theme.quiet)], width), cursor: textWidth(promptText) };
+  const parts = editor.graphemes.map((grapheme) => (/[\u0000-\u001f\u007f-\u009f]/.test(grapheme) ? '\ufffd' : grapheme));
+  const widths = parts.map(textWidth);
+  // Start as far left as possible while the cursor stays visible.
+  let start = 0;
+  let upToCursor = widths.slice(0, editor.cursor).reduce((a, b) => a + b, 0);
+  while (upToCursor >= room && start < editor.cursor) {
+    upToCursor -= widths[start];
+    start += 1;
+  }
+  let used = 0;
+  let end = start;
+  while (end < parts.length && used + widths[end] <= room) {
+    used += widths[end];
+    end += 1;
+  }
+  return {
+    line: [...head, seg(parts.slice(start, end).join(''))],
+    cursor: textWidth(promptText) + upToCursor,
+  };
+}

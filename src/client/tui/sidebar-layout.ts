@@ -1,0 +1,46 @@
+import { nameKey } from '../../chat/names';
+import type { ChatState } from '../state/chat-state';
+import { fit, seg, spread, type StyledLine } from './styled-line';
+import type { Theme } from './theme';
+
+/**
+ * The sidebar, `height` rows of `width` columns: the open conversations
+ * (number for Alt-1…9, presence dot, unread count; the one shown
+ * highlighted), then the people with online/offline dots, online first.
+ * When the people do not fit, the last row says how many are left out.
+ */
+export function layoutSidebar(state: ChatState, width: number, height: number, theme: Theme): StyledLine[] {
+  const rows: StyledLine[] = [];
+  const inner = width - 1;
+  const row = (line: StyledLine, fill?: Parameters<typeof fit>[2]) => rows.push([seg(' ', fill), ...fit(line, inner, fill)]);
+
+  row([seg('Conversations', theme.title)]);
+  const current = state.current;
+  if (state.conversations.length === 0) row([seg('none yet', theme.quiet)]);
+  state.conversations.forEach((conversation, i) => {
+    const selected = conversation === current;
+    const person = state.roster.get(conversation.peer);
+    const dot = person?.online ? seg('●', selected ? undefined : theme.online) : seg('○', selected ? undefined : theme.offline);
+    const number = i < 9 ? `${i + 1}` : ' ';
+    const left: StyledLine = [seg(`${number} `), dot, seg(` ${conversation.peer}`)];
+    const right: StyledLine = conversation.unread > 0 ? [seg(` ${conversation.unread > 99 ? '99+' : conversation.unread} `, theme.badge)] : [];
+    const line = [seg(' '), ...spread(left, right, inner)];
+    rows.push(selected ? line.map((part) => ({ ...part, style: { ...theme.selected, ...part.style } })) : line);
+  });
+  rows.push([]);
+
+  const people = state.roster.list();
+  row([seg('People', theme.title), seg(` ${state.roster.onlineCount}/${people.length} online`, theme.quiet)]);
+  const room = height - rows.length;
+  const shown = people.length > room ? Math.max(0, room - 1) : people.length;
+  for (const person of people.slice(0, shown)) {
+    const you = nameKey(person.name) === nameKey(state.me);
+    row([
+      person.online ? seg('●', theme.online) : seg('○', theme.offline),
+      seg(` ${person.name}`, person.online ? undefined : theme.offline),
+      ...(you ? [seg(' (you)', theme.quiet)] : []),
+    ]);
+  }
+  if (shown < people.length && room > 0) row([seg(`+${people.length - shown} more — /USERS`, theme.quiet)]);
+  return rows.slice(0, height);
+}

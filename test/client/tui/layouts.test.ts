@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { ChatState } from '../../../src/client/state/chat-state';
+import { LineEditor } from '../../../src/client/state/line-editor';
+import { formatDay } from '../../../src/client/state/local-time';
+import { layoutInput, layoutStatus } from '../../../src/client/tui/bars-layout';
+import { actionFor } from '../../../src/client/tui/keymap';
+import { screenGeometry } from '../../../src/client/tui/screen-geometry';
+import { layoutSidebar } from '../../../src/client/tui/sidebar-layout';
+import { plain } from '../../../src/client/tui/styled-line';
+import { textWidth } from '../../../src/client/tui/text-width';
+import { makeTheme } from '../../../src/client/tui/theme';
+import { layoutTimeline } from '../../../src/client/tui/timeline-layout';
+import { stored } from '../state/messages';
+
+const theme = makeTheme(256);
+
+describe('screen layouts', () => {
+  it('lays a conversation out with day separators, times, marks and wrapped text under itself', () => {
+    const state = new ChatState('alice', 'x');
+    const bob = state.open('bob', true);
+    bob.merge(
+      [
+        stored(1, 'bob', 'alice', 'evening', new Date(2024, 4, 13, 22, 5)),
+        stored(2, 'alice', 'bob', 'morning bob, the build is green again and the release can go out', new Date(2024, 4, 14, 9, 7)),
+      ],
+      (m) => m.sender === 'alice',
+      false,
+    );
+    bob.addPending({ clientId: 'c', sender: 'alice', receiver: 'bob', body: 'shipping' }, new Date(2024, 4, 14, 9, 8));
+    const rows = layoutTimeline(bob, { width: 50, me: 'alice', theme }).map((row) => plain(row.line));
+    expect(rows[0]).to.equal('  this is the start of your conversation with bob');
+    expect(rows[1]).to.include(` ${formatDay(new Date(2024, 4, 13))} `).and.match(/^─+ .* ─+$/);
+    expect(rows[2]).to.equal('22:05   bob    evening');
+    expect(rows[3]).to.include(formatDay(new Date(2024, 4, 14)));
+    expect(rows[4]).to.equal('09:07 ✓ alice  morning bob, the build is green');
+    expect(rows[5]).to.equal('               again and the release can go out');
+    expect(rows[6]).to.equal('09:08 … alice  shipping');
+    for (const row of rows) expect(textWidth(row)).to.be.at.most(50);
+  });
+
+  it('keeps the cursor on screen when the line is longer than the input row', () => {
+    const editor = new LineEditor('x'.repeat(100));
+    const row = layoutInput(editor, 'bob › ', '', 40, theme);
+    expect(row.cursor).to.be.at.most(39);
+    expect(plain(row.line)).to.match(/^bob › x+$/);
+    expect(textWidth(plain(row.line))).to.be.at.most(40);
+    editor.home();
+    expect(layoutInput(editor, 'bob › ', '', 40, theme).cursor).to.equal(6);
+  });
+
+  it('shows the placeholder while nothing is typed', () => {
+    expect(plain(layoutInput(new LineEditor(), '› ', 'type /START <name>', 40, theme).line)).to.equal('› type /START <name>');
+  });
+
+  it('lists conversations with numbers and unread counts, then people, online first', () => {
+    const state = new ChatState('alice', 'x');
+    state.setPeople([
+      { name: 'alice', online: true },
+      { name: 'bob', online: false },
+      { name: 'carol', online: true },
+    ]);
+    state.open('bob', true);
+    state.receive(stored(1, 'carol', 'alice', 'hi'));
+    const rows = layoutSidebar(state, 20, 10, theme).map(plain);
+    expect(rows.slice(0, 3).map((r) => r.trimEnd())).to.deep.equal([' Conversations', ' 1 ○ bob', ' 2 ● carol        1']);
+    expect(rows.slice(4).map((r) => r.trimEnd())).to.deep.equal([' People 2/3 online', ' ● alice (you)', ' ● carol', ' ○ bob']);
+  });
+
+  it('says in the status bar how the connection is and how many sends wait', () => {
+    const state = new ChatState('alice', '127.0.0.1:50051');
+    state.open('bob', true);
+    state.sending('bob', 'c', 'hi', new Date());
+    state.connection({ state: 'reconnecting', reconnect: true, delayMs: 2000 }, 0);
+    const bar = plain(layoutStatus(state, 80, theme, 0));
+    expect(bar).to.match(/^ ○ reconnecting in 2 s · 1 waiting {2}alice @ 127\.0\.0\.1:50051 │ bob +F1 help $/);
+    expect(textWidth(bar)).to.equal(80);
+  });
+
+  it('gives narrow terminals the whole width for the conversation', () => {
+    expect(screenGeometry(80, 24).sidebar).to.deep.equal({ left: 0, top: 0, width: 19, height: 21 });
+    expect(screenGeometry(80, 24).pane).to.deep.equal({ left: 20, top: 1, width: 60, height: 20 });
+    expect(screenGeometry(50, 20).sidebar).to.equal(undefined);
+    expect(screenGeometry(50, 20).input).to.deep.equal({ left: 0, top: 18, width: 50, height: 1 });
+  });
+
+  it('maps keys to actions: Tab and Home/End depend on whether the line is empty', () => {
+    expect(actionFor('\t', { name: 'tab', full: 'tab' }, { inputEmpty: true })).to.deep.equal({ type: 'cycle', delta: 1 });
+    expect(actionFor('\t', { name: 'tab', full: 'tab' }, { inputEmpty: false })).to.deep.equal({ type: 'complete', backwards: false });
+    expect(actionFor(undefined, { name: 'home', full: 'home' }, { inputEmpty: true })).to.deep.equal({ type: 'scroll', to: 'top' });
+    expect(actionFor(undefined, { name: 'home', full: 'home' }, { inputEmpty: false })).to.deep.equal({ type: 'edit', op: 'home' });
+    expect(actionFor('3', { name: '3', full: 'M-3', meta: true }, { inputEmpty: true })).to.deep.equal({ type: 'go', index: 2 });
+    expect(actionFor('\r', { name: 'enter', full: 'enter' }, { inputEmpty: true })).to.deep.equal({ type: 'none' });
+    expect(actionFor('\r', { name: 'return', full: 'return' }, { inputEmpty: true })).to.deep.equal({ type: 'submit' });
+    expect(actionFor('中', { full: '中' }, { inputEmpty: true })).to.deep.equal({ type: 'insert', text: '中' });
+    expect(actionFor('\u0003', { name: 'c', full: 'C-c', ctrl: true }, { inputEmpty: true })).to.deep.equal({ type: 'quit' });
+  });
+});

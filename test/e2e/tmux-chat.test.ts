@@ -1,0 +1,149 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CLI, startServerProcess, type ServerProcess } from '../support/server-process';
+import { makeTempDir, removeTempDirs } from '../support/test-server';
+
+const run = promisify(execFile);
+
+/** A private tmux server, so the test never touches anyone's sessions. */
+class Tmux {
+  readonly socket = `tinychat-test-${randomBytes(4).toString('hex')}`;
+
+  async command(...args: string[]): Promise<string> {
+    const { stdout } = await run('tmux', ['-L', this.socket, ...args], { timeout: 5000 });
+    return stdout;
+  }
+
+  /** A new 80×24 session running `shellCommand` in sh. */
+  async start(name: string, shellCommand: string): Promise<void> {
+    await this.command('-f', '/dev/null', 'new-session', '-d', '-x', '80', '-y', '24', '-s', name, shellCommand);
+  }
+
+  /** Types keys into a session; words like Enter or M-1 are key names. */
+  async keys(name: string, ...keys: string[]): Promise<void> {
+    await this.command('send-keys', '-t', name, ...keys);
+  }
+
+  /** Types text literally (nothing in it is read as a key name), then Enter. */
+  async line(name: string, text: string): Promise<void> {
+    await this.command('send-keys', '-t', name, '-l', text);
+    await this.command('send-keys', '-t', name, 'Enter');
+  }
+
+  /** The session's screen as text. */
+  screen(name: string): Promise<string> {
+    return this.command('capture-pane', '-p', '-t', name);
+  }
+
+  /** Waits until the screen satisfies `check`; fails with the screen after timeoutMs. */
+  async waitFor(name: string, what: string, check: (screen: string) => boolean, timeoutMs = 8000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let screen = '';
+    while (Date.now() < deadline) {
+      screen = await this.screen(name);
+      if (check(screen)) return screen;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} on ${name}'s screen:\n${screen}`);
+  }
+
+  /** Waits for `text` to be on the screen. */
+  see(name: string, text: string, timeoutMs?: number): Promise<string> {
+    return this.waitFor(name, JSON.stringify(text), (screen) => screen.includes(text), timeoutMs);
+  }
+
+  async kill(): Promise<void> {
+    await this.command('kill-server').catch(() => undefined);
+  }
+}
+
+function count(screen: string, text: string): number {
+  return screen.split(text).length - 1;
+}
+
+function quote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+describe('two people in real terminals (tmux)', function () {
+  this.timeout(45_000);
+  let tmux: Tmux;
+  let server: ServerProcess;
+  let dbPath: string;
+
+  before(async () => {
+    await run('tmux', ['-V']).catch(() => {
+      throw new Error('this test needs tmux: install it (apt-get install tmux); .ci/run does');
+    });
+  });
+
+  beforeEach(async () => {
+    tmux = new Tmux();
+    dbPath = join(makeTempDir(), 'chat.db');
+    server = await startServerProcess({ dbPath });
+  });
+
+  afterEach(async () => {
+    await tmux.kill();
+    await server.stop('SIGKILL');
+    removeTempDirs();
+  });
+
+  /** Starts the client for `user` in a shell that stays after it exits, so the terminal can be checked. */
+  async function client(user: string): Promise<void> {
+    const chat = [process.execPath, CLI, 'chat', '--server', server.target, '--user', user].map(quote).join(' ');
+    // Plain box characters and UTF-8, whatever the machine's locale.
+    const shell = `env NCURSES_NO_UTF8_ACS=1 LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='$ ' sh -c ${quote(`${chat}; echo "exited $?"; exec sh`)}`;
+    await tmux.start(user, shell);
+    await tmux.see(user, `Welcome to TinyChat, ${user}.`);
+  }
+
+  it('lets Alice and Bob talk, survive a server restart with nothing lost or doubled, and leave with the terminal restored', async () => {
+    await client('alice');
+    await client('bob');
+
+    await tmux.line('alice', '/START bob');
+    await tmux.see('alice', 'this is the start of your conversation with bob');
+    await tmux.line('alice', 'hi bob, lunch at noon? 🍜');
+    await tmux.waitFor('alice', 'the sent mark', (s) => /\d\d:\d\d ✓ alice {2}hi bob, lunch at noon\? 🍜/.test(s));
+
+    // Bob's conversation with Alice opened in the background, with one unread message.
+    await tmux.waitFor('bob', 'the unread badge', (s) => /^ 1 ● alice +1 │/m.test(s));
+    await tmux.keys('bob', 'M-1');
+    await tmux.see('bob', 'alice  hi bob, lunch at noon? 🍜');
+    await tmux.line('bob', 'sure, see you there');
+    await tmux.see('alice', 'bob    sure, see you there');
+
+    // The server goes away hard, and comes back on the same port with the same database.
+    await server.stop('SIGKILL');
+    await tmux.see('bob', 'reconnecting');
+    await tmux.line('bob', 'typed while the server was down');
+    await tmux.line('bob', 'and one more');
+    await tmux.line('alice', 'me too, offline');
+    await tmux.waitFor('bob', 'two pending marks', (s) => count(s, '… bob ') === 2 && s.includes('2 waiting'));
+    server = await startServerProcess({ dbPath, port: server.port });
+
+    const bobSays = ['sure, see you there', 'typed while the server was down', 'and one more'];
+    const aliceScreen = await tmux.waitFor('alice', "all of Bob's messages", (s) => bobSays.every((text) => s.includes(text)) && s.includes('● connected'), 15_000);
+    const bobScreen = await tmux.waitFor(
+      'bob',
+      'every message sent and marked',
+      (s) => s.includes('alice  me too, offline') && !s.includes('… bob ') && s.includes('● connected'),
+      15_000,
+    );
+    for (const text of bobSays) expect(count(aliceScreen, text), text).to.equal(1);
+    expect(count(bobScreen, 'me too, offline')).to.equal(1);
+    expect(count(bobScreen, 'hi bob, lunch at noon?')).to.equal(1);
+    expect(count(bobScreen, '✓ bob ')).to.equal(3);
+
+    // /QUIT gives the terminal back: the shell reads and echoes a line again.
+    await tmux.line('bob', '/QUIT');
+    await tmux.see('bob', 'exited 0');
+    await tmux.line('bob', 'echo "restored-$((40 + 2))"');
+    const after = await tmux.see('bob', 'restored-42');
+    expect(after).not.to.include('Conversations');
+  });
+});
