@@ -14,6 +14,12 @@ export interface TestServer {
   server: RunningServer;
   /** Graceful shutdown (streams end with UNAVAILABLE, the store is closed). */
   stop(): Promise<void>;
+  /**
+   * Caps the database at `pages` pages (never below its current size) and
+   * returns the cap in effect: a small cap makes the store fail with a real
+   * SQLITE_FULL, a larger one makes room again.
+   */
+  setMaxPageCount(pages: number): number;
 }
 
 const tempDirs: string[] = [];
@@ -32,12 +38,15 @@ export function removeTempDirs(): void {
 
 /**
  * Starts a server on an ephemeral port (or `port`, to restart on the same
- * address) with a SQLite file (a new one unless `dbPath` is given).
+ * address) with a SQLite file (a new one unless `dbPath` is given), capped
+ * at `maxPageCount` pages when that is given.
  * Set TINYCHAT_TEST_LOG=1 to see its log.
  */
-export async function startTestServer(options: { dbPath?: string; port?: number; queueLimit?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { dbPath?: string; port?: number; queueLimit?: number; maxPageCount?: number } = {},
+): Promise<TestServer> {
   const dbPath = options.dbPath ?? join(makeTempDir(), 'chat.db');
-  const store = openSqliteStore(dbPath);
+  const store = openSqliteStore(dbPath, { maxPageCount: options.maxPageCount });
   const logger = process.env.TINYCHAT_TEST_LOG ? lineLogger() : silentLogger;
   const server = await startServer({ host: '127.0.0.1', port: options.port ?? 0, store, logger, queueLimit: options.queueLimit }).catch(
     async (err: unknown) => {
@@ -45,5 +54,12 @@ export async function startTestServer(options: { dbPath?: string; port?: number;
       throw err;
     },
   );
-  return { port: server.port, target: server.target, dbPath, server, stop: () => server.shutdown() };
+  return {
+    port: server.port,
+    target: server.target,
+    dbPath,
+    server,
+    stop: () => server.shutdown(),
+    setMaxPageCount: (pages) => store.setMaxPageCount(pages),
+  };
 }

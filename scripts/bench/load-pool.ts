@@ -1,0 +1,111 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { FromWorker, Job, ToWorker } from './load-protocol';
+
+const WORKER = join(__dirname, 'load-worker.js');
+
+type Reply<T extends FromWorker['type']> = Extract<FromWorker, { type: T }>;
+
+/** One load worker process and the replies it has not yet been asked for. */
+class Worker {
+  readonly child: ChildProcess;
+  private readonly inbox: FromWorker[] = [];
+  private waiter: ((message: FromWorker) => void) | undefined;
+  private exitError: Error | undefined;
+
+  constructor(index: number, heapMb: number) {
+    this.child = fork(WORKER, [], {
+      serialization: 'advanced',
+      execArgv: [`--max-old-space-size=${heapMb}`],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (message: FromWorker) => {
+      if (this.waiter) {
+        const waiter = this.waiter;
+        this.waiter = undefined;
+        waiter(message);
+      } else this.inbox.push(message);
+    });
+    this.child.once('exit', (code, signal) => {
+      this.exitError = new Error(`load worker ${index} exited (${signal ?? code})`);
+      this.waiter?.({ type: 'failed', error: this.exitError.message });
+    });
+  }
+
+  send(message: ToWorker): void {
+    this.child.send(message);
+  }
+
+  /** The next reply, which must be of `type`; a 'failed' reply or an exit rejects. */
+  async next<T extends FromWorker['type']>(type: T): Promise<Reply<T>> {
+    const message =
+      this.inbox.shift() ??
+      (this.exitError ? ({ type: 'failed', error: this.exitError.message } as FromWorker) : await new Promise<FromWorker>((resolve) => (this.waiter = resolve)));
+    if (message.type === 'failed') throw new Error(message.error);
+    if (message.type !== type) throw new Error(`load worker sent ${message.type} where ${type} was expected`);
+    return message as Reply<T>;
+  }
+}
+
+/**
+ * The load generator's processes. Every step goes to all workers at once and
+ * resolves with each worker's reply, so that all of them start a run
+ * together and the main process can time the run from outside.
+ */
+export class LoadPool {
+  private readonly workers: Worker[];
+
+  constructor(count: number, heapMb = 4096) {
+    this.workers = Array.from({ length: count }, (_, i) => new Worker(i, heapMb));
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Gives worker i jobs[i] (workers without a job sit this one out); resolves when all are set up. */
+  async setup(jobs: Job[]): Promise<Array<Reply<'ready'>>> {
+    const busy = this.busy(jobs);
+    busy.forEach(({ worker, job }) => worker.send({ type: 'setup', job }));
+    return Promise.all(busy.map(({ worker }) => worker.next('ready')));
+  }
+
+  /** Starts the workers set up by `jobs` and resolves with what each measured. */
+  async go(jobs: Job[]): Promise<Array<Reply<'done'>>> {
+    const busy = this.busy(jobs);
+    busy.forEach(({ worker }) => worker.send({ type: 'go' }));
+    return Promise.all(busy.map(({ worker }) => worker.next('done')));
+  }
+
+  /** Tears down the users of `jobs`; resolves with any problems noticed. */
+  async close(jobs: Job[]): Promise<string[]> {
+    const busy = this.busy(jobs);
+    busy.forEach(({ worker }) => worker.send({ type: 'close' }));
+    const replies = await Promise.all(busy.map(({ worker }) => worker.next('closed')));
+    return replies.flatMap((r) => r.errors);
+  }
+
+  /** Ends every worker. */
+  async exit(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.child.exitCode !== null || worker.child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => worker.child.kill('SIGKILL'), 5000);
+            worker.child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            if (worker.child.connected) worker.send({ type: 'exit' });
+            else worker.child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  private busy(jobs: Job[]): Array<{ worker: Worker; job: Job }> {
+    if (jobs.length > this.workers.length) throw new Error(`${jobs.length} jobs for ${this.workers.length} load workers`);
+    return jobs.map((job, i) => ({ worker: this.workers[i], job }));
+  }
+}
