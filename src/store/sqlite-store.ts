@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChatError } from '../chat/errors';
 import { nameKey } from '../chat/names';
@@ -84,7 +86,16 @@ export interface SqliteStoreOptions {
   maxPageCount?: number;
   /** How long a write waits for another connection's lock, in ms (default 2000). */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside commits, so no
+   * commit waits for a checkpoint's fsync (the server turns this on; a short
+   * lived store, as in most tests, does not need the thread).
+   */
+  backgroundCheckpoints?: boolean;
 }
+
+/** How often the background checkpointer runs. */
+const CHECKPOINT_INTERVAL_MS = 250;
 
 // Result codes (and their extended forms, e.g. SQLITE_IOERR_WRITE) that mean
 // the database cannot be used right now rather than that a request is wrong.
@@ -140,6 +151,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
   private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
+  private checkpointer: Worker | undefined;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 2000 });
@@ -155,6 +167,17 @@ export class SqliteStore implements Store {
     }
     this.stmt = prepareStatements(this.db);
     this.appendBatch = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+    if (options.backgroundCheckpoints && !this.db.memory) this.startCheckpointer(path);
+  }
+
+  private startCheckpointer(path: string): void {
+    this.checkpointer = new Worker(join(__dirname, 'sqlite-checkpoint-worker.js'), {
+      workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS },
+    });
+    this.checkpointer.unref();
+    // If the thread dies, commits checkpoint again as SQLite does by default.
+    this.checkpointer.on('error', () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000'));
+    this.db.pragma('wal_autocheckpoint = 0');
   }
 
   /**
@@ -245,6 +268,14 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    const checkpointer = this.checkpointer;
+    this.checkpointer = undefined;
+    if (checkpointer) {
+      const exited = new Promise((resolve) => checkpointer.once('exit', resolve));
+      checkpointer.postMessage('stop');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      if (this.db.open) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
     if (this.db.open) this.db.close();
   }
 
