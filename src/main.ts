@@ -24,7 +24,7 @@ async function main(): Promise<number> {
 
 async function serve(config: ServeConfig): Promise<number> {
   const logger = lineLogger();
-  const store = openSqliteStore(config.db);
+  const store = openSqliteStore(config.db, { backgroundCheckpoints: true });
   logger.info('store-open', { backend: 'sqlite', path: config.db });
   const server = await startServer({ host: config.host, port: config.port, store, logger, queueLimit: config.queueLimit }).catch(
     async (err: unknown) => {
