@@ -5,12 +5,15 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { makeTempDir, removeTempDirs } from '../support/test-server';
 import { CLI, startServerProcess, type ServerProcess } from '../support/server-process';
-import { WireClient } from '../support/grpc-client';
+import { TEST_PASSWORD, WireClient } from '../support/grpc-client';
 
 /** Runs the CLI to completion with `input` on stdin. */
 function runCli(args: string[], input = '', timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, TINYCHAT_PASSWORD: TEST_PASSWORD },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, lineLogger } from '../../src/log';
-import { startServer, type RunningServer } from '../../src/rpc/server';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/rpc/server';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 
 /** A real TinyChat server on 127.0.0.1 with a real SQLite file, in this process. */
@@ -35,11 +35,16 @@ export function removeTempDirs(): void {
  * address) with a SQLite file (a new one unless `dbPath` is given).
  * Set TINYCHAT_TEST_LOG=1 to see its log.
  */
-export async function startTestServer(options: { dbPath?: string; port?: number; queueLimit?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { dbPath?: string; port?: number; queueLimit?: number } & Partial<Omit<ServerOptions, 'host' | 'port' | 'store' | 'logger'>> = {},
+): Promise<TestServer> {
   const dbPath = options.dbPath ?? join(makeTempDir(), 'chat.db');
   const store = openSqliteStore(dbPath);
   const logger = process.env.TINYCHAT_TEST_LOG ? lineLogger() : silentLogger;
-  const server = await startServer({ host: '127.0.0.1', port: options.port ?? 0, store, logger, queueLimit: options.queueLimit }).catch(
+  const { dbPath: _dbPath, port, ...rest } = options;
+  // A cheap password hash keeps the many logins of the suite fast; the
+  // hashing itself is the same code.
+  const server = await startServer({ passwordCost: 10, ...rest, host: '127.0.0.1', port: port ?? 0, store, logger }).catch(
     async (err: unknown) => {
       await store.close();
       throw err;
