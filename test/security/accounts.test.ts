@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-client';
 import { makeTempDir, removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
-import { CLI } from '../support/server-process';
+import { runCli, type CliResult } from '../support/cli';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { UserAdmin } from '../../src/admin/user-admin';
 import type { ServerOptions } from '../../src/rpc/server';
@@ -21,19 +20,9 @@ async function failure(promise: Promise<unknown>, code: status): Promise<Service
   throw new Error(`expected status ${status[code]}, but the call succeeded`);
 }
 
-/** Runs `tinychat user …` against a database file. */
-function userCli(args: string[], password?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = { ...process.env };
-    delete env.TINYCHAT_PASSWORD;
-    if (password !== undefined) env.TINYCHAT_PASSWORD = password;
-    const child = spawn(process.execPath, [CLI, 'user', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+/** Runs `tinychat user …` with TINYCHAT_PASSWORD set to `password`, or unset. */
+function userCli(args: string[], password?: string): Promise<CliResult> {
+  return runCli(['user', ...args], { env: { TINYCHAT_PASSWORD: password } });
 }
 
 describe('accounts', function () {

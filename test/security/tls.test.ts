@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,8 @@ import { ChatConnection, ClientError, type ClientTls } from '../../src/client/co
 import type { Message } from '../../src/gen/tinychat/v1/chat';
 import { eventually } from '../client/eventually';
 import { TEST_PASSWORD, WireClient } from '../support/grpc-client';
-import { CLI, startServerProcess, type ServerProcess } from '../support/server-process';
+import { runCli, type CliResult } from '../support/cli';
+import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 
 /** PEM files of a throwaway PKI: their paths, and their contents by the same names. */
@@ -75,26 +76,8 @@ function makePki(dir: string): Pki {
 }
 
 /** Runs `tinychat chat` to completion with `input` on stdin and the test password in its environment. */
-function runChat(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'chat', ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, TINYCHAT_PASSWORD: TEST_PASSWORD },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tinychat chat ${args.join(' ')} did not finish; stdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, 10_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+function runChat(args: string[], input: string): Promise<CliResult> {
+  return runCli(['chat', ...args], { input, timeoutMs: 10_000 });
 }
 
 const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
