@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-import { readConfig, UsageError, type ChatConfig, type ServeConfig } from './config';
+import { readFileSync } from 'node:fs';
+import { readConfig, UsageError, type ChatConfig, type ServeConfig, type UserConfig } from './config';
+import { UserAdmin } from './admin/user-admin';
+import { runPlainClient } from './client/plain-client';
+import { readPassword } from './client/password';
 import { lineLogger } from './log';
 import { startServer } from './rpc/server';
 import { openSqliteStore } from './store/sqlite-store';
-import { runPlainClient } from './client/plain-client';
 
 /**
  * The composition root: reads the configuration, picks the store, starts the
@@ -19,19 +22,49 @@ async function main(): Promise<number> {
       return serve(config);
     case 'chat':
       return chat(config);
+    case 'user':
+      return user(config);
+  }
+}
+
+/** Reads a PEM file named by a flag, saying which flag when it cannot. */
+function readPem(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)} — check the path`);
   }
 }
 
 async function serve(config: ServeConfig): Promise<number> {
   const logger = lineLogger();
+  const tls =
+    config.tlsCert && config.tlsKey
+      ? {
+          cert: readPem('--tls-cert', config.tlsCert),
+          key: readPem('--tls-key', config.tlsKey),
+          clientCa: config.tlsClientCa ? readPem('--tls-client-ca', config.tlsClientCa) : undefined,
+        }
+      : undefined;
   const store = openSqliteStore(config.db, { backgroundCheckpoints: true });
   logger.info('store-open', { backend: 'sqlite', path: config.db });
-  const server = await startServer({ host: config.host, port: config.port, store, logger, queueLimit: config.queueLimit }).catch(
-    async (err: unknown) => {
-      await store.close();
-      throw err;
-    },
-  );
+  const expired = await store.deleteExpiredSessions(Date.now());
+  if (expired > 0) logger.info('sessions-expired', { count: expired });
+  const server = await startServer({
+    host: config.host,
+    port: config.port,
+    store,
+    logger,
+    queueLimit: config.queueLimit,
+    registration: config.registration,
+    sessionTtlMs: config.sessionTtlMs,
+    passwordCost: config.passwordCost,
+    limits: config.limits,
+    tls,
+  }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info('signal', { signal });
@@ -47,23 +80,99 @@ async function serve(config: ServeConfig): Promise<number> {
 }
 
 async function chat(config: ChatConfig): Promise<number> {
+  quietIpServerNameWarning();
+  const tls = config.tls
+    ? {
+        ca: config.ca ? readPem('--ca', config.ca) : undefined,
+        cert: config.tlsCert ? readPem('--tls-cert', config.tlsCert) : undefined,
+        key: config.tlsKey ? readPem('--tls-key', config.tlsKey) : undefined,
+      }
+    : undefined;
   // A person at a terminal gets the full-screen client; pipes, scripts and
   // terminals that cannot move the cursor (TERM=dumb) get the line client.
   if (!config.plain && process.stdin.isTTY && process.stdout.isTTY && process.env.TERM !== 'dumb') {
+    // Without --password-file or TINYCHAT_PASSWORD, the login form asks.
+    const password = config.passwordFile || process.env.TINYCHAT_PASSWORD ? await readPassword({ file: config.passwordFile, env: process.env, prompt: '' }) : undefined;
     // Loaded here so that the server and the line client never load the screen library.
     const { runTui } = await import('./client/tui/run-tui');
-    return runTui({ server: config.server, user: config.user, input: process.stdin, output: process.stdout, errors: process.stderr, handleProcessEvents: true });
+    return runTui({
+      server: config.server,
+      user: config.user,
+      password,
+      tls,
+      input: process.stdin,
+      output: process.stdout,
+      errors: process.stderr,
+      handleProcessEvents: true,
+    });
   }
   if (!config.user) {
     throw new UsageError('say who you are with --user NAME (or TINYCHAT_USER=NAME)');
   }
+  const password = await readPassword({
+    file: config.passwordFile,
+    env: process.env,
+    terminal: process.stdin.isTTY ? { input: process.stdin, output: process.stderr } : undefined,
+    prompt: `password for ${config.user}: `,
+  });
   return runPlainClient({
     server: config.server,
     user: config.user,
+    password,
+    tls,
     input: process.stdin,
     output: process.stdout,
     errors: process.stderr,
   });
+}
+
+/**
+ * grpc-js names the TLS server after the target host even when it is an IP
+ * address, and Node warns about that (DEP0123) on every connection. The
+ * certificate is still checked against the address, so the warning tells a
+ * person nothing; drop that one warning and keep every other.
+ */
+function quietIpServerNameWarning(): void {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    const [, typeOrOptions, code] = args;
+    const warningCode = typeof typeOrOptions === 'object' && typeOrOptions !== null ? (typeOrOptions as { code?: string }).code : code;
+    if (warningCode === 'DEP0123') return;
+    emitWarning(...args);
+  }) as typeof process.emitWarning;
+}
+
+async function user(config: UserConfig): Promise<number> {
+  const store = openSqliteStore(config.db);
+  try {
+    const admin = new UserAdmin(store);
+    const askPassword = () =>
+      readPassword({
+        file: config.passwordFile,
+        env: process.env,
+        terminal: process.stdin.isTTY ? { input: process.stdin, output: process.stderr } : undefined,
+        prompt: `new password for ${config.name}: `,
+      });
+    let line: string;
+    switch (config.action) {
+      case 'add':
+        line = await admin.add(config.name!, await askPassword());
+        break;
+      case 'passwd':
+        line = await admin.passwd(config.name!, await askPassword());
+        break;
+      case 'del':
+        line = await admin.del(config.name!);
+        break;
+      case 'list':
+        line = await admin.list();
+        break;
+    }
+    process.stdout.write(`${line}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
 }
 
 main().then(

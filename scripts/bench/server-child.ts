@@ -10,6 +10,21 @@ export type TargetName = 'tinychat' | 'bare';
 /** Human names for the table. */
 export const TARGET_LABELS: Record<TargetName, string> = { tinychat: 'TinyChat', bare: 'bare relay' };
 
+/**
+ * TinyChat runs with its defaults except the per-user and per-address abuse
+ * limits, which would throttle a load generator that is one machine sending
+ * for thousands of users, and the password hash cost, set to its minimum so
+ * that registering 10,000 users measures the chat server rather than scrypt.
+ */
+const BENCH_SERVER_FLAGS = [
+  '--send-rate', '0',
+  '--max-streams-per-user', '0',
+  '--max-connections-per-address', '0',
+  '--login-attempts', '0',
+  '--login-attempts-per-address', '0',
+  '--password-cost', '10',
+];
+
 const ROOT = join(__dirname, '..', '..');
 const TINYCHAT_CLI = join(ROOT, 'src', 'main.js');
 const BARE_RELAY = join(__dirname, 'bare-relay.js');
@@ -48,7 +63,7 @@ export async function startServerChild(name: TargetName, options: ServerChildOpt
   const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${dirname(profile)}`, `--cpu-prof-name=${basename(profile)}`] : [];
   const args =
     name === 'tinychat'
-      ? [TINYCHAT_CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--db', join(dataDir, 'chat.db')]
+      ? [TINYCHAT_CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--db', join(dataDir, 'chat.db'), ...BENCH_SERVER_FLAGS]
       : [BARE_RELAY, '--host', '127.0.0.1', '--port', '0'];
   const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

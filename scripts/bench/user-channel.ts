@@ -1,6 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { ChatClient, type ClientFrame, type ServerFrame } from '../../src/gen/tinychat/v1/chat';
 
+/** Every benchmark user's password. */
+const BENCH_PASSWORD = 'bench password';
+
 /** A Converse call as the load generator uses it. */
 export type ConverseCall = grpc.ClientDuplexStream<ClientFrame, ServerFrame>;
 
@@ -78,7 +81,7 @@ export class UserChannel {
   private login(timeoutMs: number): Promise<string> {
     return new Promise((resolve, reject) =>
       this.client.command(
-        { input: { $case: 'line', line: `/LOGIN ${this.name}` } },
+        { input: { $case: 'line', line: `/LOGIN ${this.name} ${BENCH_PASSWORD}` } },
         new grpc.Metadata(),
         { deadline: Date.now() + timeoutMs },
         (err, response) => {

@@ -1,10 +1,25 @@
 import { ChatError } from './errors';
-import { validateName } from './names';
+import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from './login-throttle';
+import { nameKey, validateName } from './names';
+import { checkNewPassword, DEFAULT_PASSWORD_COST, hashPassword, verifyPassword } from './passwords';
 import { hashToken, newSessionToken } from './tokens';
 import type { SessionRecord, Store, UserRecord } from '../store/store';
 
-/** How long a session token works after login. */
+/** How long a session token works after login, by default. */
 export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Who may create an account: anyone by logging in ('open'), or only an operator ('closed'). */
+export type RegistrationPolicy = 'open' | 'closed';
+
+/** How accounts behave; every field has a default. */
+export interface AccountOptions {
+  registration: RegistrationPolicy;
+  sessionTtlMs: number;
+  /** scrypt cost (log2 N) for new hashes; stored hashes keep their own. */
+  passwordCost: number;
+  loginLimits: LoginLimits;
+  clock: () => number;
+}
 
 /** Who is calling: the user behind a valid session token. */
 export interface Caller {
@@ -20,30 +35,65 @@ export interface LoginOutcome {
   registered: boolean;
 }
 
-const LOGIN_HINT = 'log in with /LOGIN <name> and send the token as "authorization: Bearer <token>"';
+const LOGIN_HINT = 'log in with /LOGIN <name> <password> and send the token as "authorization: Bearer <token>"';
 
 /**
- * Logging in, checking tokens and logging out. A name's first login
- * registers it. Passwords will slot in here: `login` is the only place that
- * decides whether a name may be used.
+ * Logging in, checking tokens, logging out and changing passwords.
+ *
+ * With open registration, the first login of a name registers it with the
+ * password given. A name registered before accounts had passwords has none:
+ * with open registration its next login sets one; with closed registration
+ * it cannot log in until an operator sets one (`tinychat user passwd`).
  */
 export class Accounts {
+  private readonly options: AccountOptions;
+  private readonly throttle: LoginThrottle;
+
   constructor(
     private readonly store: Store,
-    private readonly clock: () => number = Date.now,
-    private readonly sessionTtlMs: number = SESSION_TTL_MS,
-  ) {}
+    options: Partial<AccountOptions> = {},
+  ) {
+    this.options = {
+      registration: 'open',
+      sessionTtlMs: SESSION_TTL_MS,
+      passwordCost: DEFAULT_PASSWORD_COST,
+      loginLimits: DEFAULT_LOGIN_LIMITS,
+      clock: Date.now,
+      // An option passed as undefined keeps its default.
+      ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+    };
+    this.throttle = new LoginThrottle(this.options.loginLimits, this.options.clock);
+  }
 
-  /** Logs in as `name`, registering it on first use, and opens a new session. */
-  async login(name: string): Promise<LoginOutcome> {
+  /**
+   * Logs in as `name` with `password` from client `address` (for throttling),
+   * registering the name on first use when registration is open, and opens
+   * a new session.
+   */
+  async login(name: string, password: string | undefined, address?: string): Promise<LoginOutcome> {
     validateName(name);
-    const now = this.clock();
-    const { user, created } = await this.store.registerUser(name, now);
+    if (!password) {
+      throw new ChatError('invalid-argument', `a password is required: /LOGIN ${name} <password> (the first login of a name sets it)`);
+    }
+    const key = nameKey(name);
+    this.throttle.check(key, address);
+    let { user, registered } = await this.findOrRegister(name, password);
+    if (user.disabled) {
+      throw new ChatError('unauthenticated', `the account ${user.name} is disabled — ask the server's operator`);
+    }
+    if (user.passwordHash === null) {
+      user = await this.claimPasswordless(user, password);
+    } else if (!registered && !(await verifyPassword(password, user.passwordHash))) {
+      this.throttle.failed(key, address);
+      throw new ChatError('unauthenticated', `wrong name or password for ${user.name} — check both and try again`);
+    }
+    this.throttle.succeeded(key);
+    const now = this.options.clock();
     const token = newSessionToken();
-    const expiresAt = now + this.sessionTtlMs;
+    const expiresAt = now + this.options.sessionTtlMs;
     await this.store.createSession({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt });
     await this.store.touchUser(user.id, now);
-    return { user: { ...user, lastSeenAt: now }, token, expiresAt, registered: created };
+    return { user: { ...user, lastSeenAt: now }, token, expiresAt, registered };
   }
 
   /** The caller behind `token`, or UNAUTHENTICATED saying how to get a valid one. */
@@ -51,17 +101,63 @@ export class Accounts {
     if (!token) throw new ChatError('unauthenticated', `this call needs a session token: ${LOGIN_HINT}`);
     const session = await this.store.findSession(hashToken(token));
     if (!session) throw new ChatError('unauthenticated', `this session token is unknown or has ended: ${LOGIN_HINT}`);
-    if (session.expiresAt <= this.clock()) {
+    if (session.expiresAt <= this.options.clock()) {
       throw new ChatError('unauthenticated', `this session has expired: ${LOGIN_HINT}`);
     }
     const user = await this.store.findUserById(session.userId);
-    if (!user) throw new ChatError('unauthenticated', `the user of this session no longer exists: ${LOGIN_HINT}`);
+    if (!user || user.disabled) throw new ChatError('unauthenticated', `this account can no longer log in: ${LOGIN_HINT}`);
     return { user, session };
   }
 
   /** Ends the caller's session: its token stops working. */
   async logout(caller: Caller): Promise<void> {
     await this.store.deleteSession(caller.session.tokenHash);
-    await this.store.touchUser(caller.user.id, this.clock());
+    await this.store.touchUser(caller.user.id, this.options.clock());
+  }
+
+  /**
+   * Changes the caller's password after checking the current one, and ends
+   * every other session of the user. Resolves with how many were ended.
+   */
+  async changePassword(caller: Caller, current: string, next: string): Promise<number> {
+    const user = await this.store.findUserById(caller.user.id);
+    if (!user?.passwordHash || !(await verifyPassword(current, user.passwordHash))) {
+      throw new ChatError('permission-denied', 'the current password is wrong — the password was not changed');
+    }
+    checkNewPassword(next);
+    await this.store.setPassword(user.id, await hashPassword(next, this.options.passwordCost));
+    return this.store.deleteUserSessions(user.id, caller.session.tokenHash);
+  }
+
+  private async findOrRegister(name: string, password: string): Promise<{ user: UserRecord; registered: boolean }> {
+    const existing = await this.store.findUserByName(name);
+    if (existing) return { user: existing, registered: false };
+    if (this.options.registration === 'closed') {
+      throw new ChatError(
+        'permission-denied',
+        `there is no account named ${name} and this server does not let people register themselves — ask its operator to create one`,
+      );
+    }
+    checkNewPassword(password);
+    const hash = await hashPassword(password, this.options.passwordCost);
+    const { user, created } = await this.store.registerUser(name, this.options.clock(), hash);
+    // Someone registered the name in the meantime: treat this as a login to it.
+    if (!created && user.passwordHash !== null && !(await verifyPassword(password, user.passwordHash))) {
+      throw new ChatError('unauthenticated', `wrong name or password for ${user.name} — check both and try again`);
+    }
+    return { user, registered: created };
+  }
+
+  private async claimPasswordless(user: UserRecord, password: string): Promise<UserRecord> {
+    if (this.options.registration === 'closed') {
+      throw new ChatError(
+        'unauthenticated',
+        `the account ${user.name} has no password yet — ask the server's operator to set one (tinychat user passwd ${user.name})`,
+      );
+    }
+    checkNewPassword(password);
+    const passwordHash = await hashPassword(password, this.options.passwordCost);
+    await this.store.setPassword(user.id, passwordHash);
+    return { ...user, passwordHash };
   }
 }

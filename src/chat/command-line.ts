@@ -5,6 +5,8 @@ import { quoted } from './names';
 export interface ParsedCommand {
   name: string;
   args: string[];
+  /** Everything after the name, as typed (trimmed), for commands whose last argument may hold spaces. */
+  rest?: string;
 }
 
 /** Longest command line accepted, in characters. */
@@ -25,7 +27,8 @@ export function parseCommandLine(line: string): ParsedCommand {
       `${quoted(words[0])} is not a command: commands start with "/" (type /COMMANDS to see them); messages are sent on the Converse stream`,
     );
   }
-  return { name: normalizeCommandName(words[0]), args: words.slice(1) };
+  const rest = line.trim().slice(words[0].length).trim();
+  return { name: normalizeCommandName(words[0]), args: words.slice(1), rest };
 }
 
 /** "start", "/Start" → "/START". */

@@ -29,6 +29,7 @@ export type CommandResult = { text: string } & (
   | { kind: 'conversation'; peer: string; recent: StoredMessage[]; hasMore: boolean }
   | { kind: 'stopped'; peer: string }
   | { kind: 'logged-out'; user: string }
+  | { kind: 'password-changed'; sessionsEnded: number }
   | { kind: 'commands'; commands: CommandHelp[] }
   | { kind: 'history'; peer: string; messages: StoredMessage[]; hasMore: boolean; nextBeforeId: number }
 );
@@ -42,13 +43,23 @@ export interface CommandServices {
   clock: () => number;
 }
 
+/** What the transport knows about a call. */
+export interface CallContext {
+  /** The session token, if the call carried one. */
+  token?: string;
+  /** The client's network address, for throttling (no port). */
+  address?: string;
+}
+
 interface CommandSpec extends CommandHelp {
   /** Fewest and most arguments accepted. */
   minArgs: number;
   maxArgs: number;
+  /** The last argument is the rest of a typed line, spaces included (passwords). */
+  lastTakesRest?: boolean;
   /** False only for /LOGIN: every other command needs a session. */
   needsSession: boolean;
-  run(services: CommandServices, args: string[], caller: Caller | undefined): Promise<CommandResult>;
+  run(services: CommandServices, args: string[], caller: Caller | undefined, context: CallContext): Promise<CommandResult>;
 }
 
 /**
@@ -58,13 +69,14 @@ interface CommandSpec extends CommandHelp {
 const COMMANDS: CommandSpec[] = [
   {
     name: '/LOGIN',
-    usage: '<name>',
-    summary: 'log in as <name>; the first login of a name registers it',
+    usage: '<name> <password>',
+    summary: 'log in as <name>; the first login of a name registers it with that password',
     minArgs: 1,
-    maxArgs: 1,
+    maxArgs: 2,
+    lastTakesRest: true,
     needsSession: false,
-    async run({ accounts }, [name]) {
-      const outcome = await accounts.login(name);
+    async run({ accounts }, [name, password], _caller, { address }) {
+      const outcome = await accounts.login(name, password, address);
       const text = outcome.registered ? `welcome, ${outcome.user.name} — your name is registered` : `welcome back, ${outcome.user.name}`;
       return {
         kind: 'login',
@@ -186,6 +198,24 @@ const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: '/PASSWORD',
+    usage: '<current> <new>',
+    summary: 'change your password; your other sessions end',
+    minArgs: 2,
+    maxArgs: 2,
+    needsSession: true,
+    async run({ accounts, online }, [current, next], caller) {
+      const sessionsEnded = await accounts.changePassword(caller!, current, next);
+      online.endUserSessions(
+        caller!.user.id,
+        caller!.session.tokenHash,
+        new ChatError('unauthenticated', 'your password was changed — log in again with the new one'),
+      );
+      const others = sessionsEnded === 1 ? '1 other session was' : `${sessionsEnded} other sessions were`;
+      return { kind: 'password-changed', text: `password changed; ${others} logged out`, sessionsEnded };
+    },
+  },
+  {
     name: '/QUIT',
     usage: '',
     summary: 'log out: end this session and its streams',
@@ -215,23 +245,26 @@ export type CommandInput = { line: string } | { name: string; args: string[] };
  * command needs one (authentication happens only after the command is known,
  * so a typo gets the more useful "unknown command" answer).
  */
-export async function runCommand(
-  services: CommandServices,
-  input: CommandInput,
-  token: string | undefined,
-): Promise<CommandResult> {
+export async function runCommand(services: CommandServices, input: CommandInput, context: CallContext): Promise<CommandResult> {
   const parsed: ParsedCommand = 'line' in input ? parseCommandLine(input.line) : { name: normalizeCommandName(input.name), args: input.args };
   const spec = BY_NAME.get(parsed.name);
   if (!spec) {
-    throw new ChatError('invalid-argument', `unknown command ${parsed.name.slice(0, 40)} — type /COMMANDS to see every command`);
+    throw new ChatError('invalid-argument', `unknown command ${quoted(parsed.name)} — type /COMMANDS to see every command`);
+  }
+  if (spec.lastTakesRest && parsed.rest !== undefined && parsed.args.length > spec.maxArgs) {
+    // "/LOGIN alice my pass phrase": the last argument keeps its spaces.
+    const head = parsed.args.slice(0, spec.maxArgs - 1);
+    let rest = parsed.rest;
+    for (const word of head) rest = rest.slice(rest.indexOf(word) + word.length).trimStart();
+    parsed.args = [...head, rest];
   }
   if (parsed.args.length < spec.minArgs || parsed.args.length > spec.maxArgs) {
     const expected = spec.usage ? `${spec.name} ${spec.usage}` : `${spec.name} (no arguments)`;
     const problem = parsed.args.length < spec.minArgs ? 'is missing an argument' : 'has too many arguments';
     throw new ChatError('invalid-argument', `${spec.name} ${problem} — usage: ${expected}`);
   }
-  const caller = spec.needsSession ? await services.accounts.authenticate(token) : undefined;
-  return spec.run(services, parsed.args, caller);
+  const caller = spec.needsSession ? await services.accounts.authenticate(context.token) : undefined;
+  return spec.run(services, parsed.args, caller, context);
 }
 
 function parsePositive(text: string, what: string): number {

@@ -1,10 +1,11 @@
 import { ChatError } from './errors';
 import type { Caller } from './accounts';
+import { SendRateLimiter } from './send-rate';
 import type { UserDirectory, UserRef } from './user-directory';
 import type { AppendBatcher } from '../store/append-batcher';
 import type { AppendResult, StoredMessage, Store } from '../store/store';
 
-/** Largest message body, in bytes of UTF-8. */
+/** Largest message body by default, in bytes of UTF-8. */
 export const MAX_BODY_BYTES = 4096;
 /** Longest client-chosen message id, in characters. */
 export const MAX_CLIENT_ID_LENGTH = 64;
@@ -38,6 +39,8 @@ export class Messaging {
     private readonly store: Store,
     private readonly batcher: AppendBatcher,
     private readonly users: UserDirectory,
+    private readonly rate: SendRateLimiter = new SendRateLimiter(),
+    private readonly maxBodyBytes = MAX_BODY_BYTES,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -47,7 +50,8 @@ export class Messaging {
    */
   async send(caller: Caller, request: SendRequest): Promise<AppendResult> {
     checkClientId(request.clientId);
-    checkBody(request.body);
+    checkBody(request.body, this.maxBodyBytes);
+    this.rate.take(caller.user.id);
     const receiver = request.receiver ? await this.users.resolve(request.receiver) : await this.openPeer(caller);
     return this.batcher.append({
       senderId: caller.user.id,
@@ -89,12 +93,22 @@ function checkClientId(clientId: string): void {
   }
 }
 
-function checkBody(body: string): void {
+// C0 controls other than tab and newline, DEL, C1 controls, and U+FFFD, which
+// is what a protobuf decoder leaves where the bytes were not valid UTF-8.
+const FORBIDDEN_IN_BODY = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\uFFFD]/;
+
+function checkBody(body: string, maxBytes: number): void {
   if (body.trim().length === 0) {
     throw new ChatError('invalid-argument', 'the message is empty — type some text to send');
   }
   const bytes = Buffer.byteLength(body, 'utf8');
-  if (bytes > MAX_BODY_BYTES) {
-    throw new ChatError('invalid-argument', `the message is too long (${bytes} bytes): at most ${MAX_BODY_BYTES} bytes — split it into several messages`);
+  if (bytes > maxBytes) {
+    throw new ChatError('invalid-argument', `the message is too long (${bytes} bytes): at most ${maxBytes} bytes — split it into several messages`);
+  }
+  const bad = FORBIDDEN_IN_BODY.exec(body);
+  if (bad) {
+    const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    const what = bad[0] === '\uFFFD' ? 'bytes that are not valid UTF-8' : `the control character U+${code}`;
+    throw new ChatError('invalid-argument', `the message contains ${what} — send plain UTF-8 text (newlines and tabs are fine)`);
   }
 }

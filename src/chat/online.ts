@@ -1,3 +1,5 @@
+import type { ChatError } from './errors';
+
 /**
  * What the domain needs to know about live connections, without knowing how
  * they are held (queue/online-registry.ts implements it).
@@ -7,4 +9,6 @@ export interface OnlineDirectory {
   isOnline(userId: number): boolean;
   /** Ends every stream opened with this session (after /QUIT); they close with OK. */
   endSession(tokenHash: string): void;
+  /** Ends every stream of the user except those of `keepTokenHash`, with `reason` (after a password change). */
+  endUserSessions(userId: number, keepTokenHash: string, reason: ChatError): void;
 }

@@ -1,5 +1,5 @@
 import { ChatError } from './errors';
-import { nameKey, quoted } from './names';
+import { nameKey, quoted, validateName } from './names';
 import type { Store } from '../store/store';
 
 /** A user as far as addressing a message needs: id and registered spelling. */
@@ -18,8 +18,9 @@ export class UserDirectory {
 
   constructor(private readonly store: Store) {}
 
-  /** The user with this name (any case), or NOT_FOUND with a hint. */
+  /** The user with this name (any case); INVALID_ARGUMENT for a malformed name, NOT_FOUND with a hint. */
   async resolve(name: string): Promise<UserRef> {
+    validateName(name);
     const key = nameKey(name);
     const cached = this.byKey.get(key);
     if (cached) return cached;

@@ -16,6 +16,7 @@ export class CommandCaller {
     private readonly client: ChatClient,
     private readonly server: string,
     private readonly user: string,
+    private readonly password: string,
     private readonly timeoutMs: number,
     /** Told about every successful login (for the registered spelling of the name). */
     private readonly onLogin: (login: LoginResult) => void,
@@ -65,8 +66,10 @@ export class CommandCaller {
   }
 
   private async login(): Promise<string> {
-    // Split form, so a name with a space is refused as a name rather than read as two arguments.
-    const request: CommandRequest = { input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [this.user] } } };
+    // Split form: a password may hold spaces, and a name with a space is refused as a name.
+    const request: CommandRequest = {
+      input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [this.user, this.password] } },
+    };
     const response = await this.call(request, undefined, this.timeoutMs);
     if (response.result?.$case !== 'login' || !response.result.login.token) {
       throw new ClientError(`${this.server} answered /LOGIN without a session — is it a TinyChat server?`, Status.INTERNAL);

@@ -26,12 +26,23 @@ export interface ConnectionOptions {
   server: string;
   /** The name to log in as. */
   user: string;
+  /** The password; the first login of a name sets it. */
+  password: string;
+  /** Connect with TLS; `ca` replaces the system's trusted CAs, `cert`/`key` are for mutual TLS. */
+  tls?: ClientTls;
   /** Delays between reconnect attempts; 250 ms doubling to 5 s by default. */
   backoff?: BackoffOptions;
   /** How long a command, or the start of the stream, may take; 10 s by default. */
   callTimeoutMs?: number;
   /** How long to gather shown messages before acknowledging them; 200 ms by default. */
   ackDelayMs?: number;
+}
+
+/** TLS settings of a client; all PEM. */
+export interface ClientTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
 }
 
 const DEFAULT_CALL_TIMEOUT_MS = 10_000;
@@ -101,7 +112,10 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.backoff = new Backoff(backoff);
     this.filter.setUser(options.user);
-    this.client = new ChatClient(options.server, credentials.createInsecure(), {
+    const channelCredentials = options.tls
+      ? credentials.createSsl(options.tls.ca ?? null, options.tls.key ?? null, options.tls.cert ?? null)
+      : credentials.createInsecure();
+    this.client = new ChatClient(options.server, channelCredentials, {
       // grpc-js waits between connection attempts too (1 s growing to 2 min by
       // default) and fails calls fast meanwhile; keep it no slower than ours.
       'grpc.initial_reconnect_backoff_ms': backoff.initialMs,
@@ -111,7 +125,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     });
-    this.commands = new CommandCaller(this.client, this.server, options.user, this.callTimeoutMs, (login) =>
+    this.commands = new CommandCaller(this.client, this.server, options.user, options.password, this.callTimeoutMs, (login) =>
       this.setUser(login.user),
     );
   }

@@ -20,6 +20,53 @@ export function unreachableMessage(server: string): string {
   return `cannot reach ${server} — is \`tinychat serve\` running?`;
 }
 
+/**
+ * Connection failures that are not "nothing listens there", recognised by
+ * the cause grpc-js puts in an UNAVAILABLE status; the first match wins.
+ * Most of them are a TLS setting that differs between client and server,
+ * which "cannot reach" would misdescribe: the server is there.
+ */
+const CONNECTION_FAILURES: Array<{ cause: RegExp; explain: (server: string, cause: string) => string }> = [
+  {
+    // OpenSSL reading a plaintext HTTP/2 answer as a TLS record.
+    cause: /wrong version number|packet length too long|unknown protocol/i,
+    explain: (server) => `${server} does not speak TLS — connect without --tls and --ca, or ask its operator to turn TLS on`,
+  },
+  {
+    // The server's TLS alert after it asked for a client certificate.
+    cause: /certificate required|alert bad certificate|alert unknown ca|alert certificate unknown|alert handshake failure/i,
+    explain: (server) =>
+      `${server} requires a client certificate signed by a CA it trusts — pass yours with --tls-cert FILE and --tls-key FILE`,
+  },
+  {
+    cause: /Hostname\/IP does not match certificate's altnames/i,
+    explain: (server) =>
+      `the certificate of ${server} is not made out to that name or address — connect by a name the certificate lists, or ask its operator to add this one`,
+  },
+  {
+    cause: /unable to verify the first certificate|unable to get (?:local )?issuer certificate|self[- ]signed certificate(?: in certificate chain)?|certificate has expired|certificate is not yet valid|certificate signature failure/i,
+    explain: (server, cause) =>
+      `the certificate of ${server} is not trusted (${cause}) — pass the CA certificate that signed it with --ca FILE`,
+  },
+  {
+    // TCP (and TLS, if any) connected, but the server closed the connection
+    // before its HTTP/2 settings came: a plaintext client at a TLS server, or
+    // a client certificate refused after a TLS 1.3 handshake.
+    cause: /Failed to connect/,
+    explain: (server) =>
+      `${server} closed the connection before speaking gRPC — the server may require TLS: try --tls (with --ca FILE if its certificate comes from a private CA); if it requires client certificates, also --tls-cert and --tls-key`,
+  },
+];
+
+/** The sentence for a connection that failed for a reason other than nobody listening. */
+function connectionFailure(details: string, server: string): string {
+  for (const { cause, explain } of CONNECTION_FAILURES) {
+    const match = cause.exec(details);
+    if (match) return explain(server, match[0]);
+  }
+  return unreachableMessage(server);
+}
+
 function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number';
 }
@@ -28,7 +75,7 @@ function isServiceError(err: unknown): err is ServiceError {
  * Turns a failed gRPC call (or its final status) into a ClientError. The
  * server's own text is kept as is, because it is written for people;
  * transport failures, which carry grpc-js internals instead, are replaced by
- * a sentence naming the server.
+ * a sentence naming the server and, for TLS mismatches, the flag to change.
  */
 export function toClientError(failure: unknown, server: string): ClientError {
   if (failure instanceof ClientError) return failure;
@@ -45,7 +92,7 @@ export function toClientError(failure: unknown, server: string): ClientError {
   }
   switch (code) {
     case Status.UNAVAILABLE:
-      return new ClientError(unreachableMessage(server), code);
+      return new ClientError(connectionFailure(details ?? '', server), code);
     case Status.DEADLINE_EXCEEDED:
       return new ClientError(`${server} did not answer in time — check the address, or try again`, code);
     case Status.CANCELLED:

@@ -2,7 +2,7 @@ import * as readline from 'node:readline';
 import type { Message } from '../gen/tinychat/v1/chat';
 import { nameKey } from '../chat/names';
 import type { BackoffOptions } from './backoff';
-import { ChatConnection, type ConnectionState } from './connection';
+import { ChatConnection, type ClientTls, type ConnectionState } from './connection';
 import { formatMessage, formatStateChange, printable } from './format';
 
 /** Where the plain client connects and which streams it talks through. */
@@ -11,6 +11,10 @@ export interface PlainClientOptions {
   server: string;
   /** The name to log in as. */
   user: string;
+  /** The password; the first login of a name sets it. */
+  password: string;
+  /** TLS settings, when the server speaks TLS. */
+  tls?: ClientTls;
   /** Lines typed or piped in. */
   input: NodeJS.ReadableStream;
   /** Messages and command answers. */
@@ -45,7 +49,13 @@ function plural(n: number, word: string): string {
 export async function runPlainClient(options: PlainClientOptions): Promise<number> {
   const say = (line: string) => options.output.write(`${line}\n`);
   const complain = (line: string) => options.errors.write(`${line}\n`);
-  const connection = new ChatConnection({ server: options.server, user: options.user, backoff: options.backoff });
+  const connection = new ChatConnection({
+    server: options.server,
+    user: options.user,
+    password: options.password,
+    tls: options.tls,
+    backoff: options.backoff,
+  });
   const printed = new Set<number>();
   let conversation: string | undefined;
   let refused = 0;

@@ -81,6 +81,11 @@ export class OnlineRegistry implements OnlineDirectory {
     this.watchers.delete(subscriber);
   }
 
+  /** How many streams the user has open. */
+  streamsOf(userId: number): number {
+    return this.streamsPerUser.get(userId) ?? 0;
+  }
+
   /** True while the user has a stream attached. */
   isOnline(userId: number): boolean {
     return this.queues.has(userId);
@@ -112,6 +117,13 @@ export class OnlineRegistry implements OnlineDirectory {
   endSession(tokenHash: string): void {
     for (const subscriber of [...this.subscribers]) {
       if (subscriber.tokenHash === tokenHash) subscriber.close();
+    }
+  }
+
+  /** Ends every stream of the user except those of one session, with `reason`. */
+  endUserSessions(userId: number, keepTokenHash: string, reason: ChatError): void {
+    for (const subscriber of [...this.subscribers]) {
+      if (subscriber.userId === userId && subscriber.tokenHash !== keepTokenHash) subscriber.close(reason);
     }
   }
 

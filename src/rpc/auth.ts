@@ -7,3 +7,11 @@ export function bearerToken(metadata: Metadata): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
   return match?.[1];
 }
+
+/** The address part of a grpc-js peer ("127.0.0.1:5000" → "127.0.0.1", "[::1]:5000" → "::1"). */
+export function peerAddress(peer: string): string {
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(peer);
+  if (bracketed) return bracketed[1];
+  const match = /^(.*):\d+$/.exec(peer);
+  return match ? match[1] : peer;
+}

@@ -6,23 +6,47 @@ import { toInboundFrame } from './wire';
 import type { handleBidiStreamingCall } from '@grpc/grpc-js';
 import type { Accounts } from '../chat/accounts';
 import type { ClientFrame, ServerFrame } from '../gen/tinychat/v1/chat';
+import type { PeerLimiter } from './peer-limiter';
+
+/** What the Converse edge enforces before a session starts. */
+export interface ConverseAdmission {
+  peers: PeerLimiter;
+  /** 0 for no limit. */
+  maxStreamsPerUser: number;
+  isShuttingDown: () => boolean;
+}
 
 /** The Converse RPC: authenticate, then hand the stream's events to a session. */
 export function converseHandler(
   accounts: Accounts,
   services: SessionServices,
-  isShuttingDown: () => boolean,
+  admission: ConverseAdmission,
 ): handleBidiStreamingCall<ClientFrame, ServerFrame> {
   return (call) => {
     const sink = new GrpcFrameSink(call);
-    if (isShuttingDown()) {
+    if (admission.isShuttingDown()) {
       sink.end(new ChatError('unavailable', 'the server is shutting down — reconnect in a moment'));
       return;
     }
+    let release: () => void;
+    try {
+      release = admission.peers.enter(call.getPeer());
+    } catch (err) {
+      sink.end(asChatError(err));
+      return;
+    }
+    for (const event of ['cancelled', 'finish', 'close', 'error']) call.once(event, release);
     accounts
       .authenticate(bearerToken(call.metadata))
       .then(async (caller) => {
         if (call.cancelled) return;
+        const max = admission.maxStreamsPerUser;
+        if (max > 0 && services.registry.streamsOf(caller.user.id) >= max) {
+          throw new ChatError(
+            'resource-exhausted',
+            `you already have ${max} streams open (other terminals?) — close one, or log out elsewhere with /QUIT`,
+          );
+        }
         const session = new ConverseSession(services, caller, sink);
         call.on('cancelled', () => session.clientGone());
         call.on('end', () => session.clientFinished());

@@ -1,8 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import { Accounts } from '../chat/accounts';
+import { Accounts, type RegistrationPolicy } from '../chat/accounts';
 import { AckRecorder } from '../chat/ack-recorder';
 import { ChatError } from '../chat/errors';
-import { Messaging } from '../chat/messaging';
+import { DEFAULT_LOGIN_LIMITS, type LoginLimits } from '../chat/login-throttle';
+import { MAX_BODY_BYTES, Messaging } from '../chat/messaging';
+import { DEFAULT_SEND_RATE, SendRateLimiter, type SendRateLimit } from '../chat/send-rate';
 import { UserDirectory } from '../chat/user-directory';
 import { ChatService, type ChatServer } from '../gen/tinychat/v1/chat';
 import { DEFAULT_QUEUE_LIMIT, OnlineRegistry } from '../queue/online-registry';
@@ -10,14 +12,53 @@ import { AppendBatcher } from '../store/append-batcher';
 import { commandHandler } from './command-handler';
 import { converseHandler } from './converse-handler';
 import { createHealth } from './health';
+import { PeerLimiter } from './peer-limiter';
 import { addReflection } from './reflection';
 import type { Logger } from '../log';
 import type { Store } from '../store/store';
 
-/** Largest request a client may send, in bytes (a frame holds one message of at most 4 KiB). */
-export const MAX_RECEIVE_BYTES = 256 * 1024;
 /** How long shutdown waits for streams to finish before cutting them. */
 const SHUTDOWN_GRACE_MS = 5000;
+
+/** Every limit the server enforces; each has a default and a flag (config.ts). */
+export interface ServerLimits {
+  /** Largest message body, in UTF-8 bytes. */
+  maxBodyBytes: number;
+  /** Largest gRPC request (one frame or command), in bytes. */
+  maxReceiveBytes: number;
+  /** Messages per second per user (token bucket); perSecond 0 turns it off. */
+  sendRate: SendRateLimit;
+  /** Failed logins allowed per name and per address per window. */
+  login: LoginLimits;
+  /** Converse streams one user may hold at once; 0 for no limit. */
+  maxStreamsPerUser: number;
+  /** Connections with calls in flight per client address; 0 for no limit. */
+  maxConnectionsPerAddress: number;
+  /** The server pings every connection this often, and drops it if no answer comes within the timeout. */
+  keepaliveMs: number;
+  keepaliveTimeoutMs: number;
+  /** A connection with no call (e.g. one that never logged in) is closed after this long. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxBodyBytes: MAX_BODY_BYTES,
+  maxReceiveBytes: 64 * 1024,
+  sendRate: DEFAULT_SEND_RATE,
+  login: DEFAULT_LOGIN_LIMITS,
+  maxStreamsPerUser: 8,
+  maxConnectionsPerAddress: 64,
+  keepaliveMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
+};
+
+/** Certificate and key for TLS; with `clientCa`, clients must present a certificate it signed. */
+export interface ServerTls {
+  cert: Buffer;
+  key: Buffer;
+  clientCa?: Buffer;
+}
 
 /** What a server needs to run. */
 export interface ServerOptions {
@@ -28,6 +69,13 @@ export interface ServerOptions {
   logger: Logger;
   /** Bound of each user's outbound queue, in deliveries. */
   queueLimit?: number;
+  limits?: Partial<ServerLimits>;
+  registration?: RegistrationPolicy;
+  sessionTtlMs?: number;
+  /** scrypt cost (log2 N) for new password hashes. */
+  passwordCost?: number;
+  /** Serve TLS; without it the server speaks plaintext (and warns unless on loopback). */
+  tls?: ServerTls;
 }
 
 /** A listening server. */
@@ -49,31 +97,60 @@ export interface RunningServer {
 /** Builds the service graph on `store` and listens on host:port. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { store, logger } = options;
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const registry = new OnlineRegistry(options.queueLimit ?? DEFAULT_QUEUE_LIMIT);
-  const accounts = new Accounts(store);
+  const accounts = new Accounts(store, {
+    registration: options.registration,
+    sessionTtlMs: options.sessionTtlMs,
+    passwordCost: options.passwordCost,
+    loginLimits: limits.login,
+  });
   const batcher = new AppendBatcher(store);
-  const messaging = new Messaging(store, batcher, new UserDirectory(store));
+  const messaging = new Messaging(store, batcher, new UserDirectory(store), new SendRateLimiter(limits.sendRate), limits.maxBodyBytes);
   const acks = new AckRecorder(store, logger);
+  const peers = new PeerLimiter(limits.maxConnectionsPerAddress);
   const health = createHealth();
   let shuttingDown = false;
 
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': limits.maxReceiveBytes,
+    'grpc.keepalive_time_ms': limits.keepaliveMs,
+    'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+    'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
+  });
   const chat: ChatServer = {
-    command: commandHandler({ store, accounts, messaging, online: registry, clock: Date.now }, logger),
-    converse: converseHandler(accounts, { store, messaging, registry, acks, logger }, () => shuttingDown),
+    command: commandHandler({ store, accounts, messaging, online: registry, clock: Date.now }, peers, logger),
+    converse: converseHandler(accounts, { store, messaging, registry, acks, logger }, {
+      peers,
+      maxStreamsPerUser: limits.maxStreamsPerUser,
+      isShuttingDown: () => shuttingDown,
+    }),
   };
   server.addService(ChatService, chat);
   health.register(server);
   addReflection(server);
 
   const address = formatTarget(options.host, options.port);
+  const credentials = options.tls
+    ? grpc.ServerCredentials.createSsl(
+        options.tls.clientCa ?? null,
+        [{ cert_chain: options.tls.cert, private_key: options.tls.key }],
+        options.tls.clientCa !== undefined,
+      )
+    : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
+    server.bindAsync(address, credentials, (err, boundPort) =>
       err ? reject(bindError(address, err)) : resolve(boundPort),
     ),
   );
   const target = formatTarget(options.host, port);
-  logger.info('listening', { address: target });
+  logger.info('listening', { address: target, tls: options.tls ? (options.tls.clientCa ? 'mutual' : 'on') : 'off' });
+  if (!options.tls && !isLoopback(options.host)) {
+    logger.error('plaintext-on-network', {
+      address: target,
+      hint: 'anyone on the network can read messages and tokens; pass --tls-cert and --tls-key',
+    });
+  }
 
   let stopped: Promise<void> | undefined;
   const shutdown = () =>
@@ -99,6 +176,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })());
 
   return { host: options.host, port, target, streamCount: () => registry.streamCount, shutdown };
+}
+
+/** True for addresses that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
 }
 
 /** "127.0.0.1:50051", "[::1]:50051". */

@@ -100,6 +100,8 @@ export function toCommandResponse(result: CommandResult): CommandResponse {
       };
     case 'stopped':
       return { text, result: { $case: 'stopped', stopped: { peer: result.peer } } };
+    case 'password-changed':
+      return { text, result: { $case: 'passwordChanged', passwordChanged: { sessionsEnded: result.sessionsEnded } } };
     case 'logged-out':
       return { text, result: { $case: 'loggedOut', loggedOut: { user: result.user } } };
     case 'commands':

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 
 const { path, intervalMs } = workerData as { path: string; intervalMs: number };
 const db = new Database(path, { timeout: 1000 });
-const timer = setInterval(() => {
+function checkpoint(): void {
   try {
     // PASSIVE: copies what it can without waiting for readers or writers.
     db.pragma('wal_checkpoint(PASSIVE)');
@@ -18,7 +18,12 @@ const timer = setInterval(() => {
     // Busy or briefly unavailable: the next tick tries again, and the store
     // checkpoints once more when it closes.
   }
-}, intervalMs);
+}
+
+// Once right away, so the files this connection holds open are all open
+// from the start (a server counts its descriptors to find leaks).
+checkpoint();
+const timer = setInterval(checkpoint, intervalMs);
 
 parentPort!.on('message', (message) => {
   if (message !== 'stop') return;

@@ -14,7 +14,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -58,11 +58,31 @@ CREATE INDEX messages_by_pair
   ON messages (min(sender_id, receiver_id), max(sender_id, receiver_id), id);
 `;
 
+// Version 2: accounts get passwords (NULL for names registered before, see
+// Accounts.login) and can be disabled by an operator; sessions can be found
+// by user (a password change ends them) and by expiry (for cleanup).
+const SCHEMA_V2 = `
+ALTER TABLE users ADD COLUMN password_hash TEXT;
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+`;
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2];
 
 const USER_COLUMNS = `id, name, created_at AS createdAt, last_seen_at AS lastSeenAt,
-  last_sequence AS lastSequence, acked_sequence AS ackedSequence`;
+  last_sequence AS lastSequence, acked_sequence AS ackedSequence,
+  password_hash AS passwordHash, disabled`;
+
+/** A users row as SQLite returns it: `disabled` is 0 or 1. */
+type UserRow = Omit<UserRecord, 'disabled'> & { disabled: number };
+
+function toUser(row: UserRow): UserRecord;
+function toUser(row: UserRow | undefined): UserRecord | undefined;
+function toUser(row: UserRow | undefined): UserRecord | undefined {
+  return row && { ...row, disabled: row.disabled !== 0 };
+}
 
 const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.receiver_id AS receiverId,
   s.name AS sender, r.name AS receiver, m.client_id AS clientId, m.body, m.time, m.sequence`;
@@ -193,27 +213,43 @@ export class SqliteStore implements Store {
     return this.db.pragma('journal_mode', { simple: true }) as string;
   }
 
-  async registerUser(name: string, now: number): Promise<{ user: UserRecord; created: boolean }> {
+  async registerUser(name: string, now: number, passwordHash?: string): Promise<{ user: UserRecord; created: boolean }> {
     return guarded('register users', () => {
       const key = nameKey(name);
-      const inserted = this.stmt.insertUser.get(name, key, now, now);
-      if (inserted) return { user: inserted, created: true };
+      const inserted = this.stmt.insertUser.get(name, key, now, now, passwordHash ?? null);
+      if (inserted) return { user: toUser(inserted), created: true };
       const existing = this.stmt.userByKey.get(key);
       if (!existing) throw new Error(`user "${name}" neither inserted nor found`);
-      return { user: existing, created: false };
+      return { user: toUser(existing), created: false };
     });
   }
 
   async findUserByName(name: string): Promise<UserRecord | undefined> {
-    return guarded('read users', () => this.stmt.userByKey.get(nameKey(name)));
+    return guarded('read users', () => toUser(this.stmt.userByKey.get(nameKey(name))));
   }
 
   async findUserById(id: number): Promise<UserRecord | undefined> {
-    return guarded('read users', () => this.stmt.userById.get(id));
+    return guarded('read users', () => toUser(this.stmt.userById.get(id)));
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return guarded('read users', () => this.stmt.allUsers.all());
+    return guarded('read users', () => this.stmt.allUsers.all().map((row) => toUser(row)));
+  }
+
+  async setPassword(userId: number, passwordHash: string | null): Promise<void> {
+    guarded('update users', () => this.stmt.setPassword.run(passwordHash, userId));
+  }
+
+  async setUserDisabled(userId: number, disabled: boolean): Promise<void> {
+    guarded('update users', () => this.stmt.setDisabled.run(disabled ? 1 : 0, userId));
+  }
+
+  async deleteUserSessions(userId: number, exceptTokenHash?: string): Promise<number> {
+    return guarded('save sessions', () => this.stmt.deleteUserSessions.run(userId, exceptTokenHash ?? '').changes);
+  }
+
+  async deleteExpiredSessions(now: number): Promise<number> {
+    return guarded('save sessions', () => this.stmt.deleteExpiredSessions.run(now).changes);
   }
 
   async touchUser(userId: number, time: number): Promise<void> {
@@ -272,6 +308,8 @@ export class SqliteStore implements Store {
     this.checkpointer = undefined;
     if (checkpointer) {
       const exited = new Promise((resolve) => checkpointer.once('exit', resolve));
+      // Held until it has stopped: an unreferenced thread would let the process exit before the final checkpoint.
+      checkpointer.ref();
       checkpointer.postMessage('stop');
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
       if (this.db.open) this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -341,13 +379,15 @@ type Statements = ReturnType<typeof prepareStatements>;
 // Every statement is prepared once, when the store opens.
 function prepareStatements(db: Database.Database) {
   return {
-    insertUser: db.prepare<[string, string, number, number], UserRecord>(
-      `INSERT INTO users (name, name_key, created_at, last_seen_at) VALUES (?, ?, ?, ?)
+    insertUser: db.prepare<[string, string, number, number, string | null], UserRow>(
+      `INSERT INTO users (name, name_key, created_at, last_seen_at, password_hash) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (name_key) DO NOTHING RETURNING ${USER_COLUMNS}`,
     ),
-    userByKey: db.prepare<[string], UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE name_key = ?`),
-    userById: db.prepare<[number], UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
-    allUsers: db.prepare<[], UserRecord>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name_key`),
+    userByKey: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE name_key = ?`),
+    userById: db.prepare<[number], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
+    allUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name_key`),
+    setPassword: db.prepare<[string | null, number]>(`UPDATE users SET password_hash = ? WHERE id = ?`),
+    setDisabled: db.prepare<[number, number]>(`UPDATE users SET disabled = ? WHERE id = ?`),
     userName: db.prepare<[number], { name: string }>(`SELECT name FROM users WHERE id = ?`),
     touchUser: db.prepare<[number, number]>(`UPDATE users SET last_seen_at = ? WHERE id = ?`),
     ack: db.prepare<[number, number]>(`UPDATE users SET acked_sequence = max(acked_sequence, ?) WHERE id = ?`),
@@ -361,6 +401,8 @@ function prepareStatements(db: Database.Database) {
     ),
     setSessionPeer: db.prepare<[number | null, string]>(`UPDATE sessions SET peer_id = ? WHERE token_hash = ?`),
     deleteSession: db.prepare<[string]>(`DELETE FROM sessions WHERE token_hash = ?`),
+    deleteUserSessions: db.prepare<[number, string]>(`DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`),
+    deleteExpiredSessions: db.prepare<[number]>(`DELETE FROM sessions WHERE expires_at <= ?`),
 
     messageByClientId: db.prepare<[number, string], StoredMessage>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,

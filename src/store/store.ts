@@ -21,7 +21,13 @@
  *   forward; a lower value is ignored.
  * - Errors: a backend that cannot write (disk or database full, connection
  *   lost) rejects with ChatError('unavailable', …) and has stored nothing of
- *   that batch.
+ *   that batch. A message naming an unknown sender or receiver id rejects
+ *   with ChatError('not-found').
+ * - Durability means surviving a crash of the process (kill -9); whether a
+ *   power loss can take the last commits depends on the backend's sync
+ *   setting (see the backend).
+ * - Reads with a limit of 0 or less return nothing. `close()` may be called
+ *   more than once.
  */
 
 /** A registered user. */
@@ -36,6 +42,13 @@ export interface UserRecord {
   lastSequence: number;
   /** Highest sequence number the user acknowledged (0 if none). */
   ackedSequence: number;
+  /**
+   * The password hash (chat/passwords.ts format), or null for a name
+   * registered before accounts had passwords.
+   */
+  passwordHash: string | null;
+  /** True when an operator disabled the account: it cannot log in. */
+  disabled: boolean;
 }
 
 /** A login session. Only a hash of the token is ever stored. */
@@ -90,11 +103,13 @@ export interface ConversationQuery {
 /** Storage for users, sessions, messages and delivery positions. */
 export interface Store {
   /**
-   * Returns the user with this name (any case), registering it first if no
-   * such user exists. `created` tells which. Safe to race: two concurrent
-   * calls for one new name yield one user.
+   * Returns the user with this name (any case), registering it first (with
+   * `passwordHash`, if given) if no such user exists. `created` tells which;
+   * an existing user is returned unchanged. Safe to race: two concurrent
+   * calls for one new name yield one user. The name is stored as given:
+   * callers validate it first (chat/names.ts).
    */
-  registerUser(name: string, now: number): Promise<{ user: UserRecord; created: boolean }>;
+  registerUser(name: string, now: number, passwordHash?: string): Promise<{ user: UserRecord; created: boolean }>;
 
   /** The user with this name, compared regardless of case. */
   findUserByName(name: string): Promise<UserRecord | undefined>;
@@ -108,6 +123,12 @@ export interface Store {
   /** Records that the user was seen at `time`. */
   touchUser(userId: number, time: number): Promise<void>;
 
+  /** Sets (or, with null, removes) the user's password hash. */
+  setPassword(userId: number, passwordHash: string | null): Promise<void>;
+
+  /** Disables or re-enables an account. */
+  setUserDisabled(userId: number, disabled: boolean): Promise<void>;
+
   /** Stores a new session. */
   createSession(session: SessionRecord): Promise<void>;
 
@@ -119,6 +140,12 @@ export interface Store {
 
   /** Deletes the session; resolves true if it existed. */
   deleteSession(tokenHash: string): Promise<boolean>;
+
+  /** Deletes every session of the user except `exceptTokenHash`; resolves with how many. */
+  deleteUserSessions(userId: number, exceptTokenHash?: string): Promise<number>;
+
+  /** Deletes sessions that expired at or before `now`; resolves with how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
 
   /**
    * Stores a batch of messages in one transaction, assigning ids and inbox

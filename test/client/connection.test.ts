@@ -1,3 +1,4 @@
+import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,7 +49,7 @@ describe('ChatConnection', function () {
   });
 
   function watch(user: string, target = server.target): Watched {
-    const connection = new ChatConnection({ server: target, user, backoff: FAST_BACKOFF, ackDelayMs: 20 });
+    const connection = new ChatConnection({ server: target, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF, ackDelayMs: 20 });
     connections.push(connection);
     const watched: Watched = { connection, messages: [], receipts: [], failures: [], presence: [], states: [], notices: [], errors: [] };
     connection.on('message', (m) => watched.messages.push(m));

@@ -1,3 +1,4 @@
+import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +63,7 @@ describe('runPlainClient', function () {
     let err = '';
     output.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     errors.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const exit = runPlainClient({
+    const exit = runPlainClient({ password: TEST_PASSWORD,
       server: options.target ?? server.target,
       user,
       input,
@@ -84,7 +85,7 @@ describe('runPlainClient', function () {
 
   /** A ChatConnection collecting what it receives. */
   async function listener(user: string): Promise<{ connection: ChatConnection; messages: Message[] }> {
-    const connection = new ChatConnection({ server: server.target, user, backoff: FAST_BACKOFF });
+    const connection = new ChatConnection({ server: server.target, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF });
     connections.push(connection);
     const messages: Message[] = [];
     connection.on('message', (m) => messages.push(m));

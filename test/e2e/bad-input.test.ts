@@ -1,3 +1,4 @@
+import { DEFAULT_LIMITS } from '../../src/rpc/server';
 import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
@@ -9,8 +10,8 @@ const COMMAND_METHOD = '/tinychat.v1.Chat/Command';
 const CONVERSE_METHOD = '/tinychat.v1.Chat/Converse';
 /** Bytes that are no protobuf message at all: a varint that never ends. */
 const GARBAGE = Buffer.from([0xff, 0xff, 0xff]);
-/** Just over the server's 256 KiB receive limit. */
-const OVERSIZED = 256 * 1024 + 1024;
+/** Just over the server's default receive limit. */
+const OVERSIZED = DEFAULT_LIMITS.maxReceiveBytes + 1024;
 
 const passBytes = (bytes: Buffer) => bytes;
 const decode = (bytes: Buffer) => CommandResponse.decode(bytes);
@@ -352,7 +353,7 @@ describe('bad input against a real server, while two other users keep chatting',
       await pair.exchange('after a garbage frame');
     });
 
-    it('stores a body that is not valid UTF-8 with its bad bytes replaced, not as the raw bytes', async function () {
+    it('refuses a body that is not valid UTF-8 with a per-frame INVALID_ARGUMENT, and stores nothing', async function () {
       const { client: mallory } = await user('mallory');
       const { client: target, name: targetName } = await user('target');
       const targetStream = await openStream(target);
@@ -368,27 +369,29 @@ describe('bad input against a real server, while two other users keep chatting',
         Buffer.from([0x1a, 0x03, 0xff, 0xfe, 0x61]),
       ]);
       call.write(Buffer.concat([Buffer.from([0x0a, send.length]), send]));
-      await eventually('the receipt', () => frames.some((f) => f.receipts.length > 0));
-      expect(frames.flatMap((f) => f.errors)).to.deep.equal([]);
-      await targetStream.until('the message', (s) => s.messages.length > 0);
-      expect(targetStream.messages[0].body).to.equal('\ufffd\ufffda');
+      await eventually('the refusal', () => frames.some((f) => f.errors.length > 0));
+      const [error] = frames.flatMap((f) => f.errors);
+      expect(error).to.include({ code: status.INVALID_ARGUMENT, clientId: 'u1' });
+      expect(error.message).to.contain('not valid UTF-8');
+      expect(frames.flatMap((f) => f.receipts)).to.deep.equal([]);
       call.end();
       expect((await ended).code).to.equal(status.OK);
       await pair.exchange('after a body that is not UTF-8');
+      expect(targetStream.messages).to.deep.equal([]);
     });
   });
 
   describe('requests over the size limit', function () {
-    it('refuses a Command over 256 KiB with RESOURCE_EXHAUSTED and one just under it as too long', async function () {
+    it('refuses a Command over the receive limit with RESOURCE_EXHAUSTED and one just under it as too long', async function () {
       const { client: mallory } = await user('mallory');
       await expectFailure(mallory.command(`/START ${'x'.repeat(OVERSIZED)}`), status.RESOURCE_EXHAUSTED);
-      const tooLong = await expectFailure(mallory.command(`/START ${'x'.repeat(200 * 1024)}`), status.INVALID_ARGUMENT);
+      const tooLong = await expectFailure(mallory.command(`/START ${'x'.repeat(DEFAULT_LIMITS.maxReceiveBytes - 1024)}`), status.INVALID_ARGUMENT);
       expect(tooLong.details).to.contain('too long');
       expect((await mallory.command('/TIME')).result?.$case).to.equal('time');
       await pair.exchange('after oversized commands');
     });
 
-    it('ends a Converse stream that sends a frame over 256 KiB with RESOURCE_EXHAUSTED, and its user goes offline', async function () {
+    it('ends a Converse stream that sends a frame over the receive limit with RESOURCE_EXHAUSTED, and its user goes offline', async function () {
       const { client: mallory, name: malloryName } = await user('mallory');
       const { name: targetName } = await user('target');
       const stream = await openStream(mallory);

@@ -1,3 +1,4 @@
+import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
 import { bufCurl } from '../support/buf-curl';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
@@ -20,7 +21,7 @@ describe('buf curl against a running TinyChat server', function () {
   });
 
   it('logs in with /LOGIN and lists users with the token it returned', async function () {
-    const login = JSON.parse(await bufCurl(server.port, ['--data', '{"line":"/LOGIN alice"}'], '/tinychat.v1.Chat/Command'));
+    const login = JSON.parse(await bufCurl(server.port, ['--data', JSON.stringify({ line: `/LOGIN alice ${TEST_PASSWORD}` })], '/tinychat.v1.Chat/Command'));
     const token: string = login.login.token;
     expect(token).to.be.a('string').and.not.equal('');
 

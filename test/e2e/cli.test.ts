@@ -4,28 +4,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { makeTempDir, removeTempDirs } from '../support/test-server';
+import { runCli } from '../support/cli';
 import { CLI, startServerProcess, type ServerProcess } from '../support/server-process';
 import { WireClient } from '../support/grpc-client';
-
-/** Runs the CLI to completion with `input` on stdin. */
-function runCli(args: string[], input = '', timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tinychat ${args.join(' ')} did not finish; stdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
 
 describe('the tinychat command', function () {
   this.timeout(30_000);
@@ -111,7 +92,7 @@ describe('the tinychat command', function () {
     const bob = new WireClient(server.target);
     clients.push(bob);
     await bob.login('bob');
-    const result = await runCli(['chat', '--server', server.target, '--user', 'alice'], '/START bob\nhello from a pipe\n/TIME\n');
+    const result = await runCli(['chat', '--server', server.target, '--user', 'alice'], { input: '/START bob\nhello from a pipe\n/TIME\n' });
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stdout).to.match(/conversation with bob/).and.match(/server time/);
     const stream = bob.converse();
@@ -128,14 +109,14 @@ describe('the tinychat command', function () {
     const bob = new WireClient(server.target);
     clients.push(bob);
     await bob.login('bob');
-    const carol = await runCli(['chat', '--server', server.target, '--user', 'carol'], '');
+    const carol = await runCli(['chat', '--server', server.target, '--user', 'carol'], { input: '' });
     expect(carol.code).to.equal(0);
     const stream = bob.converse();
     stream.resume();
     stream.send('carol', 'are you there?', 'b1');
     await stream.until('receipt', (s) => s.receipts.length === 1);
     stream.cancel();
-    const result = await runCli(['chat', '--server', server.target, '--user', 'carol'], '/START bob\n');
+    const result = await runCli(['chat', '--server', server.target, '--user', 'carol'], { input: '/START bob\n' });
     expect(result.stdout).to.match(/\[\d\d:\d\d:\d\d\] bob: are you there\?/);
   });
 
@@ -144,7 +125,7 @@ describe('the tinychat command', function () {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
-    const result = await runCli(['chat', '--server', `127.0.0.1:${port}`, '--user', 'alice'], 'hi\n');
+    const result = await runCli(['chat', '--server', `127.0.0.1:${port}`, '--user', 'alice'], { input: 'hi\n' });
     expect(result.code).to.not.equal(0);
     expect(result.stderr).to.include(`cannot reach 127.0.0.1:${port}`).and.include('tinychat serve');
   });

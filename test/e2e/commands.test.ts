@@ -2,14 +2,14 @@ import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import type { CommandRequest, CommandResponse, Message } from '../../src/gen/tinychat/v1/chat';
-import { WireClient, type WireStream } from '../support/grpc-client';
+import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 
 /** Every command, in the order /COMMANDS lists them. */
-const ALL_COMMANDS = ['/LOGIN', '/USERS', '/TIME', '/START', '/STOP', '/HISTORY', '/COMMANDS', '/QUIT'];
+const ALL_COMMANDS = ['/LOGIN', '/USERS', '/TIME', '/START', '/STOP', '/HISTORY', '/COMMANDS', '/PASSWORD', '/QUIT'];
 
 /** Commands that need a session, each with arguments that would otherwise be valid. */
-const SESSION_COMMANDS = ['/USERS', '/TIME', '/START bob', '/STOP', '/HISTORY bob', '/QUIT'];
+const SESSION_COMMANDS = ['/USERS', '/TIME', '/START bob', '/STOP', '/HISTORY bob', '/PASSWORD old-password new-password', '/QUIT'];
 
 describe('every command against a real server', function () {
   let server: TestServer;
@@ -105,12 +105,12 @@ describe('every command against a real server', function () {
 
   describe('/LOGIN', function () {
     it('registers a name on its first use and welcomes it back, in its first spelling, on the next', async function () {
-      const first = loginResult(await connect().command('/LOGIN Alice', undefined));
+      const first = loginResult(await connect().command(`/LOGIN Alice ${TEST_PASSWORD}`, undefined));
       expect(first).to.include({ user: 'Alice', registered: true });
       expect(first.token).to.be.a('string').that.is.not.empty;
       expect(first.expires!.getTime()).to.be.greaterThan(Date.now());
 
-      const again = await connect().command('/LOGIN alice', undefined);
+      const again = await connect().command(`/LOGIN alice ${TEST_PASSWORD}`, undefined);
       expect(loginResult(again)).to.include({ user: 'Alice', registered: false });
       expect(loginResult(again).token).to.not.equal(first.token);
       expect(again.text).to.contain('Alice');
@@ -125,16 +125,16 @@ describe('every command against a real server', function () {
 
     it('accepts a name of exactly 32 characters', async function () {
       const name = 'a'.repeat(32);
-      expect(loginResult(await connect().command(`/LOGIN ${name}`, undefined)).user).to.equal(name);
+      expect(loginResult(await connect().command(`/LOGIN ${name} ${TEST_PASSWORD}`, undefined)).user).to.equal(name);
     });
 
     it('answers INVALID_ARGUMENT with the usage when the name is missing', async function () {
       const err = await failure(connect().command('/LOGIN', undefined), status.INVALID_ARGUMENT);
-      expect(err.details).to.contain('usage: /LOGIN <name>');
+      expect(err.details).to.contain('usage: /LOGIN <name> <password>');
     });
 
     it('refuses a name longer than 32 characters, saying the limit', async function () {
-      const err = await failure(connect().command(`/LOGIN ${'a'.repeat(33)}`, undefined), status.INVALID_ARGUMENT);
+      const err = await failure(connect().command(`/LOGIN ${'a'.repeat(33)} ${TEST_PASSWORD}`, undefined), status.INVALID_ARGUMENT);
       expect(err.details).to.match(/at most 32 characters/);
     });
 
@@ -142,7 +142,7 @@ describe('every command against a real server', function () {
       const client = connect();
       for (const name of ['bad name!', 'bad!', 'zoë', 'ünïcödé', '名前']) {
         const err = await failure(
-          request(client, { input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [name] } } }),
+          request(client, { input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [name, TEST_PASSWORD] } } }),
           status.INVALID_ARGUMENT,
         );
         expect(err.details, name).to.contain('not a valid user name').and.to.contain('letters, digits');
@@ -151,15 +151,24 @@ describe('every command against a real server', function () {
 
     it('refuses an empty name given through an invocation', async function () {
       const err = await failure(
-        request(connect(), { input: { $case: 'invocation', invocation: { name: 'login', args: [''] } } }),
+        request(connect(), { input: { $case: 'invocation', invocation: { name: 'login', args: ['', TEST_PASSWORD] } } }),
         status.INVALID_ARGUMENT,
       );
       expect(err.details).to.contain('user name is required');
     });
 
-    it('reads "/LOGIN bad name!" as two arguments and answers with the usage', async function () {
-      const err = await failure(connect().command('/LOGIN bad name!', undefined), status.INVALID_ARGUMENT);
-      expect(err.details).to.contain('too many arguments').and.to.contain('usage: /LOGIN <name>');
+    it('reads the rest of a typed "/LOGIN name ..." line as the password, spaces included', async function () {
+      const first = loginResult(await connect().command('/LOGIN dora my pass phrase', undefined));
+      expect(first).to.include({ user: 'dora', registered: true });
+      const again = loginResult(await connect().command('/LOGIN dora   my pass phrase  ', undefined));
+      expect(again.registered).to.equal(false);
+      const err = await failure(connect().command('/LOGIN dora my  pass phrase', undefined), status.UNAUTHENTICATED);
+      expect(err.details).to.contain('wrong name or password');
+    });
+
+    it('asks for a password when /LOGIN has only a name', async function () {
+      const err = await failure(connect().command('/LOGIN erin', undefined), status.INVALID_ARGUMENT);
+      expect(err.details).to.contain('a password is required').and.to.contain('/LOGIN erin <password>');
     });
   });
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { makeTempDir, removeTempDirs } from '../support/test-server';
+import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { WireClient, type WireStream } from '../support/grpc-client';
 
@@ -32,7 +32,7 @@ describe('a server killed with SIGKILL mid-conversation', function () {
 
   it('delivers every receipted message exactly once and in order after a restart on the same database', async () => {
     const dbPath = join(makeTempDir(), 'chat.db');
-    server = await startServerProcess({ dbPath });
+    server = await startServerProcess({ dbPath, extraArgs: NO_ABUSE_LIMIT_FLAGS });
     const { port, target } = server;
     const alice = await login('alice', target);
     const bob = await login('bob', target);
@@ -62,7 +62,7 @@ describe('a server killed with SIGKILL mid-conversation', function () {
     const bobSeen = bobStream.messages.map((m) => m.sequence);
     expect(receipted.size).to.be.at.least(100);
 
-    server = await startServerProcess({ dbPath, port });
+    server = await startServerProcess({ dbPath, port, extraArgs: NO_ABUSE_LIMIT_FLAGS });
     // The old tokens still work: sessions are stored.
     const aliceAgain = alice.converse();
     streams.push(aliceAgain);

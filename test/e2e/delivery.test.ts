@@ -202,7 +202,7 @@ describe('delivery', () => {
 
   it('cuts off a stream that falls too far behind, and a resume gets everything in order', async () => {
     await server.stop();
-    server = await startTestServer({ queueLimit: 16 });
+    server = await startTestServer({ queueLimit: 16, limits: { sendRate: { perSecond: 0, burst: 1 } } });
     const alice = await user('alice');
     const bob = await user('bob');
     const b = open(bob);

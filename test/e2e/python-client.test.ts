@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { expect } from 'chai';
-import { WireClient, type WireStream } from '../support/grpc-client';
+import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-client';
 import { makeTempDir, removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 
 /** Debian's interpreter, which has grpcio and grpc_tools (the one on PATH may not). */
@@ -51,7 +51,10 @@ describe('a Python client built from chat.proto', function () {
   /** Runs the Python client to completion and resolves with its JSON lines and exit code. */
   function runPythonClient(args: string[]): Promise<{ events: ClientEvent[]; code: number | null; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(PYTHON, [CLIENT_SCRIPT, '--stubs', stubs, ...args], { cwd: ROOT });
+      const child = spawn(PYTHON, [CLIENT_SCRIPT, '--stubs', stubs, ...args], {
+        cwd: ROOT,
+        env: { ...process.env, TINYCHAT_PASSWORD: TEST_PASSWORD },
+      });
       python = child;
       let stdout = '';
       let stderr = '';

@@ -1,3 +1,4 @@
+import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -96,7 +97,7 @@ describe('two people in real terminals (tmux)', function () {
   async function client(user: string): Promise<void> {
     const chat = [process.execPath, CLI, 'chat', '--server', server.target, '--user', user].map(quote).join(' ');
     // Plain box characters and UTF-8, whatever the machine's locale.
-    const shell = `env NCURSES_NO_UTF8_ACS=1 LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='$ ' sh -c ${quote(`${chat}; echo "exited $?"; exec sh`)}`;
+    const shell = `env NCURSES_NO_UTF8_ACS=1 TINYCHAT_PASSWORD=${quote(TEST_PASSWORD)} LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='$ ' sh -c ${quote(`${chat}; echo "exited $?"; exec sh`)}`;
     await tmux.start(user, shell);
     await tmux.see(user, `Welcome to TinyChat, ${user}.`);
   }

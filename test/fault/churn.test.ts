@@ -5,7 +5,7 @@ import type { Message } from '../../src/gen/tinychat/v1/chat';
 import { eventually, sleep } from '../client/eventually';
 import type { WireStream } from '../support/grpc-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
-import { makeTempDir, removeTempDirs } from '../support/test-server';
+import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';
 import { FAULT_SCALE, oneTo, openStreamsInLog, OwnConnectionClient, scaled, scaledTimeout, watchConnection, type Watched } from './fault-support';
 
 /** How a churning client leaves its stream. */
@@ -72,7 +72,7 @@ describe('clients connecting, resuming and disconnecting while others chat', fun
   }
 
   it('loses and doubles nothing, and leaks no stream or file descriptor', async () => {
-    server = await startServerProcess({ dbPath: join(makeTempDir(), 'chat.db') });
+    server = await startServerProcess({ dbPath: join(makeTempDir(), 'chat.db'), extraArgs: NO_ABUSE_LIMIT_FLAGS });
     const pid = server.child.pid!;
 
     // One full visit first, so whatever the server opens once (database

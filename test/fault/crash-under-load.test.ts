@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { eventually, sleep } from '../client/eventually';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
-import { makeTempDir, removeTempDirs } from '../support/test-server';
+import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';
 import { FAULT_SCALE, oneTo, scaled, scaledTimeout, watchConnection, type Watched } from './fault-support';
 
 /**
@@ -32,7 +32,7 @@ describe('a server killed with SIGKILL while several pairs are sending', functio
 
   it('delivers every message whose receipt a sender saw exactly once and in order, and the rest once resent', async () => {
     const dbPath = join(makeTempDir(), 'chat.db');
-    server = await startServerProcess({ dbPath });
+    server = await startServerProcess({ dbPath, extraArgs: NO_ABUSE_LIMIT_FLAGS });
     const port = server.port;
     const target = server.target;
 
@@ -70,7 +70,7 @@ describe('a server killed with SIGKILL while several pairs are sending', functio
       stillSendingAtKill.push(pairs.some((p) => p.sent < PER_SENDER));
       expect(await server.stop('SIGKILL')).to.equal('SIGKILL');
       await sleep(150);
-      server = await startServerProcess({ dbPath, port });
+      server = await startServerProcess({ dbPath, port, extraArgs: NO_ABUSE_LIMIT_FLAGS });
     }
 
     for (const pair of pairs) {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import { WireClient, type WireStream } from '../support/grpc-client';
-import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
+import { NO_ABUSE_LIMITS, removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 import { oneTo, scaled, scaledTimeout } from './fault-support';
 
 /**
@@ -55,7 +55,7 @@ describe('a server whose database is full', function () {
   }
 
   it('refuses sends with UNAVAILABLE and no receipt, loses nothing receipted, and takes the same sends once there is room', async () => {
-    server = await startTestServer({ maxPageCount: MAX_PAGES });
+    server = await startTestServer({ maxPageCount: MAX_PAGES, limits: NO_ABUSE_LIMITS });
     const { target, dbPath, port } = server;
     const alice = await user('alice', target);
     const bob = await user('bob', target);
@@ -99,14 +99,14 @@ describe('a server whose database is full', function () {
     // Everything receipted is on disk: a restarted server delivers it all, once, in order.
     for (const stream of streams.splice(0)) stream.cancel();
     await server.stop();
-    server = await startTestServer({ dbPath, port });
+    server = await startTestServer({ dbPath, port, limits: NO_ABUSE_LIMITS });
     const again = open(bob);
     await again.until('everything after a restart', (s) => s.messages.length >= total);
     expect(again.messages.map((m) => [m.sequence, m.body])).to.deep.equal(oneTo(total).map((k) => [k, body(k - 1)]));
   });
 
   it('answers every one of many sends in flight when the database fills, with a receipt or UNAVAILABLE, leaving no gap', async () => {
-    server = await startTestServer({ maxPageCount: MAX_PAGES });
+    server = await startTestServer({ maxPageCount: MAX_PAGES, limits: NO_ABUSE_LIMITS });
     const alice = await user('alice', server.target);
     const bob = await user('bob', server.target);
     const b = open(bob);

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ChatConnection, type FailedSend, type SentMessage, type StateChange } from '../../src/client/connection';
 import { ChatClient, type CommandResponse, type Message } from '../../src/gen/tinychat/v1/chat';
-import { WireStream } from '../support/grpc-client';
+import { TEST_PASSWORD, WireStream } from '../support/grpc-client';
 
 /**
  * How large the fault scenarios are. `npm test` runs them at 1 so each
@@ -34,7 +34,7 @@ export interface Watched {
 
 /** A ChatConnection with fast reconnects whose every event is recorded. */
 export function watchConnection(server: string, user: string): Watched {
-  const connection = new ChatConnection({ server, user, backoff: FAST_BACKOFF, ackDelayMs: 20 });
+  const connection = new ChatConnection({ server, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF, ackDelayMs: 20 });
   const watched: Watched = { connection, messages: [], receipts: [], failures: [], states: [] };
   connection.on('message', (m) => watched.messages.push(m));
   connection.on('receipt', (r) => watched.receipts.push(r));
@@ -84,7 +84,7 @@ export class OwnConnectionClient {
   /** Logs in and keeps the token for later calls. */
   async login(name: string): Promise<void> {
     this.token = undefined;
-    const response = await this.command(`/LOGIN ${name}`);
+    const response = await this.command(`/LOGIN ${name} ${TEST_PASSWORD}`);
     if (response.result?.$case !== 'login') throw new Error(`unexpected /LOGIN answer: ${response.text}`);
     this.token = response.result.login.token;
   }

@@ -6,7 +6,7 @@ import type { ServerFrame } from '../../src/gen/tinychat/v1/chat';
 import { eventually } from '../client/eventually';
 import { WireClient, type WireStream } from '../support/grpc-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
-import { makeTempDir, removeTempDirs } from '../support/test-server';
+import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';
 import { FAULT_SCALE, oneTo, scaled, scaledTimeout } from './fault-support';
 
 const MIB = 1024 * 1024;
@@ -59,7 +59,7 @@ describe('a receiver that reads nothing while a sender floods it', function () {
   }
 
   it('is cut off with RESOURCE_EXHAUSTED while server memory stays bounded, then gets everything in order on resume', async () => {
-    server = await startServerProcess({ dbPath: join(makeTempDir(), 'chat.db'), extraArgs: ['--queue-limit', String(QUEUE_LIMIT)] });
+    server = await startServerProcess({ dbPath: join(makeTempDir(), 'chat.db'), extraArgs: ['--queue-limit', String(QUEUE_LIMIT), ...NO_ABUSE_LIMIT_FLAGS] });
     const pid = server.child.pid!;
     const alice = await user('alice');
     const bob = await user('bob');

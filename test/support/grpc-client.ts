@@ -1,6 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { ChatClient, type ClientFrame, type CommandResponse, type ServerFrame } from '../../src/gen/tinychat/v1/chat';
 
+/** The password every test user logs in with unless a test says otherwise. */
+export const TEST_PASSWORD = 'correct horse battery staple';
+
 /**
  * A bare gRPC client for tests that speak the wire protocol directly: no
  * reconnects, no dedupe, nothing hidden.
@@ -29,8 +32,8 @@ export class WireClient {
   }
 
   /** Logs in and keeps the token for later calls. */
-  async login(name: string): Promise<string> {
-    const response = await this.command(`/LOGIN ${name}`, undefined);
+  async login(name: string, password = TEST_PASSWORD): Promise<string> {
+    const response = await this.command(`/LOGIN ${name} ${password}`, undefined);
     if (response.result?.$case !== 'login') throw new Error(`unexpected /LOGIN answer: ${response.text}`);
     this.token = response.result.login.token;
     return this.token;

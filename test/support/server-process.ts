@@ -20,7 +20,20 @@ export interface ServerProcess {
  * listens. Port 0 picks a free port (read back from its log line).
  */
 export function startServerProcess(options: { dbPath: string; port?: number; extraArgs?: string[] }): Promise<ServerProcess> {
-  const args = [CLI, 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--db', options.dbPath, ...(options.extraArgs ?? [])];
+  const args = [
+    CLI,
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(options.port ?? 0),
+    '--db',
+    options.dbPath,
+    // The cheapest password hash the server accepts keeps test logins fast.
+    '--password-cost',
+    '10',
+    ...(options.extraArgs ?? []),
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));

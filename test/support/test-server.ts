@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, lineLogger } from '../../src/log';
-import { startServer, type RunningServer } from '../../src/rpc/server';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/rpc/server';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 
 /** A real TinyChat server on 127.0.0.1 with a real SQLite file, in this process. */
@@ -21,6 +21,19 @@ export interface TestServer {
    */
   setMaxPageCount(pages: number): number;
 }
+
+/**
+ * Abuse limits off, for tests that put one machine's load on the server on
+ * behalf of many users (fault and load tests); the limits have tests of their own.
+ */
+export const NO_ABUSE_LIMITS = {
+  sendRate: { perSecond: 0, burst: 1 },
+  maxStreamsPerUser: 0,
+  maxConnectionsPerAddress: 0,
+};
+
+/** The same for a `tinychat serve` process. */
+export const NO_ABUSE_LIMIT_FLAGS = ['--send-rate', '0', '--max-streams-per-user', '0', '--max-connections-per-address', '0'];
 
 const tempDirs: string[] = [];
 
@@ -43,12 +56,17 @@ export function removeTempDirs(): void {
  * Set TINYCHAT_TEST_LOG=1 to see its log.
  */
 export async function startTestServer(
-  options: { dbPath?: string; port?: number; queueLimit?: number; maxPageCount?: number } = {},
+  options: { dbPath?: string; port?: number; queueLimit?: number; maxPageCount?: number } & Partial<
+    Omit<ServerOptions, 'host' | 'port' | 'store' | 'logger'>
+  > = {},
 ): Promise<TestServer> {
   const dbPath = options.dbPath ?? join(makeTempDir(), 'chat.db');
   const store = openSqliteStore(dbPath, { maxPageCount: options.maxPageCount });
   const logger = process.env.TINYCHAT_TEST_LOG ? lineLogger() : silentLogger;
-  const server = await startServer({ host: '127.0.0.1', port: options.port ?? 0, store, logger, queueLimit: options.queueLimit }).catch(
+  const { dbPath: _dbPath, port, maxPageCount: _maxPageCount, ...rest } = options;
+  // A cheap password hash keeps the many logins of the suite fast; the
+  // hashing itself is the same code.
+  const server = await startServer({ passwordCost: 10, ...rest, host: '127.0.0.1', port: port ?? 0, store, logger }).catch(
     async (err: unknown) => {
       await store.close();
       throw err;

@@ -1,9 +1,10 @@
 import { LineEditor } from './line-editor';
 
-/** What the login form collects. Accounts will get passwords: add `password` here and a field below. */
+/** What the login form collects. */
 export interface LoginValues {
   server: string;
   user: string;
+  password: string;
 }
 
 /** One field of the form. */
@@ -11,7 +12,7 @@ export interface LoginField {
   key: keyof LoginValues;
   label: string;
   editor: LineEditor;
-  /** Shown as dots (for the password, once accounts have one). */
+  /** Shown as dots (the password). */
   secret: boolean;
 }
 
@@ -32,7 +33,7 @@ export class LoginForm {
     this.fields = [
       { key: 'server', label: 'Server', editor: new LineEditor(initial.server ?? ''), secret: false },
       { key: 'user', label: 'Name', editor: new LineEditor(initial.user ?? ''), secret: false },
-      // { key: 'password', label: 'Password', editor: new LineEditor(), secret: true },
+      { key: 'password', label: 'Password', editor: new LineEditor(initial.password ?? ''), secret: true },
     ];
     // The cursor starts in the first empty field, else in the name.
     const empty = this.fields.findIndex((field) => field.editor.isEmpty);
@@ -52,8 +53,9 @@ export class LoginForm {
 
   /** What was typed, trimmed. */
   values(): LoginValues {
-    const value = (key: keyof LoginValues) => this.fields.find((field) => field.key === key)!.editor.text.trim();
-    return { server: value('server'), user: value('user') };
+    const text = (key: keyof LoginValues) => this.fields.find((field) => field.key === key)!.editor.text;
+    // A password is taken as typed: its spaces are part of it.
+    return { server: text('server').trim(), user: text('user').trim(), password: text('password') };
   }
 
   /**
@@ -70,6 +72,7 @@ export class LoginForm {
     if (values.server === '') return problem('server', 'type the server address as host:port, e.g. 127.0.0.1:50051');
     if (!/^\S+:\d+$/.test(values.server)) return problem('server', `"${values.server}" is not host:port — e.g. 127.0.0.1:50051`);
     if (values.user === '') return problem('user', 'type your name: 1 to 32 letters, digits, "_", "." or "-"');
+    if (values.password === '') return problem('password', 'type your password (the first login of a name sets it: at least 8 characters)');
     return true;
   }
 }

@@ -1,6 +1,6 @@
 import * as blessed from 'blessed';
 import type { BackoffOptions } from '../backoff';
-import { ChatConnection, type PendingSend } from '../connection';
+import { ChatConnection, type ClientTls, type PendingSend } from '../connection';
 import { printable } from '../format';
 import { ChatController } from '../state/chat-controller';
 import { ChatState } from '../state/chat-state';
@@ -16,6 +16,10 @@ export interface TuiOptions {
   server: string;
   /** The name to log in as; without it the login form asks. */
   user?: string;
+  /** The password; without it the login form asks. */
+  password?: string;
+  /** TLS settings, when the server speaks TLS. */
+  tls?: ClientTls;
   /** The terminal: keys come from input, the screen goes to output. */
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
@@ -111,15 +115,20 @@ async function logIn(
   theme: ReturnType<typeof makeTheme>,
   running: Running,
 ): Promise<{ state: ChatState; controller: ChatController } | undefined> {
-  const form = new LoginForm({ server: options.server, user: options.user });
+  const form = new LoginForm({ server: options.server, user: options.user, password: options.password });
   const view = new LoginView(screen, form, theme);
   try {
-    // With --user the first attempt needs no key press.
-    let choice: 'submit' | 'cancel' = options.user && form.validate() ? 'submit' : await view.next();
+    // With --user and a password the first attempt needs no key press.
+    let choice: 'submit' | 'cancel' = options.user && options.password && form.validate() ? 'submit' : await view.next();
     while (choice === 'submit') {
       const values: LoginValues = form.values();
-      // Once accounts have passwords, values.password is passed on here.
-      const connection = new ChatConnection({ server: values.server, user: values.user, backoff: options.backoff });
+      const connection = new ChatConnection({
+        server: values.server,
+        user: values.user,
+        password: values.password,
+        tls: options.tls,
+        backoff: options.backoff,
+      });
       const state = new ChatState(values.user, values.server);
       const controller = new ChatController(connection, state);
       running.connection = connection;

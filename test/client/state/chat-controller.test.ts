@@ -1,3 +1,4 @@
+import { TEST_PASSWORD } from '../../support/grpc-client';
 import { expect } from 'chai';
 import { ChatConnection } from '../../../src/client/connection';
 import { ChatController } from '../../../src/client/state/chat-controller';
@@ -43,7 +44,7 @@ describe('ChatController', function () {
   });
 
   function person(user: string, target = server.target): Person {
-    const connection = new ChatConnection({ server: target, user, backoff: FAST_BACKOFF });
+    const connection = new ChatConnection({ server: target, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF });
     const state = new ChatState(user, target);
     const created: Person = { state, controller: new ChatController(connection, state), connection, bells: 0 };
     state.on('bell', () => (created.bells += 1));
@@ -58,14 +59,14 @@ describe('ChatController', function () {
   }
 
   async function register(user: string): Promise<void> {
-    const connection = new ChatConnection({ server: server.target, user });
+    const connection = new ChatConnection({ server: server.target, user, password: TEST_PASSWORD });
     await connection.connect();
     await connection.close();
   }
 
   /** Sends from a bare connection and waits until the server stored everything. */
   async function sendAll(from: string, to: string, texts: string[]): Promise<void> {
-    const connection = new ChatConnection({ server: server.target, user: from, backoff: FAST_BACKOFF });
+    const connection = new ChatConnection({ server: server.target, user: from, password: TEST_PASSWORD, backoff: FAST_BACKOFF });
     await connection.connect();
     for (const text of texts) connection.send(to, text);
     expect(await connection.drain(10_000)).to.equal(true);

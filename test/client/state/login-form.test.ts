@@ -6,9 +6,22 @@ describe('LoginForm', () => {
     const form = new LoginForm({ server: '127.0.0.1:50051' });
     expect(form.field.key).to.equal('user');
     form.move(1);
+    expect(form.field.key).to.equal('password');
+    form.move(1);
     expect(form.field.key).to.equal('server');
     form.move(-1);
-    expect(form.field.key).to.equal('user');
+    expect(form.field.key).to.equal('password');
+  });
+
+  it('shows the password as dots, asks for one when empty, and keeps its spaces', () => {
+    const form = new LoginForm({ server: '127.0.0.1:1', user: 'alice' });
+    expect(form.fields.find((f) => f.key === 'password')!.secret).to.equal(true);
+    expect(form.validate()).to.equal(false);
+    expect(form.field.key).to.equal('password');
+    expect(form.error).to.include('password');
+    form.field.editor.set(' two words ');
+    expect(form.validate()).to.equal(true);
+    expect(form.values().password).to.equal(' two words ');
   });
 
   it('refuses an empty name or an address without a port, saying what to type, on that field', () => {
@@ -25,8 +38,8 @@ describe('LoginForm', () => {
   });
 
   it('gives the trimmed values of a valid form', () => {
-    const form = new LoginForm({ server: ' 127.0.0.1:1 ', user: ' alice ' });
+    const form = new LoginForm({ server: ' 127.0.0.1:1 ', user: ' alice ', password: 'secret words' });
     expect(form.validate()).to.equal(true);
-    expect(form.values()).to.deep.equal({ server: '127.0.0.1:1', user: 'alice' });
+    expect(form.values()).to.deep.equal({ server: '127.0.0.1:1', user: 'alice', password: 'secret words' });
   });
 });

@@ -1,3 +1,4 @@
+import { TEST_PASSWORD } from '../../support/grpc-client';
 import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
 import type { Widgets } from 'blessed';
@@ -70,6 +71,7 @@ describe('the full-screen client on an in-memory terminal', function () {
     const session = openTui({
       server: options.server ?? server.target,
       user,
+      password: TEST_PASSWORD,
       input: terminal.input,
       output: terminal.output,
       terminal: 'xterm-256color',
@@ -82,7 +84,7 @@ describe('the full-screen client on an in-memory terminal', function () {
   }
 
   async function person(user: string): Promise<ChatConnection> {
-    const connection = new ChatConnection({ server: server.target, user, backoff: FAST_BACKOFF });
+    const connection = new ChatConnection({ server: server.target, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF });
     connections.push(connection);
     await connection.connect();
     return connection;
@@ -236,7 +238,8 @@ describe('the full-screen client on an in-memory terminal', function () {
     alice.type('alice\r');
     await alice.see('cannot reach 127.0.0.1:');
     await alice.see('is `tinychat serve`');
-    alice.type('\t\x15' + server.target + '\r');
+    // Tab twice: from the name past the password to the server field.
+    alice.type('\t\t\x15' + server.target + '\r');
     await alice.see('Welcome to TinyChat, alice.');
   });
 });

@@ -16,6 +16,7 @@ message has arrived, 1 on any error or when --timeout passes first.
 
 import argparse
 import json
+import os
 import queue
 import sys
 import time
@@ -57,7 +58,9 @@ def main():
     with grpc.insecure_channel(args.target) as channel:
         stub = chat_pb2_grpc.ChatStub(channel)
         try:
-            login = stub.Command(chat_pb2.CommandRequest(line=f"/LOGIN {args.user}"), timeout=remaining())
+            # The password comes from the environment, never from argv (where ps shows it).
+            invocation = chat_pb2.Invocation(name="LOGIN", args=[args.user, os.environ["TINYCHAT_PASSWORD"]])
+            login = stub.Command(chat_pb2.CommandRequest(invocation=invocation), timeout=remaining())
             # The token stays private: only what a person may see is printed.
             emit("login", user=login.login.user, registered=login.login.registered, text=login.text)
             credentials = [("authorization", f"Bearer {login.login.token}")]

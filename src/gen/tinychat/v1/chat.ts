@@ -60,7 +60,14 @@ export interface Message {
   sequence: number;
 }
 
-/** CommandRequest is one command invocation. */
+/**
+ * CommandRequest is one command invocation.
+ *
+ * Logging in: "/LOGIN <name> <password>". In a typed line, everything after
+ * the name is the password, spaces included (trimmed at both ends). The
+ * first login of a name registers it with that password (when the server's
+ * registration is open).
+ */
 export interface CommandRequest {
   /** The command, either as typed or already split. */
   input?:
@@ -123,7 +130,19 @@ export interface CommandResponse {
     | //
     /** /HISTORY: one page of a conversation. */
     { $case: "history"; history: HistoryPage }
+    | //
+    /** /PASSWORD: the password was changed. */
+    { $case: "passwordChanged"; passwordChanged: PasswordChanged }
     | undefined;
+}
+
+/** PasswordChanged is the result of /PASSWORD. */
+export interface PasswordChanged {
+  /**
+   * How many other sessions of the user were ended (their tokens stopped
+   * working and their streams closed with UNAUTHENTICATED).
+   */
+  sessionsEnded: number;
 }
 
 /** LoginResult is what /LOGIN returns. */
@@ -712,6 +731,9 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       case "history":
         HistoryPage.encode(message.result.history, writer.uint32(74).fork()).join();
         break;
+      case "passwordChanged":
+        PasswordChanged.encode(message.result.passwordChanged, writer.uint32(82).fork()).join();
+        break;
     }
     return writer;
   },
@@ -801,6 +823,17 @@ export const CommandResponse: MessageFns<CommandResponse> = {
             message.result = { $case: "history", history: HistoryPage.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.result = {
+              $case: "passwordChanged",
+              passwordChanged: PasswordChanged.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -834,6 +867,10 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         ? { $case: "commands", commands: CommandList.fromJSON(object.commands) }
         : isSet(object.history)
         ? { $case: "history", history: HistoryPage.fromJSON(object.history) }
+        : isSet(object.passwordChanged)
+        ? { $case: "passwordChanged", passwordChanged: PasswordChanged.fromJSON(object.passwordChanged) }
+        : isSet(object.password_changed)
+        ? { $case: "passwordChanged", passwordChanged: PasswordChanged.fromJSON(object.password_changed) }
         : undefined,
     };
   },
@@ -859,6 +896,8 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       obj.commands = CommandList.toJSON(message.result.commands);
     } else if (message.result?.$case === "history") {
       obj.history = HistoryPage.toJSON(message.result.history);
+    } else if (message.result?.$case === "passwordChanged") {
+      obj.passwordChanged = PasswordChanged.toJSON(message.result.passwordChanged);
     }
     return obj;
   },
@@ -921,7 +960,89 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         }
         break;
       }
+      case "passwordChanged": {
+        if (object.result?.passwordChanged !== undefined && object.result?.passwordChanged !== null) {
+          message.result = {
+            $case: "passwordChanged",
+            passwordChanged: PasswordChanged.fromPartial(object.result.passwordChanged),
+          };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBasePasswordChanged(): PasswordChanged {
+  return { sessionsEnded: 0 };
+}
+
+export const PasswordChanged: MessageFns<PasswordChanged> = {
+  encode(message: PasswordChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionsEnded !== 0) {
+      writer.uint32(8).uint32(message.sessionsEnded);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PasswordChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePasswordChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sessionsEnded = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PasswordChanged {
+    return {
+      sessionsEnded: isSet(object.sessionsEnded)
+        ? globalThis.Number(object.sessionsEnded)
+        : isSet(object.sessions_ended)
+        ? globalThis.Number(object.sessions_ended)
+        : 0,
+    };
+  },
+
+  toJSON(message: PasswordChanged): unknown {
+    const obj: any = {};
+    if (message.sessionsEnded !== 0) {
+      obj.sessionsEnded = Math.round(message.sessionsEnded);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PasswordChanged>, I>>(base?: I): PasswordChanged {
+    return PasswordChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PasswordChanged>, I>>(object: I): PasswordChanged {
+    const message = createBasePasswordChanged();
+    message.sessionsEnded = object.sessionsEnded ?? 0;
     return message;
   },
 };

@@ -1,0 +1,237 @@
+import { expect } from 'chai';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-client';
+import { makeTempDir, removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
+import { runCli, type CliResult } from '../support/cli';
+import { openSqliteStore } from '../../src/store/sqlite-store';
+import { UserAdmin } from '../../src/admin/user-admin';
+import type { ServerOptions } from '../../src/rpc/server';
+
+async function failure(promise: Promise<unknown>, code: status): Promise<ServiceError> {
+  try {
+    await promise;
+  } catch (err) {
+    const error = err as ServiceError;
+    expect(error.code, error.details).to.equal(code);
+    return error;
+  }
+  throw new Error(`expected status ${status[code]}, but the call succeeded`);
+}
+
+/** Runs `tinychat user …` with TINYCHAT_PASSWORD set to `password`, or unset. */
+function userCli(args: string[], password?: string): Promise<CliResult> {
+  return runCli(['user', ...args], { env: { TINYCHAT_PASSWORD: password } });
+}
+
+describe('accounts', function () {
+  let server: TestServer;
+  const clients: WireClient[] = [];
+  const streams: WireStream[] = [];
+
+  const client = () => {
+    const c = new WireClient(server.target);
+    clients.push(c);
+    return c;
+  };
+
+  async function restart(options: Partial<ServerOptions> = {}): Promise<void> {
+    const { dbPath } = server;
+    await server.stop();
+    server = await startTestServer({ dbPath, ...options });
+  }
+
+  beforeEach(async () => {
+    server = await startTestServer();
+  });
+
+  afterEach(async () => {
+    for (const stream of streams.splice(0)) if (!stream.status) stream.cancel();
+    for (const c of clients.splice(0)) c.close();
+    await server.stop();
+    removeTempDirs();
+  });
+
+  it('registers a name with the password of its first login, and later logins need that password', async () => {
+    await client().login('alice', 'first password');
+    await client().login('alice', 'first password');
+    const wrong = await failure(client().login('alice', 'second password'), status.UNAUTHENTICATED);
+    expect(wrong.details).to.contain('wrong name or password');
+    expect(wrong.details).to.not.contain('first password');
+  });
+
+  it('refuses to register a name with a password shorter than 8 characters', async () => {
+    const err = await failure(client().login('bob', 'short'), status.INVALID_ARGUMENT);
+    expect(err.details).to.contain('at least 8 characters');
+    const users = await startedUsers();
+    expect(users).to.not.include('bob');
+  });
+
+  async function startedUsers(): Promise<string[]> {
+    const admin = client();
+    await admin.login('observer');
+    const response = await admin.command('/USERS');
+    return response.result?.$case === 'users' ? response.result.users.users.map((u) => u.name) : [];
+  }
+
+  it('stores only a salted scrypt hash of each password and a hash of each token', async () => {
+    const alice = client();
+    await alice.login('alice');
+    const bob = client();
+    await bob.login('bob');
+    await server.stop();
+    const db = new Database(server.dbPath, { readonly: true });
+    try {
+      const hashes = db.prepare('SELECT password_hash AS hash FROM users ORDER BY id').all() as { hash: string }[];
+      for (const { hash } of hashes) {
+        expect(hash).to.match(/^scrypt\$\d+\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+        expect(hash).to.not.contain(TEST_PASSWORD);
+      }
+      expect(hashes[0].hash).to.not.equal(hashes[1].hash, 'same password, different salts');
+      const tokens = db.prepare('SELECT token_hash AS hash FROM sessions').all() as { hash: string }[];
+      expect(tokens.map((t) => t.hash)).to.not.include(alice.token).and.not.include(bob.token);
+    } finally {
+      db.close();
+    }
+    server = await startTestServer({ dbPath: server.dbPath });
+  });
+
+  it('changes a password with /PASSWORD, ending the other sessions and their streams but not this one', async () => {
+    const here = client();
+    await here.login('alice');
+    const elsewhere = client();
+    await elsewhere.login('alice');
+    const elsewhereStream = elsewhere.converse();
+    streams.push(elsewhereStream);
+    elsewhereStream.resume();
+    await elsewhereStream.until('ready', (s) => s.frames.length > 0);
+
+    const spaced = await failure(here.command(`/PASSWORD ${TEST_PASSWORD} new-secret-words`), status.INVALID_ARGUMENT);
+    expect(spaced.details).to.contain('usage: /PASSWORD');
+
+    const wrong = await failure(here.command('/PASSWORD not-the-password new-secret-words'), status.PERMISSION_DENIED);
+    expect(wrong.details).to.contain('current password is wrong');
+
+    // A current password with spaces goes through the split (invocation) form.
+    const result = await new Promise<unknown>((resolve, reject) =>
+      here.client.command(
+        { input: { $case: 'invocation', invocation: { name: 'PASSWORD', args: [TEST_PASSWORD, 'new-secret-words'] } } },
+        here.metadata(),
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    );
+    expect(result).to.deep.include({ result: { $case: 'passwordChanged', passwordChanged: { sessionsEnded: 1 } } });
+
+    const ended = await elsewhereStream.ended();
+    expect(ended.code).to.equal(status.UNAUTHENTICATED);
+    expect(ended.details).to.contain('password was changed');
+    await failure(elsewhere.command('/TIME'), status.UNAUTHENTICATED);
+    expect((await here.command('/TIME')).result?.$case).to.equal('time');
+    await failure(client().login('alice', TEST_PASSWORD), status.UNAUTHENTICATED);
+    await client().login('alice', 'new-secret-words');
+  });
+
+  it('ends a session with /QUIT: its token stops working', async () => {
+    const alice = client();
+    await alice.login('alice');
+    const token = alice.token!;
+    await alice.command('/QUIT');
+    const err = await failure(alice.command('/TIME', token), status.UNAUTHENTICATED);
+    expect(err.details).to.contain('/LOGIN');
+  });
+
+  it('lets a token expire after the session lifetime', async () => {
+    await restart({ sessionTtlMs: 300 });
+    const alice = client();
+    await alice.login('alice');
+    expect((await alice.command('/TIME')).result?.$case).to.equal('time');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const err = await failure(alice.command('/TIME'), status.UNAUTHENTICATED);
+    expect(err.details).to.contain('expired');
+    const stream = alice.converse();
+    streams.push(stream);
+    expect((await stream.ended()).code).to.equal(status.UNAUTHENTICATED);
+  });
+
+  describe('with registration closed', () => {
+    beforeEach(async () => {
+      await restart({ registration: 'closed' });
+    });
+
+    it('refuses to register a new name, saying who can create accounts', async () => {
+      const err = await failure(client().login('mallory'), status.PERMISSION_DENIED);
+      expect(err.details).to.contain('operator');
+    });
+
+    it('lets in an account an operator created, with its password', async () => {
+      await server.stop();
+      const store = openSqliteStore(server.dbPath);
+      await new UserAdmin(store, 10).add('carol', 'carols password');
+      await store.close();
+      server = await startTestServer({ dbPath: server.dbPath, registration: 'closed' });
+      await failure(client().login('carol', 'not carols password'), status.UNAUTHENTICATED);
+      await client().login('carol', 'carols password');
+    });
+  });
+
+  describe('names registered before accounts had passwords', () => {
+    async function makePasswordless(name: string): Promise<void> {
+      await server.stop();
+      const db = new Database(server.dbPath);
+      db.prepare('INSERT INTO users (name, name_key, created_at, last_seen_at) VALUES (?, ?, 0, 0)').run(name, name.toLowerCase());
+      db.close();
+    }
+
+    it('are claimed by their next login when registration is open: that password sticks', async () => {
+      await makePasswordless('olduser');
+      server = await startTestServer({ dbPath: server.dbPath });
+      await client().login('olduser', 'claimed password');
+      await failure(client().login('olduser', 'another password'), status.UNAUTHENTICATED);
+    });
+
+    it('cannot log in when registration is closed until an operator sets a password', async () => {
+      await makePasswordless('olduser');
+      server = await startTestServer({ dbPath: server.dbPath, registration: 'closed' });
+      const err = await failure(client().login('olduser', 'any password'), status.UNAUTHENTICATED);
+      expect(err.details).to.contain('tinychat user passwd olduser');
+    });
+  });
+
+  describe('the tinychat user command', () => {
+    it('adds, lists, resets and disables accounts in the database, ending sessions', async () => {
+      await server.stop();
+      const db = join(makeTempDir(), 'admin.db');
+      expect((await userCli(['add', 'dave', '--db', db], 'daves password')).code).to.equal(0);
+      const duplicate = await userCli(['add', 'Dave', '--db', db], 'daves password');
+      expect(duplicate.code).to.equal(1);
+      expect(duplicate.stderr).to.contain('already exists').and.contain('tinychat user passwd');
+      const listed = await userCli(['list', '--db', db]);
+      expect(listed.stdout).to.match(/dave\s+active/);
+
+      server = await startTestServer({ dbPath: db, registration: 'closed' });
+      const dave = client();
+      await dave.login('dave', 'daves password');
+      const reset = await userCli(['passwd', 'dave', '--db', db], 'new daves password');
+      expect(reset.stdout).to.contain('1 session(s) ended');
+      await failure(dave.command('/TIME'), status.UNAUTHENTICATED);
+      await dave.login('dave', 'new daves password');
+
+      const disabled = await userCli(['del', 'dave', '--db', db]);
+      expect(disabled.code).to.equal(0);
+      await failure(dave.command('/TIME'), status.UNAUTHENTICATED);
+      const refused = await failure(client().login('dave', 'new daves password'), status.UNAUTHENTICATED);
+      expect(refused.details).to.contain('disabled');
+      expect((await userCli(['list', '--db', db])).stdout).to.match(/dave\s+disabled/);
+    });
+
+    it('never takes a password from its arguments, and says where to put it', async () => {
+      await server.stop();
+      const db = join(makeTempDir(), 'admin.db');
+      const result = await userCli(['add', 'erin', '--db', db]);
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.contain('TINYCHAT_PASSWORD').and.contain('--password-file');
+      server = await startTestServer();
+    });
+  });
+});
