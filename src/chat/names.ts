@@ -27,7 +27,10 @@ export function validateName(name: string): string {
 
 /** Quotes user input for an error message, cut to 40 characters so errors stay readable. */
 export function quoted(text: string): string {
-  return text.length > 40 ? `"${text.slice(0, 40)}…"` : `"${text}"`;
+  if (text.length <= 40) return `"${text}"`;
+  // Never cut a surrogate pair in half: half a character is not text.
+  const end = /[\uD800-\uDBFF]/.test(text[39]) ? 39 : 40;
+  return `"${text.slice(0, end)}…"`;
 }
 
 /** The case-insensitive key under which a name is unique ("Bob" and "bob" are one user). */

@@ -6,14 +6,16 @@ import { DEFAULT_LOGIN_LIMITS, type LoginLimits } from '../chat/login-throttle';
 import { MAX_BODY_BYTES, Messaging } from '../chat/messaging';
 import { DEFAULT_SEND_RATE, SendRateLimiter, type SendRateLimit } from '../chat/send-rate';
 import { UserDirectory } from '../chat/user-directory';
-import { ChatService, type ChatServer } from '../gen/tinychat/v1/chat';
+import type { ChatServer } from '../gen/tinychat/v1/chat';
 import { DEFAULT_QUEUE_LIMIT, OnlineRegistry } from '../queue/online-registry';
 import { AppendBatcher } from '../store/append-batcher';
 import { commandHandler } from './command-handler';
 import { converseHandler } from './converse-handler';
 import { createHealth } from './health';
+import { lateWriteGuard } from './late-write-guard';
 import { PeerLimiter } from './peer-limiter';
 import { addReflection } from './reflection';
+import { chatServiceDefinition } from './service-definition';
 import type { Logger } from '../log';
 import type { Store } from '../store/store';
 
@@ -117,6 +119,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.keepalive_time_ms': limits.keepaliveMs,
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
     'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
+    interceptors: [lateWriteGuard],
   });
   const chat: ChatServer = {
     command: commandHandler({ store, accounts, messaging, online: registry, clock: Date.now }, peers, logger),
@@ -126,7 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       isShuttingDown: () => shuttingDown,
     }),
   };
-  server.addService(ChatService, chat);
+  server.addService(chatServiceDefinition, chat);
   health.register(server);
   addReflection(server);
 

@@ -22,5 +22,14 @@ export function grpcStatusOf(code: ErrorCode): status {
 /** Any thrown value as the error object grpc-js sends as a call's status. */
 export function toServiceError(err: unknown): Partial<ServiceError> {
   const chatError = asChatError(err);
-  return { code: grpcStatusOf(chatError.code), details: chatError.message, metadata: new Metadata() };
+  return { code: grpcStatusOf(chatError.code), details: wellFormed(chatError.message), metadata: new Metadata() };
+}
+
+/**
+ * grpc-js sends the details through encodeURI, which throws on a lone
+ * surrogate — outside any call, so the whole process would stop. Messages
+ * quote user input; make sure no half character reaches it.
+ */
+function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
