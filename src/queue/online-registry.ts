@@ -13,6 +13,13 @@ export interface Subscriber extends QueueReader {
   close(error?: ChatError): void;
 }
 
+/**
+ * Presence changes are gathered for this long and sent to each watcher as
+ * one delivery: when many users connect at once (a server restart), each
+ * watcher gets a few frames instead of one per user.
+ */
+export const PRESENCE_BATCH_MS = 50;
+
 /** Default bound of a user's outbound queue, in deliveries. */
 export const DEFAULT_QUEUE_LIMIT = 4096;
 
@@ -27,6 +34,9 @@ export class OnlineRegistry implements OnlineDirectory {
   private readonly streamsPerUser = new Map<number, number>();
   /** Streams that asked for presence changes. */
   private readonly watchers = new Set<Subscriber>();
+  /** Changes waiting for the next presence batch, by user: the latest one wins. */
+  private readonly pendingPresence = new Map<string, PresenceChange>();
+  private presenceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly queueLimit = DEFAULT_QUEUE_LIMIT,
@@ -129,11 +139,23 @@ export class OnlineRegistry implements OnlineDirectory {
 
   /** Ends every stream with `error` (at shutdown). */
   closeAll(error: ChatError): void {
+    clearTimeout(this.presenceTimer);
+    this.presenceTimer = undefined;
+    this.pendingPresence.clear();
     for (const subscriber of [...this.subscribers]) subscriber.close(error);
   }
 
   private announce(change: PresenceChange): void {
-    const delivery: Delivery = { kind: 'presence', change };
+    // Someone who came and went within one batch is reported by their last change only.
+    this.pendingPresence.delete(change.user);
+    this.pendingPresence.set(change.user, change);
+    this.presenceTimer ??= setTimeout(() => this.flushPresence(), PRESENCE_BATCH_MS);
+  }
+
+  private flushPresence(): void {
+    this.presenceTimer = undefined;
+    const delivery: Delivery = { kind: 'presence', changes: [...this.pendingPresence.values()] };
+    this.pendingPresence.clear();
     const notified = new Set<number>();
     for (const subscriber of this.watchers) {
       if (notified.has(subscriber.userId)) continue;

@@ -18,7 +18,7 @@ export type Delivery =
   | { kind: 'copy'; message: StoredMessage; origin: QueueReader }
   | { kind: 'receipt'; result: AppendResult; target: QueueReader }
   | { kind: 'error'; error: ChatError; clientId: string; target: QueueReader }
-  | { kind: 'presence'; change: PresenceChange };
+  | { kind: 'presence'; changes: PresenceChange[] };
 
 /** A consumer of a queue: in practice one Converse stream. */
 export interface QueueReader {

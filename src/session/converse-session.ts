@@ -272,7 +272,7 @@ export class ConverseSession implements Subscriber {
             if (delivery.target === this) batch.errors.push({ error: delivery.error, clientId: delivery.clientId });
             break;
           case 'presence':
-            if (this.watching) batch.presence.push(delivery.change);
+            if (this.watching) batch.presence.push(...delivery.changes);
             break;
         }
       }
