@@ -1,35 +1,22 @@
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
-import { WireClient, type WireStream } from '../support/grpc-client';
+import { WireClients, type WireClient } from '../support/grpc-client';
 
 describe('delivery', () => {
   let server: TestServer;
-  const clients: WireClient[] = [];
-  const streams: WireStream[] = [];
-
-  async function user(name: string, target = server.target): Promise<WireClient> {
-    const client = new WireClient(target);
-    clients.push(client);
-    await client.login(name);
-    return client;
-  }
-
-  function open(client: WireClient, afterSequence?: number, watchPresence = false): WireStream {
-    const stream = client.converse();
-    streams.push(stream);
-    stream.resume(afterSequence, watchPresence);
-    return stream;
-  }
+  const wire = new WireClients(() => server.target);
+  const user = (name: string) => wire.user(name);
+  const open = (client: WireClient, afterSequence?: number, watchPresence = false) => wire.open(client, afterSequence, watchPresence);
 
   beforeEach(async () => {
     server = await startTestServer();
   });
 
   afterEach(async () => {
-    for (const stream of streams.splice(0)) if (!stream.status) stream.cancel();
+    wire.cancelStreams();
     await server.stop();
-    for (const client of clients.splice(0)) client.close();
+    wire.closeClients();
     removeTempDirs();
   });
 
@@ -57,7 +44,7 @@ describe('delivery', () => {
     a.send('bob', 'two', 'm2');
     await a.until('receipts', (s) => s.receipts.length === 2);
     const b = bob.converse();
-    streams.push(b);
+    wire.track(b);
     await b.until('ready', (s) => s.frames.length > 0);
     expect(b.frames[0].ready).to.deep.equal({ user: 'bob', lastSequence: 2, ackedSequence: 0 });
   });
@@ -192,7 +179,7 @@ describe('delivery', () => {
     const alice = await user('alice');
     await user('bob');
     const a = alice.converse();
-    streams.push(a);
+    wire.track(a);
     a.resume();
     a.send('bob', 'then bye', 'm1');
     const ended = await a.finish();

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { WireClient, type WireStream } from '../support/grpc-client';
+import { WireClient, WireClients } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 
 /**
@@ -9,25 +9,13 @@ import { removeTempDirs, startTestServer, type TestServer } from '../support/tes
  */
 describe('authorization', function () {
   let server: TestServer;
-  const clients: WireClient[] = [];
-  const streams: WireStream[] = [];
+  const wire = new WireClients(() => server.target);
   let alice: WireClient;
   let bob: WireClient;
   let mallory: WireClient;
 
-  async function user(name: string): Promise<WireClient> {
-    const client = new WireClient(server.target);
-    clients.push(client);
-    await client.login(name);
-    return client;
-  }
-
-  function open(client: WireClient, afterSequence?: number): WireStream {
-    const stream = client.converse();
-    streams.push(stream);
-    stream.resume(afterSequence);
-    return stream;
-  }
+  const user = (name: string) => wire.user(name);
+  const open = (client: WireClient, afterSequence?: number) => wire.open(client, afterSequence);
 
   beforeEach(async () => {
     server = await startTestServer();
@@ -43,8 +31,8 @@ describe('authorization', function () {
   });
 
   afterEach(async () => {
-    for (const stream of streams.splice(0)) if (!stream.status) stream.cancel();
-    for (const client of clients.splice(0)) client.close();
+    wire.cancelStreams();
+    wire.closeClients();
     await server.stop();
     removeTempDirs();
   });
@@ -105,12 +93,12 @@ describe('authorization', function () {
 
   it('refuses every call with a missing, forged or ended token', async () => {
     const forged = new WireClient(server.target);
-    clients.push(forged);
+    wire.clients.push(forged);
     for (const token of [undefined, 'forged-token', alice.token!.slice(0, -1) + (alice.token!.endsWith('A') ? 'B' : 'A')]) {
       const err = await forged.command('/USERS', token).catch((e: ServiceError) => e);
       expect((err as ServiceError).code, String(token)).to.equal(status.UNAUTHENTICATED);
       const stream = forged.converse(token);
-      streams.push(stream);
+      wire.track(stream);
       expect((await stream.ended()).code).to.equal(status.UNAUTHENTICATED);
     }
     const ended = alice.token!;
@@ -137,7 +125,7 @@ describe('authorization', function () {
 
   it('answers a failed login without echoing the password it was given', async () => {
     const stranger = new WireClient(server.target);
-    clients.push(stranger);
+    wire.clients.push(stranger);
     const err = await stranger.login('alice', 'guessing-password').catch((e: ServiceError) => e);
     expect((err as ServiceError).code).to.equal(status.UNAUTHENTICATED);
     expect((err as ServiceError).details).to.contain('wrong name or password');

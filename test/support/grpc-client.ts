@@ -137,3 +137,44 @@ export class WireStream {
     for (const waiter of [...this.waiters]) waiter();
   }
 }
+
+/**
+ * The clients and streams one test opens, so that teardown can end them all:
+ * `user` logs a new client in, `open` starts a stream that resumes at once.
+ */
+export class WireClients {
+  readonly clients: WireClient[] = [];
+  readonly streams: WireStream[] = [];
+
+  constructor(private readonly target: () => string) {}
+
+  /** A new client, logged in as `name`. */
+  async user(name: string, target = this.target()): Promise<WireClient> {
+    const client = new WireClient(target);
+    this.clients.push(client);
+    await client.login(name);
+    return client;
+  }
+
+  /** A stream of `client`, resumed after `afterSequence` (0: the acknowledged position). */
+  open(client: WireClient, afterSequence?: number, watchPresence = false): WireStream {
+    return this.track(client.converse(), (stream) => stream.resume(afterSequence, watchPresence));
+  }
+
+  /** Ends `stream` at teardown too. */
+  track(stream: WireStream, start?: (stream: WireStream) => void): WireStream {
+    this.streams.push(stream);
+    start?.(stream);
+    return stream;
+  }
+
+  /** Cancels every stream still open. */
+  cancelStreams(): void {
+    for (const stream of this.streams.splice(0)) if (!stream.status) stream.cancel();
+  }
+
+  /** Closes every client. */
+  closeClients(): void {
+    for (const client of this.clients.splice(0)) client.close();
+  }
+}
