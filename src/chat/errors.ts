@@ -19,10 +19,22 @@ export class ChatError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** When waiting helps (rate limits): the earliest retry that can succeed, in ms from now. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ChatError';
   }
+}
+
+/**
+ * "in 3 s", "in 2 min": a wait a person can use, always rounded up so that
+ * a retry after it succeeds (never "0.0 s").
+ */
+export function waitPhrase(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 120) return `in ${seconds} s`;
+  return `in ${Math.ceil(seconds / 60)} min`;
 }
 
 /** True when `err` is a ChatError, optionally with the given code. */

@@ -40,7 +40,8 @@ export class Messaging {
     private readonly batcher: AppendBatcher,
     private readonly users: UserDirectory,
     private readonly rate: SendRateLimiter = new SendRateLimiter(),
-    private readonly maxBodyBytes = MAX_BODY_BYTES,
+    /** The largest body accepted, in UTF-8 bytes (told to clients when a stream opens). */
+    readonly maxBodyBytes = MAX_BODY_BYTES,
     private readonly clock: () => number = Date.now,
   ) {}
 

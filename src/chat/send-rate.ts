@@ -1,4 +1,4 @@
-import { ChatError } from './errors';
+import { ChatError, waitPhrase } from './errors';
 
 /** Messages per second a user may send on average, and how many at once. 0 turns the limit off. */
 export interface SendRateLimit {
@@ -39,10 +39,11 @@ export class SendRateLimiter {
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) * perSecond) / 1000);
     bucket.updatedAt = now;
     if (bucket.tokens < 1) {
-      const waitSeconds = ((1 - bucket.tokens) / perSecond).toFixed(1);
+      const waitMs = Math.ceil(((1 - bucket.tokens) / perSecond) * 1000);
       throw new ChatError(
         'resource-exhausted',
-        `you are sending too fast (at most ${perSecond} messages a second, ${burst} at once) — try again in ${waitSeconds} s`,
+        `you are sending too fast (at most ${perSecond} messages a second, ${burst} at once) — try again ${waitPhrase(waitMs)}`,
+        waitMs,
       );
     }
     bucket.tokens -= 1;

@@ -22,8 +22,13 @@ export function grpcStatusOf(code: ErrorCode): status {
 /** Any thrown value as the error object grpc-js sends as a call's status. */
 export function toServiceError(err: unknown): Partial<ServiceError> {
   const chatError = asChatError(err);
-  return { code: grpcStatusOf(chatError.code), details: wellFormed(chatError.message), metadata: new Metadata() };
+  const metadata = new Metadata();
+  if (chatError.retryAfterMs !== undefined) metadata.set(RETRY_AFTER_KEY, String(Math.ceil(chatError.retryAfterMs)));
+  return { code: grpcStatusOf(chatError.code), details: wellFormed(chatError.message), metadata };
 }
+
+/** Trailing metadata entry that tells a client, in milliseconds, when a retry can succeed. */
+export const RETRY_AFTER_KEY = 'retry-after-ms';
 
 /**
  * grpc-js sends the details through encodeURI, which throws on a lone

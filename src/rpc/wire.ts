@@ -35,7 +35,12 @@ export function toServerFrame(batch: OutboundBatch): ServerFrame {
       duplicate,
     })),
     presence: batch.presence.map((change) => ({ user: change.user, online: change.online, lastSeen: new Date(change.time) })),
-    errors: batch.errors.map(({ error, clientId }) => ({ code: grpcStatusOf(error.code), message: error.message, clientId })),
+    errors: batch.errors.map(({ error, clientId }) => ({
+      code: grpcStatusOf(error.code),
+      message: error.message,
+      clientId,
+      retryAfterMs: error.retryAfterMs ?? 0,
+    })),
     ready: batch.greeting,
   };
 }

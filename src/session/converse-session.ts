@@ -86,6 +86,7 @@ export class ConverseSession implements Subscriber {
         user: this.userName,
         lastSequence: this.knownLast,
         ackedSequence: this.services.acks.latest(this.userId, user?.ackedSequence ?? 0),
+        maxBodyBytes: this.services.messaging.maxBodyBytes,
       },
     });
   }

@@ -14,6 +14,8 @@ export interface Greeting {
   user: string;
   lastSequence: number;
   ackedSequence: number;
+  /** The largest body the server accepts, so clients refuse longer ones themselves. */
+  maxBodyBytes: number;
 }
 
 /** A per-frame error: the stream stays open. */

@@ -67,6 +67,14 @@ export interface Message {
  * the name is the password, spaces included (trimmed at both ends). The
  * first login of a name registers it with that password (when the server's
  * registration is open).
+ *
+ * Every other command splits its line at spaces, except inside double
+ * quotes: `/PASSWORD "old pass phrase" "new pass phrase"`. Inside quotes,
+ * `\"` stands for a quote and `\\` for a backslash. An `invocation` needs no
+ * quoting.
+ *
+ * Every string the server reads must be valid UTF-8; one that is not is
+ * refused with INVALID_ARGUMENT naming the field, never decoded lossily.
  */
 export interface CommandRequest {
   /** The command, either as typed or already split. */
@@ -319,6 +327,11 @@ export interface Ready {
   lastSequence: number;
   /** The user's acknowledged position. */
   ackedSequence: number;
+  /**
+   * The largest message body this server accepts, in UTF-8 bytes. A client
+   * refuses a longer message itself instead of sending it.
+   */
+  maxBodyBytes: number;
 }
 
 /** Receipt confirms that a sent message is durably stored. */
@@ -360,6 +373,12 @@ export interface FrameError {
   message: string;
   /** The client_id of the send it refers to, when it refers to one. */
   clientId: string;
+  /**
+   * When non-zero, the same frame may succeed if sent again after this many
+   * milliseconds (e.g. the send rate limit). A client paces itself by it and
+   * resends with the same client_id.
+   */
+  retryAfterMs: number;
 }
 
 function createBaseMessage(): Message {
@@ -2462,7 +2481,7 @@ export const ServerFrame: MessageFns<ServerFrame> = {
 };
 
 function createBaseReady(): Ready {
-  return { user: "", lastSequence: 0, ackedSequence: 0 };
+  return { user: "", lastSequence: 0, ackedSequence: 0, maxBodyBytes: 0 };
 }
 
 export const Ready: MessageFns<Ready> = {
@@ -2475,6 +2494,9 @@ export const Ready: MessageFns<Ready> = {
     }
     if (message.ackedSequence !== 0) {
       writer.uint32(24).uint64(message.ackedSequence);
+    }
+    if (message.maxBodyBytes !== 0) {
+      writer.uint32(32).uint32(message.maxBodyBytes);
     }
     return writer;
   },
@@ -2516,6 +2538,14 @@ export const Ready: MessageFns<Ready> = {
             message.ackedSequence = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxBodyBytes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2541,6 +2571,11 @@ export const Ready: MessageFns<Ready> = {
         : isSet(object.acked_sequence)
         ? globalThis.Number(object.acked_sequence)
         : 0,
+      maxBodyBytes: isSet(object.maxBodyBytes)
+        ? globalThis.Number(object.maxBodyBytes)
+        : isSet(object.max_body_bytes)
+        ? globalThis.Number(object.max_body_bytes)
+        : 0,
     };
   },
 
@@ -2555,6 +2590,9 @@ export const Ready: MessageFns<Ready> = {
     if (message.ackedSequence !== 0) {
       obj.ackedSequence = Math.round(message.ackedSequence);
     }
+    if (message.maxBodyBytes !== 0) {
+      obj.maxBodyBytes = Math.round(message.maxBodyBytes);
+    }
     return obj;
   },
 
@@ -2566,6 +2604,7 @@ export const Ready: MessageFns<Ready> = {
     message.user = object.user ?? "";
     message.lastSequence = object.lastSequence ?? 0;
     message.ackedSequence = object.ackedSequence ?? 0;
+    message.maxBodyBytes = object.maxBodyBytes ?? 0;
     return message;
   },
 };
@@ -2829,7 +2868,7 @@ export const PresenceChange: MessageFns<PresenceChange> = {
 };
 
 function createBaseFrameError(): FrameError {
-  return { code: 0, message: "", clientId: "" };
+  return { code: 0, message: "", clientId: "", retryAfterMs: 0 };
 }
 
 export const FrameError: MessageFns<FrameError> = {
@@ -2842,6 +2881,9 @@ export const FrameError: MessageFns<FrameError> = {
     }
     if (message.clientId !== "") {
       writer.uint32(26).string(message.clientId);
+    }
+    if (message.retryAfterMs !== 0) {
+      writer.uint32(32).uint32(message.retryAfterMs);
     }
     return writer;
   },
@@ -2883,6 +2925,14 @@ export const FrameError: MessageFns<FrameError> = {
             message.clientId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.retryAfterMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2904,6 +2954,11 @@ export const FrameError: MessageFns<FrameError> = {
         : isSet(object.client_id)
         ? globalThis.String(object.client_id)
         : "",
+      retryAfterMs: isSet(object.retryAfterMs)
+        ? globalThis.Number(object.retryAfterMs)
+        : isSet(object.retry_after_ms)
+        ? globalThis.Number(object.retry_after_ms)
+        : 0,
     };
   },
 
@@ -2918,6 +2973,9 @@ export const FrameError: MessageFns<FrameError> = {
     if (message.clientId !== "") {
       obj.clientId = message.clientId;
     }
+    if (message.retryAfterMs !== 0) {
+      obj.retryAfterMs = Math.round(message.retryAfterMs);
+    }
     return obj;
   },
 
@@ -2929,6 +2987,7 @@ export const FrameError: MessageFns<FrameError> = {
     message.code = object.code ?? 0;
     message.message = object.message ?? "";
     message.clientId = object.clientId ?? "";
+    message.retryAfterMs = object.retryAfterMs ?? 0;
     return message;
   },
 };
@@ -2949,9 +3008,12 @@ export const ChatService = {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument), NOT_FOUND (no such user), UNAUTHENTICATED (missing, unknown or
-   * expired token), FAILED_PRECONDITION (e.g. /STOP with no open
-   * conversation). Each error's message says what to do next.
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
+   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
+   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
+   * failed logins). Each error's message says what to do next. When waiting
+   * helps, the status carries the trailing metadata entry
+   * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
   command: {
     path: "/tinychat.v1.Chat/Command" as const,
@@ -2995,9 +3057,12 @@ export interface ChatServer extends UntypedServiceImplementation {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument), NOT_FOUND (no such user), UNAUTHENTICATED (missing, unknown or
-   * expired token), FAILED_PRECONDITION (e.g. /STOP with no open
-   * conversation). Each error's message says what to do next.
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
+   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
+   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
+   * failed logins). Each error's message says what to do next. When waiting
+   * helps, the status carries the trailing metadata entry
+   * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
   command: handleUnaryCall<CommandRequest, CommandResponse>;
   /**
@@ -3025,9 +3090,12 @@ export interface ChatClient extends Client {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument), NOT_FOUND (no such user), UNAUTHENTICATED (missing, unknown or
-   * expired token), FAILED_PRECONDITION (e.g. /STOP with no open
-   * conversation). Each error's message says what to do next.
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
+   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
+   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
+   * failed logins). Each error's message says what to do next. When waiting
+   * helps, the status carries the trailing metadata entry
+   * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
   command(
     request: CommandRequest,
