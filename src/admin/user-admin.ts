@@ -31,7 +31,7 @@ export class UserAdmin {
     checkNewPassword(password);
     await this.store.setPassword(user.id, await hashPassword(password, this.passwordCost));
     await this.store.setUserDisabled(user.id, false);
-    const ended = await this.store.deleteUserSessions(user.id);
+    const ended = await this.store.deleteUserSessions(user.id, 'password-reset', this.clock());
     return `password of ${user.name} set; ${ended} session(s) ended`;
   }
 
@@ -39,7 +39,7 @@ export class UserAdmin {
   async del(name: string): Promise<string> {
     const user = await this.find(name);
     await this.store.setUserDisabled(user.id, true);
-    const ended = await this.store.deleteUserSessions(user.id);
+    const ended = await this.store.deleteUserSessions(user.id, 'disabled', this.clock());
     return `disabled ${user.name}; ${ended} session(s) ended (its messages stay; \`tinychat user passwd ${user.name}\` re-enables it)`;
   }
 

@@ -111,8 +111,9 @@ export class Accounts {
 
   /** Ends the caller's session: its token stops working. */
   async logout(caller: Caller): Promise<void> {
-    await this.store.deleteSession(caller.session.tokenHash);
-    await this.store.touchUser(caller.user.id, this.options.clock());
+    const now = this.options.clock();
+    await this.store.deleteSession(caller.session.tokenHash, 'logout', now);
+    await this.store.touchUser(caller.user.id, now);
   }
 
   /**
@@ -126,7 +127,7 @@ export class Accounts {
     }
     checkNewPassword(next);
     await this.store.setPassword(user.id, await hashPassword(next, this.options.passwordCost));
-    return this.store.deleteUserSessions(user.id, caller.session.tokenHash);
+    return this.store.deleteUserSessions(user.id, 'password-changed', this.options.clock(), caller.session.tokenHash);
   }
 
   private async findOrRegister(name: string, password: string): Promise<{ user: UserRecord; registered: boolean }> {

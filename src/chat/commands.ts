@@ -40,6 +40,8 @@ export interface CommandServices {
   accounts: Accounts;
   messaging: Messaging;
   online: OnlineDirectory;
+  /** Closes the streams of ended sessions; commands that end sessions wait for it so their streams are closed when they answer. */
+  sessionEnds: { poll(): Promise<void> };
   clock: () => number;
 }
 
@@ -204,13 +206,9 @@ const COMMANDS: CommandSpec[] = [
     minArgs: 2,
     maxArgs: 2,
     needsSession: true,
-    async run({ accounts, online }, [current, next], caller) {
+    async run({ accounts, sessionEnds }, [current, next], caller) {
       const sessionsEnded = await accounts.changePassword(caller!, current, next);
-      online.endUserSessions(
-        caller!.user.id,
-        caller!.session.tokenHash,
-        new ChatError('unauthenticated', 'your password was changed — log in again with the new one'),
-      );
+      await sessionEnds.poll();
       const others = sessionsEnded === 1 ? '1 other session was' : `${sessionsEnded} other sessions were`;
       return { kind: 'password-changed', text: `password changed; ${others} logged out`, sessionsEnded };
     },
@@ -222,9 +220,9 @@ const COMMANDS: CommandSpec[] = [
     minArgs: 0,
     maxArgs: 0,
     needsSession: true,
-    async run({ accounts, online }, _args, caller) {
+    async run({ accounts, sessionEnds }, _args, caller) {
       await accounts.logout(caller!);
-      online.endSession(caller!.session.tokenHash);
+      await sessionEnds.poll();
       return { kind: 'logged-out', text: `goodbye, ${caller!.user.name}`, user: caller!.user.name };
     },
   },

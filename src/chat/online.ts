@@ -7,8 +7,8 @@ import type { ChatError } from './errors';
 export interface OnlineDirectory {
   /** True while the user holds at least one Converse stream. */
   isOnline(userId: number): boolean;
-  /** Ends every stream opened with this session (after /QUIT); they close with OK. */
-  endSession(tokenHash: string): void;
-  /** Ends every stream of the user except those of `keepTokenHash`, with `reason` (after a password change). */
-  endUserSessions(userId: number, keepTokenHash: string, reason: ChatError): void;
+  /** Ends every stream opened with this session: with OK when `reason` is absent (/QUIT). */
+  endSession(tokenHash: string, reason?: ChatError): void;
+  /** Ends every stream of the user except those of `keepTokenHash`, with `reason` (OK when absent). */
+  endUserSessions(userId: number, keepTokenHash: string | undefined, reason?: ChatError): void;
 }

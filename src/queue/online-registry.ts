@@ -123,15 +123,15 @@ export class OnlineRegistry implements OnlineDirectory {
     this.queues.get(origin.userId)?.push({ kind: 'error', error, clientId, target: origin });
   }
 
-  /** Ends every stream of one session (after /QUIT), with OK. */
-  endSession(tokenHash: string): void {
+  /** Ends every stream of one session: with OK after /QUIT, else with `reason`. */
+  endSession(tokenHash: string, reason?: ChatError): void {
     for (const subscriber of [...this.subscribers]) {
-      if (subscriber.tokenHash === tokenHash) subscriber.close();
+      if (subscriber.tokenHash === tokenHash) subscriber.close(reason);
     }
   }
 
-  /** Ends every stream of the user except those of one session, with `reason`. */
-  endUserSessions(userId: number, keepTokenHash: string, reason: ChatError): void {
+  /** Ends every stream of the user except those of one session, with `reason` (OK when absent). */
+  endUserSessions(userId: number, keepTokenHash: string | undefined, reason?: ChatError): void {
     for (const subscriber of [...this.subscribers]) {
       if (subscriber.userId === userId && subscriber.tokenHash !== keepTokenHash) subscriber.close(reason);
     }

@@ -4,6 +4,7 @@ import { AckRecorder } from '../chat/ack-recorder';
 import { ChatError } from '../chat/errors';
 import { DEFAULT_LOGIN_LIMITS, type LoginLimits } from '../chat/login-throttle';
 import { MAX_BODY_BYTES, Messaging } from '../chat/messaging';
+import { SessionEndFollower } from '../chat/session-end-follower';
 import { DEFAULT_SEND_RATE, SendRateLimiter, type SendRateLimit } from '../chat/send-rate';
 import { UserDirectory } from '../chat/user-directory';
 import type { ChatServer } from '../gen/tinychat/v1/chat';
@@ -111,6 +112,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const messaging = new Messaging(store, batcher, new UserDirectory(store), new SendRateLimiter(limits.sendRate), limits.maxBodyBytes);
   const acks = new AckRecorder(store, logger);
   const peers = new PeerLimiter(limits.maxConnectionsPerAddress);
+  const sessionEnds = new SessionEndFollower(store, registry, logger);
+  await sessionEnds.start();
   const health = createHealth();
   let shuttingDown = false;
 
@@ -122,7 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     interceptors: [lateWriteGuard],
   });
   const chat: ChatServer = {
-    command: commandHandler({ store, accounts, messaging, online: registry, clock: Date.now }, peers, logger),
+    command: commandHandler({ store, accounts, messaging, online: registry, sessionEnds, clock: Date.now }, peers, logger),
     converse: converseHandler(accounts, { store, messaging, registry, acks, logger }, {
       peers,
       maxStreamsPerUser: limits.maxStreamsPerUser,
@@ -145,7 +148,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.bindAsync(address, credentials, (err, boundPort) =>
       err ? reject(bindError(address, err)) : resolve(boundPort),
     ),
-  );
+  ).catch(async (err: unknown) => {
+    await sessionEnds.stop();
+    throw err;
+  });
   const target = formatTarget(options.host, port);
   logger.info('listening', { address: target, tls: options.tls ? (options.tls.clientCa ? 'mutual' : 'on') : 'off' });
   if (!options.tls && !isLoopback(options.host)) {
@@ -160,6 +166,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     (stopped ??= (async () => {
       shuttingDown = true;
       logger.info('shutting-down', { streams: registry.streamCount });
+      await sessionEnds.stop();
       health.shutdown();
       registry.closeAll(new ChatError('unavailable', 'the server is shutting down — your client will reconnect'));
       await new Promise<void>((resolve) => {

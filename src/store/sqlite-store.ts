@@ -7,6 +7,8 @@ import type {
   AppendResult,
   ConversationQuery,
   NewMessage,
+  SessionEnd,
+  SessionEndReason,
   SessionRecord,
   Store,
   StoredMessage,
@@ -14,7 +16,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -68,8 +70,24 @@ CREATE INDEX sessions_by_user ON sessions (user_id);
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 `;
 
+// Version 3: the log of ended sessions, which every server process sharing
+// the file follows to close the streams of those sessions (an operator's
+// `tinychat user del` runs in another process). No foreign key on user_id:
+// the log outlives nothing and is pruned by time.
+const SCHEMA_V3 = `
+CREATE TABLE session_ends (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id         INTEGER NOT NULL,
+  token_hash      TEXT,
+  kept_token_hash TEXT,
+  reason          TEXT    NOT NULL,
+  time            INTEGER NOT NULL
+) STRICT;
+CREATE INDEX session_ends_by_time ON session_ends (time);
+`;
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 const USER_COLUMNS = `id, name, created_at AS createdAt, last_seen_at AS lastSeenAt,
   last_sequence AS lastSequence, acked_sequence AS ackedSequence,
@@ -244,8 +262,33 @@ export class SqliteStore implements Store {
     guarded('update users', () => this.stmt.setDisabled.run(disabled ? 1 : 0, userId));
   }
 
-  async deleteUserSessions(userId: number, exceptTokenHash?: string): Promise<number> {
-    return guarded('save sessions', () => this.stmt.deleteUserSessions.run(userId, exceptTokenHash ?? '').changes);
+  async deleteUserSessions(userId: number, reason: SessionEndReason, time: number, exceptTokenHash?: string): Promise<number> {
+    return guarded('end sessions', () =>
+      this.db.transaction(() => {
+        const deleted = this.stmt.deleteUserSessions.run(userId, exceptTokenHash ?? '').changes;
+        this.stmt.insertSessionEnd.run(userId, null, exceptTokenHash ?? null, reason, time);
+        return deleted;
+      })(),
+    );
+  }
+
+  async sessionEndsAfter(afterId: number, limit: number): Promise<SessionEnd[]> {
+    if (limit <= 0) return [];
+    return guarded('read sessions', () =>
+      this.stmt.sessionEndsAfter.all(afterId, limit).map(({ tokenHash, keptTokenHash, ...rest }) => ({
+        ...rest,
+        ...(tokenHash === null ? {} : { tokenHash }),
+        ...(keptTokenHash === null ? {} : { keptTokenHash }),
+      })),
+    );
+  }
+
+  async lastSessionEndId(): Promise<number> {
+    return guarded('read sessions', () => this.stmt.lastSessionEndId.get()!.id);
+  }
+
+  async pruneSessionEnds(time: number): Promise<number> {
+    return guarded('end sessions', () => this.stmt.pruneSessionEnds.run(time).changes);
   }
 
   async deleteExpiredSessions(now: number): Promise<number> {
@@ -273,8 +316,14 @@ export class SqliteStore implements Store {
     guarded('save sessions', () => this.stmt.setSessionPeer.run(peerId ?? null, tokenHash));
   }
 
-  async deleteSession(tokenHash: string): Promise<boolean> {
-    return guarded('save sessions', () => this.stmt.deleteSession.run(tokenHash).changes > 0);
+  async deleteSession(tokenHash: string, reason: SessionEndReason, time: number): Promise<boolean> {
+    return guarded('end sessions', () =>
+      this.db.transaction(() => {
+        const session = this.stmt.deleteSession.get(tokenHash);
+        if (session) this.stmt.insertSessionEnd.run(session.userId, tokenHash, null, reason, time);
+        return session !== undefined;
+      })(),
+    );
   }
 
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
@@ -400,9 +449,18 @@ function prepareStatements(db: Database.Database) {
        FROM sessions WHERE token_hash = ?`,
     ),
     setSessionPeer: db.prepare<[number | null, string]>(`UPDATE sessions SET peer_id = ? WHERE token_hash = ?`),
-    deleteSession: db.prepare<[string]>(`DELETE FROM sessions WHERE token_hash = ?`),
+    deleteSession: db.prepare<[string], { userId: number }>(`DELETE FROM sessions WHERE token_hash = ? RETURNING user_id AS userId`),
     deleteUserSessions: db.prepare<[number, string]>(`DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`),
     deleteExpiredSessions: db.prepare<[number]>(`DELETE FROM sessions WHERE expires_at <= ?`),
+    insertSessionEnd: db.prepare<[number, string | null, string | null, SessionEndReason, number]>(
+      `INSERT INTO session_ends (user_id, token_hash, kept_token_hash, reason, time) VALUES (?, ?, ?, ?, ?)`,
+    ),
+    sessionEndsAfter: db.prepare<[number, number], Omit<SessionEnd, 'tokenHash' | 'keptTokenHash'> & { tokenHash: string | null; keptTokenHash: string | null }>(
+      `SELECT id, user_id AS userId, token_hash AS tokenHash, kept_token_hash AS keptTokenHash, reason, time
+       FROM session_ends WHERE id > ? ORDER BY id LIMIT ?`,
+    ),
+    lastSessionEndId: db.prepare<[], { id: number }>(`SELECT coalesce(max(id), 0) AS id FROM session_ends`),
+    pruneSessionEnds: db.prepare<[number]>(`DELETE FROM session_ends WHERE time < ?`),
 
     messageByClientId: db.prepare<[number, string], StoredMessage>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,

@@ -19,6 +19,14 @@
  *   stores nothing and returns the stored message with `duplicate: true`.
  * - Delivery positions: `ack` only ever moves a user's acknowledged sequence
  *   forward; a lower value is ignored.
+ * - Session ends: deleting sessions (one, or all of a user's) records a
+ *   SessionEnd in the same transaction, so every server process that shares
+ *   the database — another node, or a server while an operator runs
+ *   `tinychat user` — learns of it by reading `sessionEndsAfter` and closes
+ *   the streams of those sessions. Ids become visible in increasing order: a
+ *   reader that has seen id N never later finds a new end with a lower id
+ *   (a backend whose ids can commit out of order must serialize these
+ *   writes; they are rare).
  * - Errors: a backend that cannot write (disk or database full, connection
  *   lost) rejects with ChatError('unavailable', …) and has stored nothing of
  *   that batch. A message naming an unknown sender or receiver id rejects
@@ -59,6 +67,23 @@ export interface SessionRecord {
   expiresAt: number;
   /** The conversation opened with /START, if any: the other user's id. */
   peerId?: number;
+}
+
+/** Why sessions ended: decides what their open streams are told. */
+export type SessionEndReason = 'logout' | 'password-changed' | 'password-reset' | 'disabled';
+
+/**
+ * The record that one session ended (`tokenHash`), or every session of a user
+ * except `keptTokenHash` (when `tokenHash` is absent).
+ */
+export interface SessionEnd {
+  /** Increasing in the order ends were recorded; a reader resumes after the last one it saw. */
+  id: number;
+  userId: number;
+  tokenHash?: string;
+  keptTokenHash?: string;
+  reason: SessionEndReason;
+  time: number;
 }
 
 /** A message to store. The store assigns id and sequence. */
@@ -138,11 +163,27 @@ export interface Store {
   /** Sets or clears (undefined) the session's open conversation. */
   setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void>;
 
-  /** Deletes the session; resolves true if it existed. */
-  deleteSession(tokenHash: string): Promise<boolean>;
+  /**
+   * Deletes the session and records its end (when it existed); resolves true
+   * if it existed.
+   */
+  deleteSession(tokenHash: string, reason: SessionEndReason, time: number): Promise<boolean>;
 
-  /** Deletes every session of the user except `exceptTokenHash`; resolves with how many. */
-  deleteUserSessions(userId: number, exceptTokenHash?: string): Promise<number>;
+  /**
+   * Deletes every session of the user except `exceptTokenHash` and records
+   * the end (always, even when none was stored: a stream may outlive its
+   * session row); resolves with how many were deleted.
+   */
+  deleteUserSessions(userId: number, reason: SessionEndReason, time: number, exceptTokenHash?: string): Promise<number>;
+
+  /** Session ends recorded after the one with id `afterId`, oldest first, at most `limit`. */
+  sessionEndsAfter(afterId: number, limit: number): Promise<SessionEnd[]>;
+
+  /** The id of the newest session end (0 if none): where a starting server begins to follow. */
+  lastSessionEndId(): Promise<number>;
+
+  /** Forgets session ends recorded before `time` (every server has long acted on them); resolves with how many. */
+  pruneSessionEnds(time: number): Promise<number>;
 
   /** Deletes sessions that expired at or before `now`; resolves with how many. */
   deleteExpiredSessions(now: number): Promise<number>;

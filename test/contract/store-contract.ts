@@ -134,9 +134,77 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       it('deletes a session and says whether it existed', async function () {
         const kim = await user('kim');
         await store.createSession({ tokenHash: 'h3', userId: kim.id, createdAt: T0, expiresAt: T0 + 1000 });
-        expect(await store.deleteSession('h3')).to.equal(true);
+        expect(await store.deleteSession('h3', 'logout', T0)).to.equal(true);
         expect(await store.findSession('h3')).to.equal(undefined);
-        expect(await store.deleteSession('h3')).to.equal(false);
+        expect(await store.deleteSession('h3', 'logout', T0)).to.equal(false);
+      });
+
+      it("deletes every session of a user but the one kept, and no one else's", async function () {
+        const lea = await user('lea');
+        const max = await user('max');
+        for (const [hash, owner] of [['l1', lea], ['l2', lea], ['l3', lea], ['m1', max]] as const) {
+          await store.createSession({ tokenHash: hash, userId: owner.id, createdAt: T0, expiresAt: T0 + 1000 });
+        }
+        expect(await store.deleteUserSessions(lea.id, 'password-changed', T0, 'l2')).to.equal(2);
+        expect(await store.findSession('l1')).to.equal(undefined);
+        expect(await store.findSession('l2')).to.not.equal(undefined);
+        expect(await store.findSession('m1')).to.not.equal(undefined);
+        expect(await store.deleteUserSessions(lea.id, 'disabled', T0)).to.equal(1);
+        expect(await store.findSession('l2')).to.equal(undefined);
+      });
+    });
+
+    describe('session ends', function () {
+      it('records every ended session, in order, for other servers to act on', async function () {
+        const ned = await user('ned');
+        const ola = await user('ola');
+        expect(await store.lastSessionEndId()).to.equal(0);
+        await store.createSession({ tokenHash: 'n1', userId: ned.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await store.deleteSession('n1', 'logout', T0 + 1);
+        await store.deleteUserSessions(ola.id, 'password-changed', T0 + 2, 'o-kept');
+        await store.deleteUserSessions(ned.id, 'disabled', T0 + 3);
+        const ends = await store.sessionEndsAfter(0, 10);
+        expect(ends.map(({ id: _id, ...rest }) => rest)).to.deep.equal([
+          { userId: ned.id, tokenHash: 'n1', reason: 'logout', time: T0 + 1 },
+          { userId: ola.id, keptTokenHash: 'o-kept', reason: 'password-changed', time: T0 + 2 },
+          { userId: ned.id, reason: 'disabled', time: T0 + 3 },
+        ]);
+        const ids = ends.map((end) => end.id);
+        expect(ids[0]).to.be.greaterThan(0);
+        expect(ids[1]).to.be.greaterThan(ids[0]);
+        expect(ids[2]).to.be.greaterThan(ids[1]);
+        expect(await store.lastSessionEndId()).to.equal(ids[2]);
+        expect((await store.sessionEndsAfter(ids[0], 10)).map((end) => end.id)).to.deep.equal(ids.slice(1));
+        expect(await store.sessionEndsAfter(ids[0], 1)).to.have.length(1);
+        expect(await store.sessionEndsAfter(ids[2], 10)).to.deep.equal([]);
+        expect(await store.sessionEndsAfter(0, 0)).to.deep.equal([]);
+      });
+
+      it('records nothing for a session that did not exist', async function () {
+        expect(await store.deleteSession('never', 'logout', T0)).to.equal(false);
+        expect(await store.sessionEndsAfter(0, 10)).to.deep.equal([]);
+      });
+
+      it('prunes ends recorded before a time, and keeps numbering after them', async function () {
+        const pia = await user('pia');
+        await store.deleteUserSessions(pia.id, 'disabled', T0);
+        await store.deleteUserSessions(pia.id, 'password-reset', T0 + 100);
+        expect(await store.pruneSessionEnds(T0 + 50)).to.equal(1);
+        const left = await store.sessionEndsAfter(0, 10);
+        expect(left.map((end) => end.reason)).to.deep.equal(['password-reset']);
+        await store.deleteUserSessions(pia.id, 'disabled', T0 + 200);
+        const after = await store.sessionEndsAfter(left[0].id, 10);
+        expect(after).to.have.length(1);
+        expect(after[0].id).to.be.greaterThan(left[0].id);
+      });
+
+      it('keeps the log across a reopen', async function () {
+        const quin = await user('quin');
+        await store.deleteUserSessions(quin.id, 'disabled', T0);
+        const last = await store.lastSessionEndId();
+        await store.close();
+        store = await fixture.reopen();
+        expect(await store.lastSessionEndId()).to.equal(last);
       });
     });
 
