@@ -225,6 +225,46 @@ describe('accounts', function () {
       expect((await userCli(['list', '--db', db])).stdout).to.match(/dave\s+disabled/);
     });
 
+    it('closes the open streams of an account within a second when an operator resets its password or disables it', async () => {
+      const db = server.dbPath;
+      const eve = client();
+      await eve.login('eve');
+      const frank = client();
+      await frank.login('frank');
+      const eveStream = eve.converse();
+      streams.push(eveStream);
+      eveStream.resume();
+      await eveStream.until('ready', (s) => s.frames.length > 0);
+
+      const reset = await userCli(['passwd', 'eve', '--db', db], 'eves new password');
+      expect(reset.code, reset.stderr).to.equal(0);
+      const started = Date.now();
+      const resetEnd = await eveStream.ended(1500);
+      expect(Date.now() - started).to.be.below(1000);
+      expect(resetEnd.code).to.equal(status.UNAUTHENTICATED);
+      expect(resetEnd.details).to.contain('operator set a new password');
+
+      await eve.login('eve', 'eves new password');
+      const second = eve.converse();
+      streams.push(second);
+      second.resume();
+      await second.until('ready', (s) => s.frames.length > 0);
+      const disabled = await userCli(['del', 'eve', '--db', db]);
+      expect(disabled.code, disabled.stderr).to.equal(0);
+      const delEnd = await second.ended(1500);
+      expect(delEnd.code).to.equal(status.UNAUTHENTICATED);
+      expect(delEnd.details).to.contain('disabled');
+
+      // Nothing sent to eve afterwards reaches a stream of hers.
+      const frankStream = frank.converse();
+      streams.push(frankStream);
+      frankStream.resume();
+      frankStream.send('eve', 'are you still there?', 'after-del');
+      await frankStream.until('receipt', (s) => s.receipts.length > 0);
+      expect(second.messages.map((m) => m.body)).to.not.include('are you still there?');
+      expect(eveStream.messages.map((m) => m.body)).to.not.include('are you still there?');
+    });
+
     it('never takes a password from its arguments, and says where to put it', async () => {
       await server.stop();
       const db = join(makeTempDir(), 'admin.db');
