@@ -94,9 +94,9 @@ function checkClientId(clientId: string): void {
   }
 }
 
-// C0 controls other than tab and newline, DEL, C1 controls, and U+FFFD, which
-// is what a protobuf decoder leaves where the bytes were not valid UTF-8.
-const FORBIDDEN_IN_BODY = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\uFFFD]/;
+// C0 controls other than tab and newline, DEL and C1 controls. (Bytes that
+// are not valid UTF-8 never get this far: the rpc edge refuses them.)
+const FORBIDDEN_IN_BODY = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
 function checkBody(body: string, maxBytes: number): void {
   if (body.trim().length === 0) {
@@ -109,7 +109,6 @@ function checkBody(body: string, maxBytes: number): void {
   const bad = FORBIDDEN_IN_BODY.exec(body);
   if (bad) {
     const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
-    const what = bad[0] === '\uFFFD' ? 'bytes that are not valid UTF-8' : `the control character U+${code}`;
-    throw new ChatError('invalid-argument', `the message contains ${what} — send plain UTF-8 text (newlines and tabs are fine)`);
+    throw new ChatError('invalid-argument', `the message contains the control character U+${code} — send plain text (newlines and tabs are fine)`);
   }
 }

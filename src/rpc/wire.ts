@@ -1,5 +1,6 @@
 import { ChatError } from '../chat/errors';
 import { grpcStatusOf } from './status';
+import { invalidUtf8Fields } from './strict-utf8';
 import type { CommandInput, CommandResult } from '../chat/commands';
 import type { ClientFrame, CommandRequest, CommandResponse, Message, ServerFrame } from '../gen/tinychat/v1/chat';
 import type { InboundFrame, OutboundBatch } from '../session/frames';
@@ -45,8 +46,24 @@ export function toServerFrame(batch: OutboundBatch): ServerFrame {
   };
 }
 
+/** Refuses a request with strings that were not valid UTF-8, naming them. */
+function invalidUtf8Error(fields: string[]): ChatError {
+  const names = fields.join(', ');
+  return new ChatError(
+    'invalid-argument',
+    `${fields.length === 1 ? 'the field' : 'the fields'} ${names} ${fields.length === 1 ? 'is' : 'are'} not valid UTF-8 — send text encoded as UTF-8`,
+  );
+}
+
 /** A ClientFrame as the session's InboundFrame. */
 export function toInboundFrame(frame: ClientFrame): InboundFrame {
+  const invalid = invalidUtf8Fields(frame);
+  if (invalid.length > 0) {
+    const send = frame.kind?.$case === 'send' ? frame.kind.send : undefined;
+    // The client id is echoed only when it is itself valid: a lossy copy could name another send.
+    const clientId = send && !invalid.includes('send.client_id') ? send.clientId : '';
+    return { kind: 'invalid', error: invalidUtf8Error(invalid), clientId };
+  }
   const kind = frame.kind;
   switch (kind?.$case) {
     case 'send':
@@ -62,6 +79,8 @@ export function toInboundFrame(frame: ClientFrame): InboundFrame {
 
 /** A CommandRequest as the domain's command input. */
 export function toCommandInput(request: CommandRequest): CommandInput {
+  const invalid = invalidUtf8Fields(request);
+  if (invalid.length > 0) throw invalidUtf8Error(invalid);
   const input = request.input;
   switch (input?.$case) {
     case 'line':

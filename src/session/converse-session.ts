@@ -114,6 +114,9 @@ export class ConverseSession implements Subscriber {
       case 'empty':
         this.reject(new ChatError('invalid-argument', 'empty frame: set one of send, ack or resume'));
         break;
+      case 'invalid':
+        this.reject(frame.error, frame.clientId);
+        break;
     }
   }
 

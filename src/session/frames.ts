@@ -7,7 +7,9 @@ export type InboundFrame =
   | { kind: 'send'; clientId: string; receiver: string; body: string }
   | { kind: 'ack'; sequence: number }
   | { kind: 'resume'; afterSequence: number | undefined; watchPresence: boolean }
-  | { kind: 'empty' };
+  | { kind: 'empty' }
+  /** A frame refused at the edge (e.g. a string that is not UTF-8); only its error is answered. */
+  | { kind: 'invalid'; error: ChatError; clientId: string };
 
 /** What the server says when a stream opens. */
 export interface Greeting {

@@ -381,6 +381,83 @@ describe('bad input against a real server, while two other users keep chatting',
     });
   });
 
+  describe('strings that are not valid UTF-8, in every field', function () {
+    /** A length-delimited protobuf field, by hand, so it can hold any bytes. */
+    function field(number: number, bytes: Buffer): Buffer {
+      if (bytes.length > 127) throw new Error('keep hand-built fields short');
+      return Buffer.concat([Buffer.from([(number << 3) | 2, bytes.length]), bytes]);
+    }
+    const text = (value: string) => Buffer.from(value, 'utf8');
+    const sendFrame = (clientId: Buffer, receiver: Buffer, body: Buffer) =>
+      field(1, Buffer.concat([field(1, clientId), field(2, receiver), field(3, body)]));
+
+    it('keeps two sends whose client ids differ only in invalid bytes apart: both are refused, none is taken for a retry', async function () {
+      const { client: mallory } = await user('mallory');
+      const { client: target, name: targetName } = await user('target');
+      const targetStream = await openStream(target);
+      const { call, frames, ended } = rawConverse(mallory);
+      const resume = field(3, Buffer.alloc(0));
+      call.write(resume);
+      call.write(sendFrame(Buffer.from([0x69, 0x64, 0x2d, 0xff]), text(targetName), text('first body')));
+      call.write(sendFrame(Buffer.from([0x69, 0x64, 0x2d, 0xfe]), text(targetName), text('second body')));
+      // The same bytes, valid: stored as usual and not mistaken for either.
+      call.write(sendFrame(text('id-\uFFFD'), text(targetName), text('third body')));
+      await eventually('two refusals and a receipt', () => frames.flatMap((f) => f.errors).length === 2 && frames.some((f) => f.receipts.length > 0));
+      for (const error of frames.flatMap((f) => f.errors)) {
+        expect(error).to.include({ code: status.INVALID_ARGUMENT, clientId: '' });
+        expect(error.message).to.contain('send.client_id').and.contain('not valid UTF-8');
+      }
+      const receipts = frames.flatMap((f) => f.receipts);
+      expect(receipts.map((r) => ({ clientId: r.clientId, duplicate: r.duplicate }))).to.deep.equal([{ clientId: 'id-\uFFFD', duplicate: false }]);
+      call.end();
+      expect((await ended).code).to.equal(status.OK);
+      await targetStream.until('the valid message', (s) => s.messages.length === 1);
+      expect(targetStream.messages.map((m) => m.body)).to.deep.equal(['third body']);
+    });
+
+    it('names the receiver or body field that is not UTF-8, echoing a valid client id', async function () {
+      const { client: mallory } = await user('mallory');
+      const { name: targetName } = await user('target');
+      const { call, frames, ended } = rawConverse(mallory);
+      call.write(sendFrame(text('bad-receiver'), Buffer.concat([text(targetName), Buffer.from([0xc0, 0x80])]), text('hello')));
+      call.write(sendFrame(text('bad-both'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe2, 0x82])));
+      await eventually('two refusals', () => frames.flatMap((f) => f.errors).length === 2);
+      const [first, second] = frames.flatMap((f) => f.errors);
+      expect(first).to.include({ code: status.INVALID_ARGUMENT, clientId: 'bad-receiver' });
+      expect(first.message).to.contain('send.receiver').and.not.contain('send.body');
+      expect(second).to.include({ code: status.INVALID_ARGUMENT, clientId: 'bad-both' });
+      expect(second.message).to.contain('send.receiver, send.body');
+      call.end();
+      expect((await ended).code).to.equal(status.OK);
+    });
+
+    it('refuses a /LOGIN whose password is not UTF-8, so different invalid bytes never open one account', async function () {
+      const name = `victim${++userCount}`;
+      const login = (bad: number) =>
+        rawCommandError(field(1, Buffer.concat([text(`/LOGIN ${name} secret-`), Buffer.from([bad, bad]), text('-password')])));
+      for (const bad of [0xff, 0xfe]) {
+        const refused = await login(bad);
+        expect(status[refused.code]).to.equal('INVALID_ARGUMENT');
+        expect(refused.details).to.contain('the field line is not valid UTF-8');
+      }
+      // Neither attempt registered the name.
+      const users = await pair.alice.command('/USERS');
+      if (users.result?.$case !== 'users') throw new Error('not a users result');
+      expect(users.result.users.users.map((u) => u.name)).to.not.include(name);
+
+      // The split form is checked argument by argument.
+      const invocation = field(2, Buffer.concat([field(1, text('LOGIN')), field(2, text(name)), field(2, Buffer.from([0x70, 0xff]))]));
+      const split = await rawCommandError(invocation);
+      expect(status[split.code]).to.equal('INVALID_ARGUMENT');
+      expect(split.details).to.contain('invocation.args[1]');
+      await pair.exchange('after passwords that are not UTF-8');
+    });
+
+    it('delivers U+FFFD sent as valid UTF-8: only bytes that are not UTF-8 are refused', async function () {
+      await pair.send('alice', 'a replacement character \uFFFD is text like any other');
+    });
+  });
+
   describe('requests over the size limit', function () {
     it('refuses a Command over the receive limit with RESOURCE_EXHAUSTED and one just under it as too long', async function () {
       const { client: mallory } = await user('mallory');

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import * as fc from 'fast-check';
 import { ClientFrame, CommandRequest } from '../../src/gen/tinychat/v1/chat';
@@ -329,11 +330,28 @@ export function encodeRawRequest(request: RawRequest, resolve: (bytes: Bytes) =>
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** Starts a decoded string whose bytes were not UTF-8 (a lone surrogate: no valid UTF-8 decodes to one). */
+const NOT_UTF8 = '\uDBFF<not utf-8>';
+
+/** True for a string decoded by this file from bytes that are not UTF-8. */
+export function isNotUtf8(text: string): boolean {
+  return text.startsWith(NOT_UTF8);
+}
+
+function markedUtf8(bytes: Uint8Array): string {
+  return isUtf8(bytes) ? Buffer.from(bytes).toString('utf8') : NOT_UTF8 + Buffer.from(bytes).toString('hex');
+}
+
 /**
  * Reads uint64 values past 2^53 as 2^53 - 1 instead of failing: such a value
- * is well-formed protobuf that only a JavaScript number cannot hold.
+ * is well-formed protobuf that only a JavaScript number cannot hold. Strings
+ * that are not UTF-8 come out marked (isNotUtf8), never merged.
  */
-class SaturatingReader extends BinaryReader {
+class OracleReader extends BinaryReader {
+  constructor(bytes: Uint8Array) {
+    super(bytes, markedUtf8);
+  }
+
   override uint64(): bigint | string {
     const value = super.uint64();
     return BigInt(value) > MAX_SAFE ? MAX_SAFE : value;
@@ -343,18 +361,17 @@ class SaturatingReader extends BinaryReader {
 /** The ClientFrame these bytes are, or undefined when they are not a well-formed one. */
 export function decodeClientFrame(bytes: Uint8Array): ClientFrame | undefined {
   try {
-    return ClientFrame.decode(new SaturatingReader(bytes));
+    return ClientFrame.decode(new OracleReader(bytes));
   } catch {
     return undefined;
   }
 }
 
-/** True when these bytes are a well-formed CommandRequest. */
-export function isCommandRequest(bytes: Uint8Array): boolean {
+/** The CommandRequest these bytes are (strings not UTF-8 marked), or undefined when they are not one. */
+export function decodeCommandRequest(bytes: Uint8Array): CommandRequest | undefined {
   try {
-    CommandRequest.decode(bytes);
-    return true;
+    return CommandRequest.decode(new OracleReader(bytes));
   } catch {
-    return false;
+    return undefined;
   }
 }

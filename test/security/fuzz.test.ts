@@ -12,9 +12,10 @@ import { ChattingPair, PAIR_NAMES, POOL_PASSWORD, UserPool, type Credentials } f
 import {
   batches,
   decodeClientFrame,
+  decodeCommandRequest,
   encodeChunk,
   encodeRawRequest,
-  isCommandRequest,
+  isNotUtf8,
   PoolUser,
   RECEIVE_LIMIT,
   utf8,
@@ -68,8 +69,26 @@ const PROPER_CODES = [
 ];
 /** Per-frame error codes that would mean a bug: OK, UNKNOWN, INTERNAL. */
 const IMPROPER_FRAME_CODES = [status.OK, status.UNKNOWN, status.INTERNAL];
-/** What a stored body may not contain (see the body rules): controls other than tab and newline, and U+FFFD. */
-const FORBIDDEN_IN_BODY = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\uFFFD]/;
+/** What a stored body may not contain (see the body rules): controls other than tab and newline. */
+const FORBIDDEN_IN_BODY = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+
+/** Every string in a decoded request or frame, wherever it sits. */
+function stringsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(stringsOf);
+  if (value === null || typeof value !== 'object' || value instanceof Date) return [];
+  return Object.entries(value).flatMap(([key, field]) => (key === '$case' ? [] : stringsOf(field)));
+}
+
+/** True when some string of a decoded request or frame was sent as bytes that are not UTF-8. */
+function hasNotUtf8(value: unknown): boolean {
+  return stringsOf(value).some(isNotUtf8);
+}
+
+/** The client id a send's answers carry: none when its own bytes were not UTF-8. */
+function answerIdOf(send: { clientId: string }): string {
+  return isNotUtf8(send.clientId) ? '' : send.clientId;
+}
 
 const passBytes = (bytes: Buffer) => bytes;
 /** grpc-js shares one connection among clients of a process unless told otherwise. */
@@ -338,8 +357,9 @@ describe(`the server under thousands of random and malformed inputs (fuzz seed $
       async function runRawCommand(plan: RawCommandPlan): Promise<CommandOutcome> {
         const bytes = encodeRawRequest(plan.request, resolveBytes);
         const credentials = pool.credentials(plan.token);
-        const undecodable = !isCommandRequest(bytes);
-        const request = undecodable ? { input: undefined } : CommandRequest.decode(bytes);
+        const decoded = decodeCommandRequest(bytes);
+        const undecodable = decoded === undefined;
+        const request = decoded ?? { input: undefined };
         return new Promise((resolve) =>
           raw.makeUnaryRequest(COMMAND_METHOD, passBytes, passBytes, Buffer.from(bytes), credentials.metadata, deadline(), (err, response) =>
             resolve({
@@ -429,6 +449,7 @@ describe(`the server under thousands of random and malformed inputs (fuzz seed $
         const name = commandNameOf(request);
         const tokenEnded = credentials.token !== undefined && ended.has(credentials.token);
         if (!error) {
+          expect(hasNotUtf8(request), `${label} succeeded with a string that is not UTF-8`).to.equal(false);
           expect(response?.text, label).to.be.a('string');
           // Only /LOGIN and /COMMANDS work without a session.
           if (credentials.owner === undefined) expect(['/LOGIN', '/COMMANDS'], `${label} succeeded`).to.include(name);
@@ -444,6 +465,11 @@ describe(`the server under thousands of random and malformed inputs (fuzz seed $
         expect(PROPER_CODES, answer).to.include(error.code);
         expect(error.details, answer).to.be.a('string').and.not.equal('');
         if (size > RECEIVE_LIMIT) expect(status[error.code], answer).to.equal('RESOURCE_EXHAUSTED');
+        else if (hasNotUtf8(request)) {
+          // Refused before anything reads it: never decoded lossily into some other value.
+          expect(status[error.code], answer).to.equal('INVALID_ARGUMENT');
+          expect(error.details, answer).to.contain('not valid UTF-8');
+        }
         else if (!mode.throttled) expect(status[error.code], answer).to.not.equal('RESOURCE_EXHAUSTED');
         if (error.code === status.UNAUTHENTICATED && credentials.owner !== undefined && !tokenEnded) {
           expect(name, `${answer}: a live session was refused`).to.equal('/LOGIN');
@@ -468,10 +494,13 @@ describe(`the server under thousands of random and malformed inputs (fuzz seed $
         if (code !== status.OK) expect(details, label).to.be.a('string').and.not.equal('');
 
         // What it received.
-        const sentIds = new Set(frames.flatMap((f) => (f.kind?.$case === 'send' ? [f.kind.send.clientId] : [])));
+        const sentIds = new Set(frames.flatMap((f) => (f.kind?.$case === 'send' ? [answerIdOf(f.kind.send)] : [])));
         const storableIds = new Set(
-          frames.flatMap((f) => (f.kind?.$case === 'send' && !FORBIDDEN_IN_BODY.test(f.kind.send.body) ? [f.kind.send.clientId] : [])),
+          frames.flatMap((f) =>
+            f.kind?.$case === 'send' && !hasNotUtf8(f) && !FORBIDDEN_IN_BODY.test(f.kind.send.body) ? [f.kind.send.clientId] : [],
+          ),
         );
+        const notUtf8Frames = frames.filter(hasNotUtf8).length;
         const readies = received.filter((f) => f.ready !== undefined);
         if (owner === undefined) {
           expect(received.flatMap((f) => [...f.messages, ...f.receipts]), `${label}: a stream without a session received`).to.deep.equal([]);
@@ -516,7 +545,9 @@ describe(`the server under thousands of random and malformed inputs (fuzz seed $
           const answers = new Map<string, number>();
           for (const id of [...received.flatMap((f) => f.receipts), ...errors].map((a) => a.clientId)) answers.set(id, (answers.get(id) ?? 0) + 1);
           const sends = new Map<string, number>();
-          for (const frame of frames) if (frame.kind?.$case === 'send') sends.set(frame.kind.send.clientId, (sends.get(frame.kind.send.clientId) ?? 0) + 1);
+          for (const frame of frames) if (frame.kind?.$case === 'send') sends.set(answerIdOf(frame.kind.send), (sends.get(answerIdOf(frame.kind.send)) ?? 0) + 1);
+          const utf8Refusals = errors.filter((e) => e.code === status.INVALID_ARGUMENT && e.message.includes('not valid UTF-8')).length;
+          expect(utf8Refusals, `${label}: refusals of frames with strings that are not UTF-8`).to.equal(notUtf8Frames);
           for (const [id, count] of sends) {
             if (id === '') continue;
             expect(answers.get(id) ?? 0, `${label}: answers to the sends with client_id ${brief(id)}`).to.equal(count);
