@@ -87,7 +87,7 @@ export class Accounts {
       this.throttle.failed(key, address);
       throw new ChatError('unauthenticated', `wrong name or password for ${user.name} — check both and try again`);
     }
-    this.throttle.succeeded(key);
+    this.throttle.succeeded(key, address);
     const now = this.options.clock();
     const token = newSessionToken();
     const expiresAt = now + this.options.sessionTtlMs;

@@ -417,7 +417,7 @@ describe('transport limits, enforced through real gRPC', function () {
   });
 
   describe('the login throttle', function () {
-    it('refuses a name after too many wrong passwords and an address after more, until the window ends', async () => {
+    it('slows a guesser down by name and by address, saying when to retry, rounded up and in retry-after-ms', async () => {
       const windowMs = 1500;
       await start({ limits: { login: { perName: 5, perAddress: 8, windowMs } } });
       await loggedIn('alice');
@@ -427,13 +427,15 @@ describe('transport limits, enforced through real gRPC', function () {
       const firstFailure = Date.now();
       for (let i = 0; i < 5; i++) await failure(guesser.login('alice', `wrong ${i}`), status.UNAUTHENTICATED);
       const nameLocked = await failure(guesser.login('alice'), status.RESOURCE_EXHAUSTED);
-      expect(nameLocked.details).to.match(/too many failed logins for alice — try again in \d+ s/);
+      expect(nameLocked.details).to.match(/too many failed logins for alice from your address — try again in [12] s$/);
+      const retryAfter = Number(nameLocked.metadata.get('retry-after-ms')[0]);
+      expect(retryAfter).to.be.within(1, windowMs);
 
       // Another name from the same address still gets in, until the address has failed 8 times.
       await guesser.login('bob');
       for (let i = 0; i < 3; i++) await failure(guesser.login('bob', `wrong ${i}`), status.UNAUTHENTICATED);
       const addressLocked = await failure(guesser.login('carol'), status.RESOURCE_EXHAUSTED);
-      expect(addressLocked.details).to.match(/too many failed logins from your address — try again in \d+ s/);
+      expect(addressLocked.details).to.match(/too many failed logins from your address — try again in [12] s$/);
 
       await sleep(firstFailure + windowMs + 100 - Date.now());
       await guesser.login('alice');
@@ -453,15 +455,18 @@ describe('transport limits, enforced through real gRPC', function () {
       const [refused] = aliceStream.errors;
       expect(refused).to.include({ clientId: 'a4', code: status.RESOURCE_EXHAUSTED });
       expect(refused.message).to.include('at most 5 messages a second, 3 at once');
-      const hint = /try again in (\d+(?:\.\d+)?) s/.exec(refused.message);
+      // A wait a person can use: whole seconds, rounded up, never "0.0 s"; the exact wait for programs.
+      const hint = /try again in (\d+) s$/.exec(refused.message);
       expect(hint, refused.message).to.not.equal(null);
+      expect(Number(hint![1])).to.equal(1);
+      expect(refused.retryAfterMs).to.be.within(1, 1000);
 
       // The limit is per user: bob sends meanwhile.
       const bobStream = await ready(stream(bob));
       bobStream.send('alice', 'not limited by alice', 'b1');
       await bobStream.until('bob’s receipt', (s) => s.receipts.length === 1);
 
-      await sleep(Number(hint![1]) * 1000 + 50);
+      await sleep(refused.retryAfterMs + 20);
       aliceStream.send('bob', 'after the wait', 'a5');
       await aliceStream.until('the answer after the wait', (s) => s.receipts.length + s.errors.length === 5);
       expect(aliceStream.receipts.map((r) => r.clientId)).to.include('a5');

@@ -56,17 +56,17 @@ export function removeTempDirs(): void {
  * Set TINYCHAT_TEST_LOG=1 to see its log.
  */
 export async function startTestServer(
-  options: { dbPath?: string; port?: number; queueLimit?: number; maxPageCount?: number } & Partial<
+  options: { dbPath?: string; host?: string; port?: number; queueLimit?: number; maxPageCount?: number } & Partial<
     Omit<ServerOptions, 'host' | 'port' | 'store' | 'logger'>
   > = {},
 ): Promise<TestServer> {
   const dbPath = options.dbPath ?? join(makeTempDir(), 'chat.db');
   const store = openSqliteStore(dbPath, { maxPageCount: options.maxPageCount });
   const logger = process.env.TINYCHAT_TEST_LOG ? lineLogger() : silentLogger;
-  const { dbPath: _dbPath, port, maxPageCount: _maxPageCount, ...rest } = options;
+  const { dbPath: _dbPath, host, port, maxPageCount: _maxPageCount, ...rest } = options;
   // A cheap password hash keeps the many logins of the suite fast; the
   // hashing itself is the same code.
-  const server = await startServer({ passwordCost: 10, ...rest, host: '127.0.0.1', port: port ?? 0, store, logger }).catch(
+  const server = await startServer({ passwordCost: 10, ...rest, host: host ?? '127.0.0.1', port: port ?? 0, store, logger }).catch(
     async (err: unknown) => {
       await store.close();
       throw err;
