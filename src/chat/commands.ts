@@ -1,6 +1,6 @@
 import { ChatError } from './errors';
 import { quoted } from './names';
-import { normalizeCommandName, parseCommandLine, type ParsedCommand } from './command-line';
+import { normalizeCommandName, parseCommandLine, splitArguments, splitKeepingRest } from './command-line';
 import { dateTime, messageLine } from './text';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Messaging } from './messaging';
 import type { Accounts, Caller } from './accounts';
@@ -244,25 +244,25 @@ export type CommandInput = { line: string } | { name: string; args: string[] };
  * so a typo gets the more useful "unknown command" answer).
  */
 export async function runCommand(services: CommandServices, input: CommandInput, context: CallContext): Promise<CommandResult> {
-  const parsed: ParsedCommand = 'line' in input ? parseCommandLine(input.line) : { name: normalizeCommandName(input.name), args: input.args };
-  const spec = BY_NAME.get(parsed.name);
+  const parsed = 'line' in input ? parseCommandLine(input.line) : undefined;
+  const name = 'line' in input ? parsed!.name : normalizeCommandName(input.name);
+  const spec = BY_NAME.get(name);
   if (!spec) {
-    throw new ChatError('invalid-argument', `unknown command ${quoted(parsed.name)} — type /COMMANDS to see every command`);
+    throw new ChatError('invalid-argument', `unknown command ${quoted(name)} — type /COMMANDS to see every command`);
   }
-  if (spec.lastTakesRest && parsed.rest !== undefined && parsed.args.length > spec.maxArgs) {
-    // "/LOGIN alice my pass phrase": the last argument keeps its spaces.
-    const head = parsed.args.slice(0, spec.maxArgs - 1);
-    let rest = parsed.rest;
-    for (const word of head) rest = rest.slice(rest.indexOf(word) + word.length).trimStart();
-    parsed.args = [...head, rest];
-  }
-  if (parsed.args.length < spec.minArgs || parsed.args.length > spec.maxArgs) {
+  let args: string[];
+  if (!('line' in input)) args = input.args;
+  // "/LOGIN alice my pass phrase": the last argument is the rest of the line, as typed.
+  else if (spec.lastTakesRest) args = splitKeepingRest(parsed!.rest, spec.maxArgs);
+  else args = splitArguments(parsed!.rest);
+  if (args.length < spec.minArgs || args.length > spec.maxArgs) {
     const expected = spec.usage ? `${spec.name} ${spec.usage}` : `${spec.name} (no arguments)`;
-    const problem = parsed.args.length < spec.minArgs ? 'is missing an argument' : 'has too many arguments';
-    throw new ChatError('invalid-argument', `${spec.name} ${problem} — usage: ${expected}`);
+    const problem = args.length < spec.minArgs ? 'is missing an argument' : 'has too many arguments';
+    const quoting = args.length > spec.maxArgs && spec.maxArgs > 0 && parsed ? ' (put quotes around an argument with spaces: "like this")' : '';
+    throw new ChatError('invalid-argument', `${spec.name} ${problem} — usage: ${expected}${quoting}`);
   }
   const caller = spec.needsSession ? await services.accounts.authenticate(context.token) : undefined;
-  return spec.run(services, parsed.args, caller, context);
+  return spec.run(services, args, caller, context);
 }
 
 function parsePositive(text: string, what: string): number {

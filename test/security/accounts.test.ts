@@ -107,20 +107,16 @@ describe('accounts', function () {
     elsewhereStream.resume();
     await elsewhereStream.until('ready', (s) => s.frames.length > 0);
 
-    const spaced = await failure(here.command(`/PASSWORD ${TEST_PASSWORD} new-secret-words`), status.INVALID_ARGUMENT);
-    expect(spaced.details).to.contain('usage: /PASSWORD');
+    // Unquoted, a password with spaces is several arguments: the answer says to quote it.
+    const spaced = await failure(here.command(`/PASSWORD ${TEST_PASSWORD} new secret words`), status.INVALID_ARGUMENT);
+    expect(spaced.details).to.contain('usage: /PASSWORD').and.contain('put quotes around an argument with spaces');
+    const unclosed = await failure(here.command(`/PASSWORD "${TEST_PASSWORD} new`), status.INVALID_ARGUMENT);
+    expect(unclosed.details).to.contain('never closed');
 
-    const wrong = await failure(here.command('/PASSWORD not-the-password new-secret-words'), status.PERMISSION_DENIED);
+    const wrong = await failure(here.command('/PASSWORD not-the-password "new secret words"'), status.PERMISSION_DENIED);
     expect(wrong.details).to.contain('current password is wrong');
 
-    // A current password with spaces goes through the split (invocation) form.
-    const result = await new Promise<unknown>((resolve, reject) =>
-      here.client.command(
-        { input: { $case: 'invocation', invocation: { name: 'PASSWORD', args: [TEST_PASSWORD, 'new-secret-words'] } } },
-        here.metadata(),
-        (err, res) => (err ? reject(err) : resolve(res)),
-      ),
-    );
+    const result = await here.command(`/PASSWORD "${TEST_PASSWORD}" "new secret words"`);
     expect(result).to.deep.include({ result: { $case: 'passwordChanged', passwordChanged: { sessionsEnded: 1 } } });
 
     const ended = await elsewhereStream.ended();
@@ -129,7 +125,25 @@ describe('accounts', function () {
     await failure(elsewhere.command('/TIME'), status.UNAUTHENTICATED);
     expect((await here.command('/TIME')).result?.$case).to.equal('time');
     await failure(client().login('alice', TEST_PASSWORD), status.UNAUTHENTICATED);
-    await client().login('alice', 'new-secret-words');
+    await client().login('alice', 'new secret words');
+
+    // Quotes and backslashes inside quotes, and the split form, which needs no quoting.
+    await here.command(String.raw`/PASSWORD "new secret words" "say \"hi\" \\ bye"`);
+    await client().login('alice', String.raw`say "hi" \ bye`);
+    await new Promise<unknown>((resolve, reject) =>
+      here.client.command(
+        { input: { $case: 'invocation', invocation: { name: 'PASSWORD', args: [String.raw`say "hi" \ bye`, 'split form words'] } } },
+        here.metadata(),
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    );
+    await client().login('alice', 'split form words');
+  });
+
+  it('takes the rest of a /LOGIN line as the password, quotes included', async () => {
+    await client().login('quoter', '"quoted" pass phrase');
+    await failure(client().login('quoter', 'quoted pass phrase'), status.UNAUTHENTICATED);
+    await client().login('quoter', '"quoted" pass phrase');
   });
 
   it('ends a session with /QUIT: its token stops working', async () => {
