@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { makeTempDir, removeTempDirs } from '../support/test-server';
@@ -28,6 +29,21 @@ describe('the tinychat command', function () {
     expect(serve.stdout).to.match(/--port/).and.match(/TINYCHAT_DB/);
     const chat = await runCli(['chat', '--help']);
     expect(chat.stdout).to.match(/--server/).and.match(/--plain/);
+  });
+
+  it('starts through npm without compiling first: the launch leaves the build untouched', async () => {
+    const built = statSync(CLI).mtimeMs;
+    for (const script of ['chat', 'start']) {
+      const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn('npm', ['run', '--silent', script, '--', '--help'], { cwd: join(__dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.on('exit', (code) => resolve({ code, stdout }));
+      });
+      expect(result.code, script).to.equal(0);
+      expect(result.stdout, script).to.match(/--help|Usage|usage/);
+    }
+    expect(statSync(CLI).mtimeMs, 'dist/src/main.js was rewritten by a launch').to.equal(built);
   });
 
   it('refuses an unknown option with exit code 2 and says where to look', async () => {
