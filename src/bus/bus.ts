@@ -40,7 +40,9 @@
  *   once.
  * - State: 'connected' when the bus is usable, 'disconnected' while the
  *   connection to the bus server is down (the bus keeps trying to reconnect,
- *   forever), 'closed' after `close()`, for good.
+ *   forever), 'closed' after `close()`, for good. (A bus whose client gives
+ *   up for a reason other than a lost connection — refused credentials —
+ *   also ends 'closed', and says why through onError.)
  */
 
 /** A JSON value: what survives a trip through JSON.stringify and JSON.parse unchanged. */
