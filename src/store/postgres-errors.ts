@@ -39,7 +39,9 @@ export function unavailableReason(err: unknown): string | undefined {
     if (code === '53200') return 'its database is out of memory';
     if (code === '53300') return 'its database has too many connections';
     if (code.startsWith('53')) return 'its database is out of resources';
-    if (code === '57P01' || code === '57P02') return 'its database is shutting down';
+    // 57P01 is both a shutdown and an operator's pg_terminate_backend.
+    if (code === '57P01') return 'its database closed the connection';
+    if (code === '57P02') return 'its database is restarting';
     if (code === '57P03') return 'its database is starting up';
     if (code.startsWith('58')) return 'its database disk reported an error';
     if (code === '25006') return 'its database is read-only';
