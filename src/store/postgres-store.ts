@@ -1,0 +1,327 @@
+// node-postgres (`pg`) rather than `postgres` (porsager): it is the long-
+// established driver with a separate, explicit Pool that emits 'error' for
+// idle connections the server dropped (so a restart of PostgreSQL can be
+// survived without crashing), it runs a transaction as plain statements on
+// one checked-out client, and its types (@types/pg) cover pool, client and
+// per-pool type parsers.
+import pg from 'pg';
+import type { Pool, QueryConfig, QueryResultRow } from 'pg';
+import { nameKey } from '../chat/names';
+import { silentLogger, type Logger } from '../log';
+import { appendInTransaction } from './postgres-append';
+import { openFailureMessage, redactedUrl, storeError } from './postgres-errors';
+import { SESSION_COLUMNS, SESSION_END_COLUMNS, MESSAGE_COLUMNS, MESSAGE_FROM, USER_COLUMNS } from './postgres-rows';
+import { isPlainSchemaName, migratePostgres } from './postgres-schema';
+import { inTransaction } from './postgres-transaction';
+import type {
+  AppendResult,
+  ConversationQuery,
+  NewMessage,
+  SessionEnd,
+  SessionEndReason,
+  SessionRecord,
+  Store,
+  StoredMessage,
+  UserRecord,
+} from './store';
+
+/** Options for opening a PostgreSQL store. */
+export interface PostgresStoreOptions {
+  /** The PostgreSQL schema holding TinyChat's tables, created if missing (default `public`); lower case letters, digits, `_`. */
+  schema?: string;
+  /** The connections' application_name, which pg_stat_activity shows (default `tinychat`). */
+  applicationName?: string;
+  /** At most this many connections (default 10). */
+  maxConnections?: number;
+  /** How long making a connection may take before the call fails as unavailable, in ms (default 5000). */
+  connectTimeoutMs?: number;
+  /** Where dropped connections are reported (default: nowhere). */
+  logger?: Logger;
+}
+
+const INT8_OID = 20;
+
+// BIGINT columns arrive as JS numbers: ids, times and sequence numbers stay
+// far below 2^53 (see store.ts). Per pool, so other pg users keep strings.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+interface SessionRow extends Omit<SessionRecord, 'peerId'> {
+  peerId: number | null;
+}
+
+type SessionEndRow = Omit<SessionEnd, 'tokenHash' | 'keptTokenHash'> & { tokenHash: string | null; keptTokenHash: string | null };
+
+/**
+ * A Store in a PostgreSQL database that several server nodes share, through
+ * a pg.Pool.
+ *
+ * Durability: appendMessages resolves after COMMIT returned, which with
+ * PostgreSQL's default synchronous_commit = on means the commit is flushed to
+ * the server's WAL on disk: it survives a crash of TinyChat, of PostgreSQL or
+ * of the machine. An operator who turns synchronous_commit off trades the
+ * last commits on a database crash for speed.
+ *
+ * Several stores (nodes) may append to the same inbox at once: each batch
+ * locks its receivers' rows (ascending id) and numbers their inboxes under
+ * that lock, so every inbox stays 1, 2, 3, … without gaps or repeats, and ids
+ * within an inbox increase with the sequence. Ids of messages to different
+ * receivers come from one sequence but may commit out of id order across
+ * concurrent transactions.
+ *
+ * When PostgreSQL goes away, calls reject with ChatError('unavailable') and
+ * broken connections are dropped; once it is back the pool connects again by
+ * itself. A connection lost during COMMIT leaves that batch's fate unknown
+ * (it may be stored); a retry is safe, as sends are idempotent.
+ */
+export class PostgresStore implements Store {
+  private closing: Promise<void> | undefined;
+
+  /** Use openPostgresStore, which also migrates. */
+  constructor(
+    private readonly pool: Pool,
+    private readonly logger: Logger,
+  ) {}
+
+  private readonly onConnectionError = (err: Error): void => {
+    this.logger.error('postgres-connection-lost', { error: err.message });
+  };
+
+  private async query<R extends QueryResultRow>(action: string, config: QueryConfig | string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await (typeof config === 'string' ? this.pool.query<R>(config, values) : this.pool.query<R>({ ...config, values }));
+    } catch (err) {
+      throw storeError(action, err);
+    }
+  }
+
+  async registerUser(name: string, now: number, passwordHash?: string): Promise<{ user: UserRecord; created: boolean }> {
+    const key = nameKey(name);
+    // The insert either wins the name or, having waited for a concurrent
+    // insert of the same key to commit, does nothing; the select that
+    // follows (a new snapshot) then finds that winner.
+    const inserted = await this.query<UserRecord>(
+      'register users',
+      `INSERT INTO users (name, name_key, created_at, last_seen_at, password_hash) VALUES ($1, $2, $3, $3, $4)
+       ON CONFLICT (name_key) DO NOTHING RETURNING ${USER_COLUMNS}`,
+      [name, key, now, passwordHash ?? null],
+    );
+    if (inserted.rowCount === 1) return { user: inserted.rows[0], created: true };
+    const existing = await this.findUserByName(name);
+    if (!existing) throw new Error(`user "${name}" neither inserted nor found`);
+    return { user: existing, created: false };
+  }
+
+  async findUserByName(name: string): Promise<UserRecord | undefined> {
+    const result = await this.query<UserRecord>('read users', { name: 'tinychat-user-by-key', text: `SELECT ${USER_COLUMNS} FROM users WHERE name_key = $1` }, [nameKey(name)]);
+    return result.rows[0];
+  }
+
+  async findUserById(id: number): Promise<UserRecord | undefined> {
+    const result = await this.query<UserRecord>('read users', { name: 'tinychat-user-by-id', text: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1` }, [id]);
+    return result.rows[0];
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.query<UserRecord>('read users', `SELECT ${USER_COLUMNS} FROM users ORDER BY name_key`)).rows;
+  }
+
+  async touchUser(userId: number, time: number): Promise<void> {
+    await this.query('update users', { name: 'tinychat-touch-user', text: `UPDATE users SET last_seen_at = $1 WHERE id = $2` }, [time, userId]);
+  }
+
+  async setPassword(userId: number, passwordHash: string | null): Promise<void> {
+    await this.query('update users', `UPDATE users SET password_hash = $1 WHERE id = $2`, [passwordHash, userId]);
+  }
+
+  async setUserDisabled(userId: number, disabled: boolean): Promise<void> {
+    await this.query('update users', `UPDATE users SET disabled = $1 WHERE id = $2`, [disabled, userId]);
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    await this.query(
+      'save sessions',
+      `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, peer_id) VALUES ($1, $2, $3, $4, $5)`,
+      [session.tokenHash, session.userId, session.createdAt, session.expiresAt, session.peerId ?? null],
+    );
+  }
+
+  async findSession(tokenHash: string): Promise<SessionRecord | undefined> {
+    const result = await this.query<SessionRow>(
+      'read sessions',
+      { name: 'tinychat-session-by-hash', text: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE token_hash = $1` },
+      [tokenHash],
+    );
+    const row = result.rows[0];
+    if (!row) return undefined;
+    const { peerId, ...rest } = row;
+    return peerId === null ? rest : { ...rest, peerId };
+  }
+
+  async setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void> {
+    await this.query('save sessions', `UPDATE sessions SET peer_id = $1 WHERE token_hash = $2`, [peerId ?? null, tokenHash]);
+  }
+
+  async deleteSession(tokenHash: string, reason: SessionEndReason, time: number): Promise<boolean> {
+    return this.endSessions('end sessions', async (client) => {
+      const deleted = await client.query<{ userId: number }>(`DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id AS "userId"`, [tokenHash]);
+      if (deleted.rowCount === 0) return false;
+      await client.query(INSERT_SESSION_END, [deleted.rows[0].userId, tokenHash, null, reason, time]);
+      return true;
+    });
+  }
+
+  async deleteUserSessions(userId: number, reason: SessionEndReason, time: number, exceptTokenHash?: string): Promise<number> {
+    return this.endSessions('end sessions', async (client) => {
+      const deleted = await client.query(`DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, [userId, exceptTokenHash ?? '']);
+      await client.query(INSERT_SESSION_END, [userId, null, exceptTokenHash ?? null, reason, time]);
+      return deleted.rowCount ?? 0;
+    });
+  }
+
+  // Session-end ids come from a sequence, and concurrent transactions could
+  // commit them out of order, letting a follower skip an end for good. The
+  // table lock (taken first, so no transaction waits for it while holding a
+  // session row) makes id order commit order; readers are not blocked, as
+  // EXCLUSIVE mode still admits plain SELECTs. These writes are rare.
+  private endSessions<T>(action: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(
+      this.pool,
+      action,
+      async (client) => {
+        await client.query('LOCK TABLE session_ends IN EXCLUSIVE MODE');
+        return work(client);
+      },
+      this.onConnectionError,
+    );
+  }
+
+  async sessionEndsAfter(afterId: number, limit: number): Promise<SessionEnd[]> {
+    if (limit <= 0) return [];
+    const result = await this.query<SessionEndRow>(
+      'read sessions',
+      { name: 'tinychat-session-ends-after', text: `SELECT ${SESSION_END_COLUMNS} FROM session_ends WHERE id > $1 ORDER BY id LIMIT $2` },
+      [afterId, limit],
+    );
+    return result.rows.map(({ tokenHash, keptTokenHash, ...rest }) => ({
+      ...rest,
+      ...(tokenHash === null ? {} : { tokenHash }),
+      ...(keptTokenHash === null ? {} : { keptTokenHash }),
+    }));
+  }
+
+  async lastSessionEndId(): Promise<number> {
+    return (await this.query<{ id: number }>('read sessions', `SELECT coalesce(max(id), 0)::bigint AS id FROM session_ends`)).rows[0].id;
+  }
+
+  async pruneSessionEnds(time: number): Promise<number> {
+    return (await this.query('end sessions', `DELETE FROM session_ends WHERE time < $1`, [time])).rowCount ?? 0;
+  }
+
+  async deleteExpiredSessions(now: number): Promise<number> {
+    return (await this.query('save sessions', `DELETE FROM sessions WHERE expires_at <= $1`, [now])).rowCount ?? 0;
+  }
+
+  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return [];
+    return inTransaction(this.pool, 'store messages', (client) => appendInTransaction(client, batch), this.onConnectionError);
+  }
+
+  async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return [];
+    const result = await this.query<StoredMessage>(
+      'read messages',
+      {
+        name: 'tinychat-inbox-after',
+        text: `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+               WHERE m.receiver_id = $1 AND m.sequence > $2 ORDER BY m.sequence LIMIT $3`,
+      },
+      [userId, afterSequence, limit],
+    );
+    return result.rows;
+  }
+
+  async conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]> {
+    if (query.limit <= 0) return [];
+    const result = await this.query<StoredMessage>(
+      'read messages',
+      {
+        name: 'tinychat-conversation',
+        text: `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+               WHERE least(m.sender_id, m.receiver_id) = $1 AND greatest(m.sender_id, m.receiver_id) = $2 AND m.id < $3
+               ORDER BY m.id DESC LIMIT $4`,
+      },
+      [Math.min(userA, userB), Math.max(userA, userB), query.beforeId ?? Number.MAX_SAFE_INTEGER, query.limit],
+    );
+    return result.rows;
+  }
+
+  async ack(userId: number, sequence: number): Promise<void> {
+    await this.query(
+      'record what you have read',
+      { name: 'tinychat-ack', text: `UPDATE users SET acked_sequence = greatest(acked_sequence, $1) WHERE id = $2` },
+      [sequence, userId],
+    );
+  }
+
+  /** Waits for running queries, then closes every connection. Safe to call more than once. */
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
+  }
+}
+
+const INSERT_SESSION_END = {
+  name: 'tinychat-insert-session-end',
+  text: `INSERT INTO session_ends (user_id, token_hash, kept_token_hash, reason, time) VALUES ($1, $2, $3, $4, $5)`,
+};
+
+/**
+ * Connects to PostgreSQL at `url` and brings the schema up to date (waiting
+ * for another node that is migrating it). Rejects with a sentence naming the
+ * server (never its password) when it cannot be reached, refuses the login
+ * or lacks the database, and when the schema comes from a newer TinyChat.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const schema = options.schema ?? 'public';
+  if (!isPlainSchemaName(schema)) {
+    throw new Error(`"${schema}" is not a schema name TinyChat can use; use lower case letters, digits and _ (at most 63)`);
+  }
+  const logger = options.logger ?? silentLogger;
+  const pool = new pg.Pool({
+    connectionString: url,
+    application_name: options.applicationName ?? 'tinychat',
+    options: `-c search_path=${schema}`,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    types,
+  });
+  // An idle connection the server dropped (restart, pg_terminate_backend):
+  // the pool has already discarded it and connects afresh when asked. Without
+  // a listener this event would crash the process.
+  pool.on('error', (err) => logger.error('postgres-connection-lost', { error: err.message, server: redactedUrl(url) }));
+
+  try {
+    const client = await pool.connect();
+    const onError = (err: Error) => logger.error('postgres-connection-lost', { error: err.message, server: redactedUrl(url) });
+    client.on('error', onError);
+    let failed: Error | undefined;
+    try {
+      await migratePostgres(client, schema);
+    } catch (err) {
+      failed = err as Error;
+      throw err;
+    } finally {
+      client.removeListener('error', onError);
+      client.release(failed);
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    const sentence = openFailureMessage(url, err);
+    if (sentence === undefined) throw err;
+    throw new Error(sentence, { cause: err });
+  }
+  return new PostgresStore(pool, logger);
+}
