@@ -13,7 +13,10 @@
  *   durable (it survives a kill -9 of the process right after).
  * - Ordering: each receiver has an inbox numbered 1, 2, 3, … with no gaps and
  *   no repeats; messages of one batch get sequence numbers in batch order.
- *   Message ids are unique and increase in the order messages were stored.
+ *   Message ids are unique, increase within a batch and within each inbox
+ *   (a later sequence has a higher id). Across inboxes, a backend shared by
+ *   several nodes may commit a lower id after a higher one: ids order
+ *   history pages, they are no clock.
  * - Idempotency: (senderId, clientId) identifies a send. Appending a message
  *   whose pair is already stored (earlier, or earlier in the same batch)
  *   stores nothing and returns the stored message with `duplicate: true`.
@@ -29,8 +32,10 @@
  *   writes; they are rare).
  * - Errors: a backend that cannot write (disk or database full, connection
  *   lost) rejects with ChatError('unavailable', …) and has stored nothing of
- *   that batch. A message naming an unknown sender or receiver id rejects
- *   with ChatError('not-found').
+ *   that batch — except when a connection to a database server drops during
+ *   the commit itself, when the batch may have been stored; resending is
+ *   safe either way (idempotency). A message naming an unknown sender or
+ *   receiver id rejects with ChatError('not-found').
  * - Durability means surviving a crash of the process (kill -9); whether a
  *   power loss can take the last commits depends on the backend's sync
  *   setting (see the backend).
