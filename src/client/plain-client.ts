@@ -64,8 +64,7 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
   const print = (message: Message) => {
     printed.add(message.id);
     if (printed.size > REMEMBERED_PRINTS) printed.delete(printed.values().next().value as number);
-    const toOther = nameKey(message.receiver) !== nameKey(connection.user);
-    say(formatMessage(message, { showReceiver: toOther }));
+    say(formatMessage(message));
   };
 
   connection.on('message', print);

@@ -28,6 +28,12 @@ interface Running {
 
 const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 
+/** Splits a printed line of the documented form `[HH:MM:SS] sender: body`; undefined when it has another form. */
+function parseLine(line: string): { clock: string; sender: string; body: string } | undefined {
+  const match = /^\[(\d\d:\d\d:\d\d)\] ([A-Za-z0-9_.-]{1,32}): (.*)$/.exec(line);
+  return match ? { clock: match[1], sender: match[2], body: match[3] } : undefined;
+}
+
 function occurrences(text: string, part: string): number {
   return text.split(part).length - 1;
 }
@@ -140,6 +146,29 @@ describe('runPlainClient', function () {
     expect(bob.out()).to.match(/^\[\d\d:\d\d:\d\d\] alice: hi bob$/m);
     bob.type('/QUIT');
     expect(await bob.exit).to.equal(0);
+  });
+
+  it("prints every message, copies of the user's own sends included, as [HH:MM:SS] sender: body that parses back", async () => {
+    await register('bob');
+    const phone = await listener('alice');
+    const laptop = run('alice');
+    let stored: Message | undefined;
+    phone.connection.on('receipt', (sent) => (stored = sent.message));
+    // A command is answered once the client is connected and its stream is open.
+    laptop.type('/TIME');
+    await eventually('the laptop to connect', () => laptop.out().includes('server time'));
+    phone.connection.send('bob', 'sent from the phone: a: b');
+    await eventually('the receipt', () => stored);
+    await eventually('the copy on the laptop', () => laptop.out().includes('sent from the phone'));
+    laptop.end();
+    expect(await laptop.exit).to.equal(0);
+    const line = laptop.out().split('\n').find((l) => l.includes('sent from the phone'))!;
+    const parsed = parseLine(line);
+    expect(parsed, `"${line}" has the documented format`).to.deep.equal({
+      clock: formatClock(stored!.time!),
+      sender: 'alice',
+      body: 'sent from the phone: a: b',
+    });
   });
 
   it('prints a message that arrives before /START and is among its recent messages only once', async () => {
