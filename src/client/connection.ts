@@ -98,6 +98,9 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private streamReady = false;
   private everConnected = false;
   private serverAcked = 0;
+  // The newest inbox sequence the server announced in its latest ready.
+  private announcedLast = 0;
+  private readonly caughtUpWaiters = new Set<() => void>();
   private ackTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -213,6 +216,27 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * Resolves true once every inbox message up to the newest one the server
+   * announced when the stream opened has been emitted, false if timeoutMs
+   * passed first. A client about to close waits for this, so that close()
+   * acknowledges what was waiting instead of leaving it to be shown again.
+   */
+  caughtUp(timeoutMs: number): Promise<boolean> {
+    if (this.isCaughtUp()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.caughtUpWaiters.delete(wake);
+        resolve(false);
+      }, timeoutMs);
+      this.caughtUpWaiters.add(wake);
+    });
+  }
+
+  /**
    * Acknowledges what was shown, ends the stream, ends the session with
    * /QUIT (failures ignored) and releases the channel. Nothing reconnects
    * afterwards. Safe to call more than once.
@@ -227,12 +251,16 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private async closeNow(): Promise<CommandResponse | undefined> {
-    this.flushAck();
+    const ackWritten = this.flushAck();
     this.closing = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.ackTimer);
+    for (const wake of this.caughtUpWaiters) wake();
+    this.caughtUpWaiters.clear();
     const stream = this.stream;
     if (stream) {
+      // The last ack is what keeps the next start from showing these messages again.
+      await waitAtMost(ackWritten, CLOSE_STREAM_WAIT_MS);
       // Half-closing first lets the server read the last ack before /QUIT ends the session.
       stream.end();
       await waitAtMost(stream.done, CLOSE_STREAM_WAIT_MS);
@@ -319,6 +347,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private onReady(stream: ConverseStream, ready: Ready): void {
     this.setUser(ready.user);
     this.serverAcked = ready.ackedSequence;
+    this.announcedLast = ready.lastSequence;
     const known = this.filter.lastSequence;
     // 0 asks the server to start after the user's acknowledged position.
     let afterSequence = 0;
@@ -345,6 +374,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.everConnected = true;
     this.setState({ state: 'connected', reconnect });
     if (this.lastSequence > this.serverAcked) this.scheduleAck();
+    this.wakeIfCaughtUp();
   }
 
   private onFrame(frame: ServerFrame): void {
@@ -373,7 +403,10 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       if (this.filter.isInbox(message)) shownInbox = true;
       this.emit('message', message);
     }
-    if (shownInbox) this.scheduleAck();
+    if (shownInbox) {
+      this.scheduleAck();
+      this.wakeIfCaughtUp();
+    }
     for (const change of frame.presence) this.emit('presence', change);
     for (const error of frame.errors) {
       const send = error.clientId ? this.outbox.take(error.clientId) : undefined;
@@ -425,14 +458,26 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     if (this.ackTimer) return;
     this.ackTimer = setTimeout(() => {
       this.ackTimer = undefined;
-      this.flushAck();
+      void this.flushAck();
     }, this.ackDelayMs);
   }
 
-  private flushAck(): void {
+  /** Writes an ack for everything shown, if needed; resolves once it is written (at once when none was needed). */
+  private flushAck(): Promise<void> {
     const last = this.filter.lastSequence;
-    if (!this.stream || !this.streamReady || last === undefined || last <= this.serverAcked) return;
-    this.stream.write({ kind: { $case: 'ack', ack: { sequence: last } } });
+    if (!this.stream || !this.streamReady || last === undefined || last <= this.serverAcked) return Promise.resolve();
+    const stream = this.stream;
     this.serverAcked = last;
+    return new Promise((resolve) => stream.write({ kind: { $case: 'ack', ack: { sequence: last } } }, resolve));
+  }
+
+  private isCaughtUp(): boolean {
+    return this.everConnected && (this.filter.lastSequence ?? 0) >= this.announcedLast;
+  }
+
+  private wakeIfCaughtUp(): void {
+    if (!this.isCaughtUp()) return;
+    for (const wake of this.caughtUpWaiters) wake();
+    this.caughtUpWaiters.clear();
   }
 }

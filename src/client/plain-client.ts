@@ -153,9 +153,16 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     lines.close();
   }
 
-  const confirmed = await connection.drain(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+  // Messages that were waiting when the stream opened may still be on their
+  // way; printing them before closing lets close() acknowledge them, so the
+  // next run does not print them again.
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const [confirmed, caughtUp] = await Promise.all([connection.drain(drainTimeoutMs), connection.caughtUp(drainTimeoutMs)]);
   const unconfirmed = connection.pendingSends().length;
   await connection.close();
+  if (!caughtUp) {
+    complain('note: some waiting messages did not arrive before the end of input; the next run shows them');
+  }
   if (!confirmed) {
     complain(
       `error: ${plural(unconfirmed, 'message')} not confirmed by the server and possibly not delivered — check with /HISTORY <name> and send again`,

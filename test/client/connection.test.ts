@@ -141,6 +141,25 @@ describe('ChatConnection', function () {
     expect(bobAgain.messages.map((m) => m.body)).to.deep.equal(['third']);
   });
 
+  it('waits in caughtUp() for the messages that were waiting, and acknowledges them on close()', async () => {
+    const registering = await connected('bob');
+    await registering.connection.close();
+    const alice = await connected('alice');
+    for (const body of ['one', 'two', 'three']) alice.connection.send('bob', body);
+    expect(await alice.connection.drain(5000)).to.equal(true);
+
+    const bob = await connected('bob');
+    expect(await bob.connection.caughtUp(5000)).to.equal(true);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(['one', 'two', 'three']);
+    await bob.connection.close();
+
+    const bobAgain = await connected('bob');
+    expect(bobAgain.connection.lastSequence).to.equal(3);
+    expect(await bobAgain.connection.caughtUp(5000)).to.equal(true);
+    await sleep(100);
+    expect(bobAgain.messages).to.deep.equal([]);
+  });
+
   it("shows copies of the user's sends from another terminal once, and never on the sending one", async () => {
     const bob = await connected('bob');
     const laptop = await connected('alice');

@@ -171,6 +171,25 @@ describe('runPlainClient', function () {
     });
   });
 
+  it('acknowledges the waiting messages it printed before it exits, so the next run does not print them again', async () => {
+    await register('bob');
+    const alice = await listener('alice');
+    for (const body of ['one', 'two', 'three']) alice.connection.send('bob', body);
+    expect(await alice.connection.drain(5000)).to.equal(true);
+
+    // Input that ends at once, like `printf '' | tinychat chat --plain --user bob`.
+    const first = run('bob');
+    first.end();
+    expect(await first.exit).to.equal(0);
+    expect(first.out().split('\n').map((line) => parseLine(line)?.body)).to.deep.equal(['one', 'two', 'three', undefined]);
+
+    const second = run('bob');
+    second.end();
+    expect(await second.exit).to.equal(0);
+    expect(second.out()).to.equal('');
+    expect(second.err()).to.equal('');
+  });
+
   it('prints a message that arrives before /START and is among its recent messages only once', async () => {
     await register('bob');
     const alice = await listener('alice');

@@ -120,6 +120,27 @@ describe('the tinychat command', function () {
     expect(result.stdout).to.match(/\[\d\d:\d\d:\d\d\] bob: are you there\?/);
   });
 
+  it('prints waiting messages to a piped user once: a second run with empty input prints nothing', async () => {
+    server = await startServerProcess({ dbPath: join(makeTempDir(), 'chat.db') });
+    const bob = ['chat', '--plain', '--server', server.target, '--user', 'bob'];
+    expect((await runCli(bob, { input: '' })).code).to.equal(0);
+    const alice = new WireClient(server.target);
+    clients.push(alice);
+    await alice.login('alice');
+    const stream = alice.converse();
+    stream.resume();
+    for (const n of [1, 2, 3]) stream.send('bob', `message ${n}`, `a${n}`);
+    await stream.until('three receipts', (s) => s.receipts.length === 3);
+    stream.cancel();
+
+    const first = await runCli(bob, { input: '' });
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(/^\[\d\d:\d\d:\d\d\] alice: message 1\n.*message 2\n.*message 3\n$/);
+    const second = await runCli(bob, { input: '' });
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).to.equal('');
+  });
+
   it('tells the user how to fix an unreachable server', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
