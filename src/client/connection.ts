@@ -15,6 +15,7 @@ import { DeliveryFilter } from './delivery-filter';
 import { ClientError, toClientError } from './errors';
 import type { ConnectionEvents, ConnectionState, StateChange } from './events';
 import { Outbox, type PendingSend } from './outbox';
+import { SendPump, type WriteOutcome } from './send-pump';
 
 export { ClientError } from './errors';
 export type { PendingSend } from './outbox';
@@ -74,8 +75,10 @@ async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
  * stream ends, and resumes where it left off, so that every message is
  * emitted exactly once and every send is stored exactly once.
  *
- * Sends are kept until the server confirms them and are written again, in
- * order and with the same clientId, after every reconnect. Shown messages are
+ * Sends are kept until the server confirms them and are written one at a
+ * time, in order; a send the server refuses for the rate is written again,
+ * with the same clientId, after the wait it names, and so is the oldest
+ * unconfirmed send after every reconnect. Shown messages are
  * acknowledged shortly after they are emitted, so a later start of the client
  * begins after them.
  */
@@ -90,6 +93,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private readonly ackDelayMs: number;
   private readonly filter = new DeliveryFilter();
   private readonly outbox = new Outbox();
+  private readonly pump = new SendPump(this.outbox);
 
   private userName: string;
   private current: ConnectionState = 'idle';
@@ -182,7 +186,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     }
     const send: PendingSend = { clientId: randomUUID(), receiver, body };
     this.outbox.add(send);
-    if (this.stream && this.streamReady) this.writeSend(this.stream, send);
+    this.pump.added();
     return send.clientId;
   }
 
@@ -210,7 +214,10 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     return this.commands.run(lineRequest(line));
   }
 
-  /** Resolves true once every send was confirmed or refused, false if timeoutMs passed first. */
+  /**
+   * Resolves true once every send was confirmed or refused, false if
+   * timeoutMs passed without any send being answered.
+   */
   drain(timeoutMs: number): Promise<boolean> {
     return this.outbox.whenEmpty(timeoutMs);
   }
@@ -253,6 +260,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private async closeNow(): Promise<CommandResponse | undefined> {
     const ackWritten = this.flushAck();
     this.closing = true;
+    this.pump.stop();
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.ackTimer);
     for (const wake of this.caughtUpWaiters) wake();
@@ -330,6 +338,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
           if (this.stream !== opening.stream) return;
           this.stream = undefined;
           this.streamReady = false;
+          this.pump.detach();
           this.onStreamEnd(status, token);
         },
       },
@@ -368,7 +377,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     }
     stream.write({ kind: { $case: 'resume', resume: { afterSequence, watchPresence: true } } });
     this.streamReady = true;
-    for (const send of this.outbox.list()) this.writeSend(stream, send);
+    this.pump.attach((send) => this.writeSend(stream, send));
     this.backoff.reset();
     const reconnect = this.everConnected;
     this.everConnected = true;
@@ -383,6 +392,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     for (const receipt of frame.receipts) {
       const send = this.outbox.take(receipt.clientId);
       if (!send) continue;
+      this.pump.answered(receipt.clientId);
       this.filter.remember(receipt.id);
       this.emit('receipt', {
         clientId: receipt.clientId,
@@ -409,9 +419,16 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     }
     for (const change of frame.presence) this.emit('presence', change);
     for (const error of frame.errors) {
+      if (error.retryAfterMs > 0 && error.clientId && this.outbox.has(error.clientId)) {
+        // Too fast for the server: not a failure, just a wait.
+        this.pump.pace(error.clientId, error.retryAfterMs);
+        continue;
+      }
       const send = error.clientId ? this.outbox.take(error.clientId) : undefined;
-      if (send) this.emit('send-failed', { ...send, code: error.code, reason: error.message });
-      else this.report(new ClientError(error.message, error.code));
+      if (send) {
+        this.emit('send-failed', { ...send, code: error.code, reason: error.message });
+        this.pump.answered(send.clientId);
+      } else this.report(new ClientError(error.message, error.code));
     }
   }
 
@@ -450,8 +467,9 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     });
   }
 
-  private writeSend(stream: ConverseStream, send: PendingSend): void {
+  private writeSend(stream: ConverseStream, send: PendingSend): WriteOutcome {
     stream.write({ kind: { $case: 'send', send: { clientId: send.clientId, receiver: send.receiver, body: send.body } } });
+    return 'written';
   }
 
   private scheduleAck(): void {

@@ -185,6 +185,22 @@ describe('ChatConnection', function () {
     expect(await alice.connection.drain(100)).to.equal(true);
   });
 
+  it('paces sends the server refuses for the rate by its retry-after and resends them, in order and without failures', async () => {
+    await server.stop();
+    server = await startTestServer({ dbPath: join(tempDir, 'paced.db'), limits: { sendRate: { perSecond: 100, burst: 5 } } });
+    const bob = await connected('bob');
+    const alice = await connected('alice');
+    const bodies = Array.from({ length: 60 }, (_, i) => `message ${i + 1}`);
+    const clientIds = bodies.map((body) => alice.connection.send('bob', body));
+    expect(await alice.connection.drain(5000)).to.equal(true);
+    await eventually('every message', () => bob.messages.length >= bodies.length);
+    await sleep(100);
+    expect(alice.failures).to.deep.equal([]);
+    expect(alice.errors).to.deep.equal([]);
+    expect(alice.receipts.map((r) => r.clientId)).to.deep.equal(clientIds);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(bodies);
+  });
+
   it('reports users coming online and going offline', async () => {
     const registering = await connected('bob');
     await registering.connection.close();

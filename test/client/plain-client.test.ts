@@ -9,7 +9,7 @@ import { formatClock } from '../../src/client/format';
 import { runPlainClient } from '../../src/client/plain-client';
 import type { Message } from '../../src/gen/tinychat/v1/chat';
 import { startTestServer } from '../support/test-server';
-import { eventually, unusedPort } from './eventually';
+import { eventually, sleep, unusedPort } from './eventually';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -87,6 +87,12 @@ describe('runPlainClient', function () {
     };
     clients.push(client);
     return client;
+  }
+
+  /** Replaces the test's server with a fresh one that allows `perSecond` sends a second per user, `burst` at once. */
+  async function restartWithSendRate(perSecond: number, burst: number): Promise<void> {
+    await server.stop();
+    server = await startTestServer({ dbPath: join(tempDir, 'paced.db'), limits: { sendRate: { perSecond, burst } } });
   }
 
   /** A ChatConnection collecting what it receives. */
@@ -230,6 +236,45 @@ describe('runPlainClient', function () {
     expect(await alice.exit).to.equal(0);
     await eventually('the message', () => bob.messages.length === 1);
     expect(bob.messages[0].body).to.equal('/shrug');
+  });
+
+  it('paces itself by the server\'s rate limit: 150 piped lines at 50 a second (burst 100) all arrive in order, and it returns 0', async () => {
+    await restartWithSendRate(50, 100);
+    const bob = await listener('bob');
+    const alice = run('alice');
+    const bodies = Array.from({ length: 150 }, (_, i) => `line ${i + 1}`);
+    const started = Date.now();
+    alice.type('/START bob', ...bodies);
+    alice.end();
+    expect(await alice.exit, alice.err()).to.equal(0);
+    const elapsedMs = Date.now() - started;
+    await eventually('every line', () => bob.messages.length >= bodies.length, 10_000);
+    await sleep(200);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(bodies);
+    expect(alice.err()).not.to.include('error');
+    // The 50 lines past the burst take a second at 50 a second: the limit was met, not lifted.
+    expect(elapsedMs).to.be.at.least(900);
+  });
+
+  it('delivers 10,000 piped lines exactly once and in order through a rate limit it meets many times', async function () {
+    this.timeout(60_000);
+    await restartWithSendRate(2000, 50);
+    const bob = await listener('bob');
+    const alice = run('alice');
+    const bodies = Array.from({ length: 10_000 }, (_, i) => `line ${i + 1}`);
+    const started = Date.now();
+    alice.type('/START bob', ...bodies);
+    alice.end();
+    expect(await alice.exit, alice.err()).to.equal(0);
+    const elapsedMs = Date.now() - started;
+    await eventually('every line', () => bob.messages.length >= bodies.length, 20_000);
+    await sleep(200);
+    expect(bob.messages.length).to.equal(bodies.length);
+    const outOfOrder = bob.messages.findIndex((m, i) => m.body !== bodies[i]);
+    expect(outOfOrder, `first line out of order: ${bob.messages[outOfOrder]?.body}`).to.equal(-1);
+    expect(alice.err()).not.to.include('error');
+    expect(elapsedMs, 'at most 2000 a second after a burst of 50').to.be.at.least(((bodies.length - 50) / 2000) * 1000 - 100);
+    if (process.env.TINYCHAT_TEST_TIMING) process.stderr.write(`      10,000 lines in ${elapsedMs} ms\n`);
   });
 
   it('returns 0 on /QUIT without waiting for the input to end', async () => {
