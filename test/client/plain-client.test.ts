@@ -122,7 +122,8 @@ describe('runPlainClient', function () {
       ['alice', 'hello bob'],
       ['alice', 'how are you?'],
     ]);
-    expect(alice.err()).to.equal('');
+    // bob's coming online may or may not reach alice after /START; nothing else may be said.
+    expect(alice.err().replace('bob is online\n', '')).to.equal('');
   });
 
   it('waits for every receipt when the input ends, so nothing piped in is lost', async () => {
