@@ -59,6 +59,11 @@ function lineRequest(line: string): CommandRequest {
   return { input: { $case: 'line', line } };
 }
 
+/** True for the status grpc-js gives a stream whose request exceeded the server's max receive size. */
+function isRequestTooLarge(status: StatusObject): boolean {
+  return status.code === Status.RESOURCE_EXHAUSTED && /Received message larger than max/i.test(status.details ?? '');
+}
+
 function commandName(line: string): string {
   return line.trim().split(/\s+/, 1)[0].replace(/^\//, '').toUpperCase();
 }
@@ -102,6 +107,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private streamReady = false;
   private everConnected = false;
   private serverAcked = 0;
+  // The largest body the server accepts, from its latest ready (undefined: not told).
+  private maxBodyBytes: number | undefined;
   // The newest inbox sequence the server announced in its latest ready.
   private announcedLast = 0;
   private readonly caughtUpWaiters = new Set<() => void>();
@@ -338,7 +345,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
           if (this.stream !== opening.stream) return;
           this.stream = undefined;
           this.streamReady = false;
-          this.pump.detach();
+          const inFlight = this.pump.detach();
+          if (inFlight && isRequestTooLarge(status)) this.failTooLarge(inFlight, status);
           this.onStreamEnd(status, token);
         },
       },
@@ -357,6 +365,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.setUser(ready.user);
     this.serverAcked = ready.ackedSequence;
     this.announcedLast = ready.lastSequence;
+    this.maxBodyBytes = ready.maxBodyBytes || undefined;
     const known = this.filter.lastSequence;
     // 0 asks the server to start after the user's acknowledged position.
     let afterSequence = 0;
@@ -468,8 +477,37 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private writeSend(stream: ConverseStream, send: PendingSend): WriteOutcome {
+    const bytes = Buffer.byteLength(send.body, 'utf8');
+    if (this.maxBodyBytes !== undefined && bytes > this.maxBodyBytes) {
+      // Sending it would only earn a refusal; a far larger one would end the stream.
+      this.refuseLocally(
+        send,
+        Status.INVALID_ARGUMENT,
+        `the message is ${bytes} bytes; ${this.server} takes at most ${this.maxBodyBytes} bytes per message — split it into several messages`,
+      );
+      return 'dropped';
+    }
     stream.write({ kind: { $case: 'send', send: { clientId: send.clientId, receiver: send.receiver, body: send.body } } });
     return 'written';
+  }
+
+  /**
+   * grpc-js ended the stream because a request exceeded the server's receive
+   * limit; with one send in flight, that send is the cause. Writing it again
+   * would end every stream the same way, so it fails instead.
+   */
+  private failTooLarge(send: PendingSend, status: StatusObject): void {
+    this.refuseLocally(
+      send,
+      Status.RESOURCE_EXHAUSTED,
+      `the message is too large for ${this.server} (${status.details}) — split it into several messages`,
+    );
+  }
+
+  /** Takes a send out of the outbox and reports it failed, after the current call so send() has returned its clientId. */
+  private refuseLocally(send: PendingSend, code: number, reason: string): void {
+    if (!this.outbox.take(send.clientId)) return;
+    process.nextTick(() => this.emit('send-failed', { ...send, code, reason }));
   }
 
   private scheduleAck(): void {

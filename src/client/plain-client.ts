@@ -170,7 +170,7 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     return 1;
   }
   if (refused > 0) {
-    complain(`error: ${plural(refused, 'message')} refused by the server (see above)`);
+    complain(`error: ${plural(refused, 'message')} not sent (see above)`);
     return 1;
   }
   return 0;

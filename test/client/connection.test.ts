@@ -201,6 +201,22 @@ describe('ChatConnection', function () {
     expect(bob.messages.map((m) => m.body)).to.deep.equal(bodies);
   });
 
+  it('fails, instead of resending forever, a send that made the server end the stream as larger than its max', async () => {
+    // The body limit allows what the request limit does not, so the client cannot tell in advance.
+    await server.stop();
+    server = await startTestServer({ dbPath: join(tempDir, 'large.db'), limits: { maxBodyBytes: 1_048_576, maxReceiveBytes: 64 * 1024 } });
+    const bob = await connected('bob');
+    const alice = await connected('alice');
+    const big = alice.connection.send('bob', 'x'.repeat(100 * 1024));
+    alice.connection.send('bob', 'after');
+    await eventually('the refusal', () => alice.failures.length === 1);
+    expect(alice.failures[0]).to.include({ clientId: big, code: 8 });
+    expect(alice.failures[0].reason).to.match(/too large .*split it/);
+    await eventually('the next message', () => bob.messages.length === 1, 10_000);
+    expect(bob.messages[0].body).to.equal('after');
+    expect(alice.states.filter((s) => s.state === 'reconnecting')).to.have.length(1);
+  });
+
   it('reports users coming online and going offline', async () => {
     const registering = await connected('bob');
     await registering.connection.close();

@@ -291,7 +291,20 @@ describe('runPlainClient', function () {
     alice.end();
     expect(await alice.exit).to.equal(1);
     expect(alice.err()).to.match(/^error: not sent to bob: /m);
-    expect(alice.err()).to.include('1 message refused by the server');
+    expect(alice.err()).to.include('1 message not sent (see above)');
+  });
+
+  it('refuses a line over the server\'s body limit by itself, naming the sizes, and sends the lines after it', async () => {
+    const bob = await listener('bob');
+    const alice = run('alice');
+    alice.type('/START bob', 'before', 'x'.repeat(100 * 1024), 'after');
+    alice.end();
+    expect(await alice.exit).to.equal(1);
+    expect(alice.err()).to.match(/^error: not sent to bob: the message is 102400 bytes; .* at most 4096 bytes .* split it/m);
+    expect(alice.err()).not.to.include('connection lost');
+    expect(alice.err()).to.include('1 message not sent (see above)');
+    await eventually('both short lines', () => bob.messages.length >= 2);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(['before', 'after']);
   });
 
   it('returns 1 and says so when sends are still unconfirmed at the end', async () => {
