@@ -33,6 +33,11 @@ export interface ConnectionOptions {
   tls?: ClientTls;
   /** Delays between reconnect attempts; 250 ms doubling to 5 s by default. */
   backoff?: BackoffOptions;
+  /**
+   * How long connect() keeps trying, with backoff, while the server cannot
+   * be reached; 0 (the default) tries once.
+   */
+  connectTimeoutMs?: number;
   /** How long a command, or the start of the stream, may take; 10 s by default. */
   callTimeoutMs?: number;
   /** How long to gather shown messages before acknowledging them; 200 ms by default. */
@@ -96,6 +101,9 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private readonly backoff: Backoff;
   private readonly callTimeoutMs: number;
   private readonly ackDelayMs: number;
+  private readonly connectTimeoutMs: number;
+  // Ends a wait between first connection attempts early, when the connection is closed.
+  private endConnectWait: (() => void) | undefined;
   private readonly filter = new DeliveryFilter();
   private readonly outbox = new Outbox();
   private readonly pump = new SendPump(this.outbox);
@@ -123,6 +131,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.userName = options.user;
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 0;
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.backoff = new Backoff(backoff);
     this.filter.setUser(options.user);
@@ -166,19 +175,37 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Logs in and opens the stream. Resolves once the server greeted the
-   * stream; rejects with a ClientError saying what to do when the server
-   * cannot be reached or refuses the name, and the connection is then closed.
-   * After success, lost connections are re-established on their own.
+   * stream. While the server cannot be reached it tries again with backoff,
+   * as after a lost connection, for up to connectTimeoutMs, announcing each
+   * wait as a 'reconnecting' state with reconnect false. Rejects with a
+   * ClientError saying what to do when that time is up or the server refuses
+   * (a wrong password, a bad name: at once), and the connection is then
+   * closed. After success, lost connections are re-established on their own.
    */
   async connect(): Promise<void> {
     if (this.current !== 'idle') throw new Error('connect() may only be called once per connection');
-    this.setState({ state: 'connecting', reconnect: false });
-    try {
-      await this.attempt();
-    } catch (err) {
-      const error = toClientError(err, this.server);
-      await this.close();
-      throw error;
+    const deadline = Date.now() + this.connectTimeoutMs;
+    for (;;) {
+      this.setState({ state: 'connecting', reconnect: false });
+      try {
+        await this.attempt();
+        return;
+      } catch (err) {
+        const error = toClientError(err, this.server);
+        // The last wait is cut short so that the final attempt falls within the timeout.
+        const delayMs = Math.min(this.backoff.next(), deadline - Date.now());
+        if (!error.retryable || this.closing || delayMs <= 0) {
+          await this.close();
+          throw error;
+        }
+        this.setState({ state: 'reconnecting', reconnect: false, delayMs, reason: error.message });
+        await new Promise<void>((resolve) => {
+          this.endConnectWait = resolve;
+          this.reconnectTimer = setTimeout(resolve, delayMs);
+        });
+        this.endConnectWait = undefined;
+        if (this.closing) throw new ClientError('the connection was closed before it was ready', Status.CANCELLED);
+      }
     }
   }
 
@@ -269,6 +296,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.closing = true;
     this.pump.stop();
     clearTimeout(this.reconnectTimer);
+    this.endConnectWait?.();
     clearTimeout(this.ackTimer);
     for (const wake of this.caughtUpWaiters) wake();
     this.caughtUpWaiters.clear();

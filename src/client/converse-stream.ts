@@ -86,7 +86,7 @@ export function openConverse(
     const final = status ?? { code: Status.UNKNOWN, details: 'the stream ended', metadata: new Metadata() };
     if (isReady) handlers.onEnd(final);
     else if (timedOut) {
-      rejectReady(new ClientError(`${options.server} did not start the chat stream in time — try again`, Status.DEADLINE_EXCEEDED));
+      rejectReady(new ClientError(`${options.server} did not start the chat stream in time — try again`, Status.DEADLINE_EXCEEDED, true));
     } else rejectReady(toClientError(final, options.server));
   };
 

@@ -44,6 +44,8 @@ export function formatStateChange(change: StateChange, previous: ConnectionState
     case 'reconnecting': {
       const wait = formatDelay(change.delayMs ?? 0);
       if (previous === 'connected') return `connection lost — reconnecting in ${wait}`;
+      // Not connected yet: the reason (e.g. "cannot reach … running?") says what to check meanwhile.
+      if (!change.reconnect) return `${change.reason ?? 'cannot connect'}${/[.?!]$/.test(change.reason ?? '') ? '' : ' —'} retrying in ${wait}`;
       return `still disconnected${change.reason ? ` (${change.reason})` : ''} — retrying in ${wait}`;
     }
     case 'connected':

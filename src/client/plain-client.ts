@@ -2,7 +2,7 @@ import * as readline from 'node:readline';
 import type { Message } from '../gen/tinychat/v1/chat';
 import { nameKey } from '../chat/names';
 import type { BackoffOptions } from './backoff';
-import { ChatConnection, type ClientTls, type ConnectionState } from './connection';
+import { ChatConnection, ClientError, type ClientTls, type ConnectionState } from './connection';
 import { formatMessage, formatStateChange, printable } from './format';
 
 /** Where the plain client connects and which streams it talks through. */
@@ -25,9 +25,13 @@ export interface PlainClientOptions {
   backoff?: BackoffOptions;
   /** How long to wait for the server to confirm sends once input ends; 10 s by default. */
   drainTimeoutMs?: number;
+  /** How long to keep trying while the server cannot be reached at start; 30 s by default, 0 tries once. */
+  connectTimeoutMs?: number;
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** How long the line client waits for an unreachable server at start, unless told otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 // Enough to recognise a message printed from /START's recent list when it
 // also arrives on the stream.
 const REMEMBERED_PRINTS = 1024;
@@ -43,18 +47,23 @@ function plural(n: number, word: string): string {
  * errors and connection news go to errors. Ends on /QUIT or at the end of
  * input, after waiting (bounded) for the server to confirm every send.
  *
+ * At start it waits, retrying with backoff, up to connectTimeoutMs for a
+ * server that cannot be reached, saying so on errors.
+ *
  * Resolves with the exit code: 0 when every message was stored, 1 when the
  * server could not be reached or a message was refused or left unconfirmed.
  */
 export async function runPlainClient(options: PlainClientOptions): Promise<number> {
   const say = (line: string) => options.output.write(`${line}\n`);
   const complain = (line: string) => options.errors.write(`${line}\n`);
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const connection = new ChatConnection({
     server: options.server,
     user: options.user,
     password: options.password,
     tls: options.tls,
     backoff: options.backoff,
+    connectTimeoutMs,
   });
   const printed = new Set<number>();
   let conversation: string | undefined;
@@ -88,7 +97,11 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
   try {
     await connection.connect();
   } catch (err) {
-    complain(`error: ${(err as Error).message}`);
+    const gaveUp =
+      err instanceof ClientError && err.retryable && connectTimeoutMs > 0
+        ? ` (gave up after ${connectTimeoutMs / 1000} s; --connect-timeout sets how long to wait)`
+        : '';
+    complain(`error: ${(err as Error).message}${gaveUp}`);
     return 1;
   }
 

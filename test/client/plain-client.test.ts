@@ -61,7 +61,10 @@ describe('runPlainClient', function () {
     rmSync(tempDir, { recursive: true, force: true });
   });
 
-  function run(user: string, options: { target?: string; drainTimeoutMs?: number } = {}): Running {
+  function run(
+    user: string,
+    options: { target?: string; drainTimeoutMs?: number; connectTimeoutMs?: number; password?: string } = {},
+  ): Running {
     const input = new PassThrough();
     const output = new PassThrough();
     const errors = new PassThrough();
@@ -69,7 +72,7 @@ describe('runPlainClient', function () {
     let err = '';
     output.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     errors.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const exit = runPlainClient({ password: TEST_PASSWORD,
+    const exit = runPlainClient({ password: options.password ?? TEST_PASSWORD,
       server: options.target ?? server.target,
       user,
       input,
@@ -77,6 +80,7 @@ describe('runPlainClient', function () {
       errors,
       backoff: FAST_BACKOFF,
       drainTimeoutMs: options.drainTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
     });
     const client: Running = {
       type: (...lines) => lines.forEach((line) => input.write(`${line}\n`)),
@@ -340,10 +344,46 @@ describe('runPlainClient', function () {
     expect(bob.messages[0].body).to.equal('sent while away');
   });
 
-  it('returns 1 with a sentence naming the address when no server listens there', async () => {
+  it('waits for a server that is not up yet, saying so on errors, then sends the piped lines', async () => {
+    await register('bob');
+    const { port, dbPath } = server;
+    await server.stop();
+    serverRunning = false;
+    const alice = run('alice', { connectTimeoutMs: 10_000 });
+    alice.type('/START bob', 'hello once you are up');
+    alice.end();
+    const waiting = `cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running? retrying in `;
+    await eventually('the retries', () => occurrences(alice.err(), waiting) >= 2);
+    server = await startTestServer({ dbPath, port });
+    serverRunning = true;
+    expect(await alice.exit, alice.err()).to.equal(0);
+    expect(alice.err()).not.to.include('error');
+    const bob = await listener('bob');
+    await eventually('the message', () => bob.messages.length === 1);
+    expect(bob.messages[0].body).to.equal('hello once you are up');
+  });
+
+  it('returns 1 with a sentence naming the address when no server listens there within the connect timeout', async () => {
     const port = await unusedPort();
-    const alice = run('alice', { target: `127.0.0.1:${port}` });
+    const started = Date.now();
+    const alice = run('alice', { target: `127.0.0.1:${port}`, connectTimeoutMs: 500 });
     expect(await alice.exit).to.equal(1);
-    expect(alice.err()).to.equal(`error: cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running?\n`);
+    expect(Date.now() - started).to.be.within(400, 3000);
+    const lines = alice.err().trimEnd().split('\n');
+    expect(lines.length).to.be.at.least(2);
+    expect(lines[0]).to.match(new RegExp(`^cannot reach 127\\.0\\.0\\.1:${port} — is \`tinychat serve\` running\\? retrying in \\d`));
+    expect(lines[lines.length - 1]).to.equal(
+      `error: cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running? (gave up after 0.5 s; --connect-timeout sets how long to wait)`,
+    );
+  });
+
+  it('exits at once on a wrong password, however long it would wait for the server', async () => {
+    await register('alice');
+    const started = Date.now();
+    const alice = run('alice', { password: 'not the password', connectTimeoutMs: 30_000 });
+    expect(await alice.exit).to.equal(1);
+    expect(Date.now() - started).to.be.below(3000);
+    expect(alice.err()).to.match(/^error: .*password/m);
+    expect(alice.err()).not.to.include('retrying');
   });
 });

@@ -27,7 +27,7 @@ describe('the tinychat command', function () {
     const serve = await runCli(['serve', '--help']);
     expect(serve.stdout).to.match(/--port/).and.match(/TINYCHAT_DB/);
     const chat = await runCli(['chat', '--help']);
-    expect(chat.stdout).to.match(/--server/).and.match(/--plain/);
+    expect(chat.stdout).to.match(/--server/).and.match(/--plain/).and.match(/--connect-timeout SECONDS.*TINYCHAT_CONNECT_TIMEOUT, default 30/);
   });
 
   it('refuses an unknown option with exit code 2 and says where to look', async () => {
@@ -146,8 +146,15 @@ describe('the tinychat command', function () {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
-    const result = await runCli(['chat', '--server', `127.0.0.1:${port}`, '--user', 'alice'], { input: 'hi\n' });
+    const result = await runCli(['chat', '--server', `127.0.0.1:${port}`, '--user', 'alice', '--connect-timeout', '1'], { input: 'hi\n' });
     expect(result.code).to.not.equal(0);
-    expect(result.stderr).to.include(`cannot reach 127.0.0.1:${port}`).and.include('tinychat serve');
+    expect(result.stderr).to.include(`cannot reach 127.0.0.1:${port}`).and.include('tinychat serve').and.include('retrying in');
+    expect(result.stderr).to.include('gave up after 1 s');
+    const fromEnv = await runCli(['chat', '--server', `127.0.0.1:${port}`, '--user', 'alice'], {
+      input: 'hi\n',
+      env: { TINYCHAT_CONNECT_TIMEOUT: '0' },
+    });
+    expect(fromEnv.code).to.not.equal(0);
+    expect(fromEnv.stderr).to.equal(`error: cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running?\n`);
   });
 });
