@@ -104,6 +104,7 @@ async function chat(config: ChatConfig): Promise<number> {
       output: process.stdout,
       errors: process.stderr,
       handleProcessEvents: true,
+      connectTimeoutMs: config.connectTimeoutMs,
     });
   }
   if (!config.user) {
@@ -123,6 +124,7 @@ async function chat(config: ChatConfig): Promise<number> {
     input: process.stdin,
     output: process.stdout,
     errors: process.stderr,
+    connectTimeoutMs: config.connectTimeoutMs,
   });
 }
 

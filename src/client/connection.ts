@@ -15,6 +15,7 @@ import { DeliveryFilter } from './delivery-filter';
 import { ClientError, toClientError } from './errors';
 import type { ConnectionEvents, ConnectionState, StateChange } from './events';
 import { Outbox, type PendingSend } from './outbox';
+import { SendPump, type WriteOutcome } from './send-pump';
 
 export { ClientError } from './errors';
 export type { PendingSend } from './outbox';
@@ -32,6 +33,11 @@ export interface ConnectionOptions {
   tls?: ClientTls;
   /** Delays between reconnect attempts; 250 ms doubling to 5 s by default. */
   backoff?: BackoffOptions;
+  /**
+   * How long connect() keeps trying, with backoff, while the server cannot
+   * be reached; 0 (the default) tries once.
+   */
+  connectTimeoutMs?: number;
   /** How long a command, or the start of the stream, may take; 10 s by default. */
   callTimeoutMs?: number;
   /** How long to gather shown messages before acknowledging them; 200 ms by default. */
@@ -58,6 +64,11 @@ function lineRequest(line: string): CommandRequest {
   return { input: { $case: 'line', line } };
 }
 
+/** True for the status grpc-js gives a stream whose request exceeded the server's max receive size. */
+function isRequestTooLarge(status: StatusObject): boolean {
+  return status.code === Status.RESOURCE_EXHAUSTED && /Received message larger than max/i.test(status.details ?? '');
+}
+
 function commandName(line: string): string {
   return line.trim().split(/\s+/, 1)[0].replace(/^\//, '').toUpperCase();
 }
@@ -74,8 +85,10 @@ async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
  * stream ends, and resumes where it left off, so that every message is
  * emitted exactly once and every send is stored exactly once.
  *
- * Sends are kept until the server confirms them and are written again, in
- * order and with the same clientId, after every reconnect. Shown messages are
+ * Sends are kept until the server confirms them and are written one at a
+ * time, in order; a send the server refuses for the rate is written again,
+ * with the same clientId, after the wait it names, and so is the oldest
+ * unconfirmed send after every reconnect. Shown messages are
  * acknowledged shortly after they are emitted, so a later start of the client
  * begins after them.
  */
@@ -88,8 +101,12 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private readonly backoff: Backoff;
   private readonly callTimeoutMs: number;
   private readonly ackDelayMs: number;
+  private readonly connectTimeoutMs: number;
+  // Ends a wait between first connection attempts early, when the connection is closed.
+  private endConnectWait: (() => void) | undefined;
   private readonly filter = new DeliveryFilter();
   private readonly outbox = new Outbox();
+  private readonly pump = new SendPump(this.outbox);
 
   private userName: string;
   private current: ConnectionState = 'idle';
@@ -98,6 +115,11 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private streamReady = false;
   private everConnected = false;
   private serverAcked = 0;
+  // The largest body the server accepts, from its latest ready (undefined: not told).
+  private maxBodyBytes: number | undefined;
+  // The newest inbox sequence the server announced in its latest ready.
+  private announcedLast = 0;
+  private readonly caughtUpWaiters = new Set<() => void>();
   private ackTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -109,6 +131,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.userName = options.user;
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 0;
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.backoff = new Backoff(backoff);
     this.filter.setUser(options.user);
@@ -152,19 +175,37 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Logs in and opens the stream. Resolves once the server greeted the
-   * stream; rejects with a ClientError saying what to do when the server
-   * cannot be reached or refuses the name, and the connection is then closed.
-   * After success, lost connections are re-established on their own.
+   * stream. While the server cannot be reached it tries again with backoff,
+   * as after a lost connection, for up to connectTimeoutMs, announcing each
+   * wait as a 'reconnecting' state with reconnect false. Rejects with a
+   * ClientError saying what to do when that time is up or the server refuses
+   * (a wrong password, a bad name: at once), and the connection is then
+   * closed. After success, lost connections are re-established on their own.
    */
   async connect(): Promise<void> {
     if (this.current !== 'idle') throw new Error('connect() may only be called once per connection');
-    this.setState({ state: 'connecting', reconnect: false });
-    try {
-      await this.attempt();
-    } catch (err) {
-      const error = toClientError(err, this.server);
-      await this.close();
-      throw error;
+    const deadline = Date.now() + this.connectTimeoutMs;
+    for (;;) {
+      this.setState({ state: 'connecting', reconnect: false });
+      try {
+        await this.attempt();
+        return;
+      } catch (err) {
+        const error = toClientError(err, this.server);
+        // The last wait is cut short so that the final attempt falls within the timeout.
+        const delayMs = Math.min(this.backoff.next(), deadline - Date.now());
+        if (!error.retryable || this.closing || delayMs <= 0) {
+          await this.close();
+          throw error;
+        }
+        this.setState({ state: 'reconnecting', reconnect: false, delayMs, reason: error.message });
+        await new Promise<void>((resolve) => {
+          this.endConnectWait = resolve;
+          this.reconnectTimer = setTimeout(resolve, delayMs);
+        });
+        this.endConnectWait = undefined;
+        if (this.closing) throw new ClientError('the connection was closed before it was ready', Status.CANCELLED);
+      }
     }
   }
 
@@ -179,7 +220,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     }
     const send: PendingSend = { clientId: randomUUID(), receiver, body };
     this.outbox.add(send);
-    if (this.stream && this.streamReady) this.writeSend(this.stream, send);
+    this.pump.added();
     return send.clientId;
   }
 
@@ -207,9 +248,33 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     return this.commands.run(lineRequest(line));
   }
 
-  /** Resolves true once every send was confirmed or refused, false if timeoutMs passed first. */
+  /**
+   * Resolves true once every send was confirmed or refused, false if
+   * timeoutMs passed without any send being answered.
+   */
   drain(timeoutMs: number): Promise<boolean> {
     return this.outbox.whenEmpty(timeoutMs);
+  }
+
+  /**
+   * Resolves true once every inbox message up to the newest one the server
+   * announced when the stream opened has been emitted, false if timeoutMs
+   * passed first. A client about to close waits for this, so that close()
+   * acknowledges what was waiting instead of leaving it to be shown again.
+   */
+  caughtUp(timeoutMs: number): Promise<boolean> {
+    if (this.isCaughtUp()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.caughtUpWaiters.delete(wake);
+        resolve(false);
+      }, timeoutMs);
+      this.caughtUpWaiters.add(wake);
+    });
   }
 
   /**
@@ -227,12 +292,18 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private async closeNow(): Promise<CommandResponse | undefined> {
-    this.flushAck();
+    const ackWritten = this.flushAck();
     this.closing = true;
+    this.pump.stop();
     clearTimeout(this.reconnectTimer);
+    this.endConnectWait?.();
     clearTimeout(this.ackTimer);
+    for (const wake of this.caughtUpWaiters) wake();
+    this.caughtUpWaiters.clear();
     const stream = this.stream;
     if (stream) {
+      // The last ack is what keeps the next start from showing these messages again.
+      await waitAtMost(ackWritten, CLOSE_STREAM_WAIT_MS);
       // Half-closing first lets the server read the last ack before /QUIT ends the session.
       stream.end();
       await waitAtMost(stream.done, CLOSE_STREAM_WAIT_MS);
@@ -302,6 +373,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
           if (this.stream !== opening.stream) return;
           this.stream = undefined;
           this.streamReady = false;
+          const inFlight = this.pump.detach();
+          if (inFlight && isRequestTooLarge(status)) this.failTooLarge(inFlight, status);
           this.onStreamEnd(status, token);
         },
       },
@@ -319,6 +392,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private onReady(stream: ConverseStream, ready: Ready): void {
     this.setUser(ready.user);
     this.serverAcked = ready.ackedSequence;
+    this.announcedLast = ready.lastSequence;
+    this.maxBodyBytes = ready.maxBodyBytes || undefined;
     const known = this.filter.lastSequence;
     // 0 asks the server to start after the user's acknowledged position.
     let afterSequence = 0;
@@ -339,12 +414,13 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     }
     stream.write({ kind: { $case: 'resume', resume: { afterSequence, watchPresence: true } } });
     this.streamReady = true;
-    for (const send of this.outbox.list()) this.writeSend(stream, send);
+    this.pump.attach((send) => this.writeSend(stream, send));
     this.backoff.reset();
     const reconnect = this.everConnected;
     this.everConnected = true;
     this.setState({ state: 'connected', reconnect });
     if (this.lastSequence > this.serverAcked) this.scheduleAck();
+    this.wakeIfCaughtUp();
   }
 
   private onFrame(frame: ServerFrame): void {
@@ -353,6 +429,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     for (const receipt of frame.receipts) {
       const send = this.outbox.take(receipt.clientId);
       if (!send) continue;
+      this.pump.answered(receipt.clientId);
       this.filter.remember(receipt.id);
       this.emit('receipt', {
         clientId: receipt.clientId,
@@ -373,12 +450,22 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       if (this.filter.isInbox(message)) shownInbox = true;
       this.emit('message', message);
     }
-    if (shownInbox) this.scheduleAck();
+    if (shownInbox) {
+      this.scheduleAck();
+      this.wakeIfCaughtUp();
+    }
     for (const change of frame.presence) this.emit('presence', change);
     for (const error of frame.errors) {
+      if (error.retryAfterMs > 0 && error.clientId && this.outbox.has(error.clientId)) {
+        // Too fast for the server: not a failure, just a wait.
+        this.pump.pace(error.clientId, error.retryAfterMs);
+        continue;
+      }
       const send = error.clientId ? this.outbox.take(error.clientId) : undefined;
-      if (send) this.emit('send-failed', { ...send, code: error.code, reason: error.message });
-      else this.report(new ClientError(error.message, error.code));
+      if (send) {
+        this.emit('send-failed', { ...send, code: error.code, reason: error.message });
+        this.pump.answered(send.clientId);
+      } else this.report(new ClientError(error.message, error.code));
     }
   }
 
@@ -417,22 +504,64 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     });
   }
 
-  private writeSend(stream: ConverseStream, send: PendingSend): void {
+  private writeSend(stream: ConverseStream, send: PendingSend): WriteOutcome {
+    const bytes = Buffer.byteLength(send.body, 'utf8');
+    if (this.maxBodyBytes !== undefined && bytes > this.maxBodyBytes) {
+      // Sending it would only earn a refusal; a far larger one would end the stream.
+      this.refuseLocally(
+        send,
+        Status.INVALID_ARGUMENT,
+        `the message is ${bytes} bytes; ${this.server} takes at most ${this.maxBodyBytes} bytes per message — split it into several messages`,
+      );
+      return 'dropped';
+    }
     stream.write({ kind: { $case: 'send', send: { clientId: send.clientId, receiver: send.receiver, body: send.body } } });
+    return 'written';
+  }
+
+  /**
+   * grpc-js ended the stream because a request exceeded the server's receive
+   * limit; with one send in flight, that send is the cause. Writing it again
+   * would end every stream the same way, so it fails instead.
+   */
+  private failTooLarge(send: PendingSend, status: StatusObject): void {
+    this.refuseLocally(
+      send,
+      Status.RESOURCE_EXHAUSTED,
+      `the message is too large for ${this.server} (${status.details}) — split it into several messages`,
+    );
+  }
+
+  /** Takes a send out of the outbox and reports it failed, after the current call so send() has returned its clientId. */
+  private refuseLocally(send: PendingSend, code: number, reason: string): void {
+    if (!this.outbox.take(send.clientId)) return;
+    process.nextTick(() => this.emit('send-failed', { ...send, code, reason }));
   }
 
   private scheduleAck(): void {
     if (this.ackTimer) return;
     this.ackTimer = setTimeout(() => {
       this.ackTimer = undefined;
-      this.flushAck();
+      void this.flushAck();
     }, this.ackDelayMs);
   }
 
-  private flushAck(): void {
+  /** Writes an ack for everything shown, if needed; resolves once it is written (at once when none was needed). */
+  private flushAck(): Promise<void> {
     const last = this.filter.lastSequence;
-    if (!this.stream || !this.streamReady || last === undefined || last <= this.serverAcked) return;
-    this.stream.write({ kind: { $case: 'ack', ack: { sequence: last } } });
+    if (!this.stream || !this.streamReady || last === undefined || last <= this.serverAcked) return Promise.resolve();
+    const stream = this.stream;
     this.serverAcked = last;
+    return new Promise((resolve) => stream.write({ kind: { $case: 'ack', ack: { sequence: last } } }, resolve));
+  }
+
+  private isCaughtUp(): boolean {
+    return this.everConnected && (this.filter.lastSequence ?? 0) >= this.announcedLast;
+  }
+
+  private wakeIfCaughtUp(): void {
+    if (!this.isCaughtUp()) return;
+    for (const wake of this.caughtUpWaiters) wake();
+    this.caughtUpWaiters.clear();
   }
 }

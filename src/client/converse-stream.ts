@@ -8,8 +8,8 @@ const STATUS_BEFORE_END_GRACE_MS = 1000;
 
 /** One open Converse call. */
 export interface ConverseStream {
-  /** Writes one frame. */
-  write(frame: ClientFrame): void;
+  /** Writes one frame; onWritten runs once grpc-js has handed it to the transport. */
+  write(frame: ClientFrame, onWritten?: () => void): void;
   /** Half-closes: the server still delivers what it owes, then ends the call. */
   end(): void;
   /** Ends the call at once. */
@@ -66,7 +66,7 @@ export function openConverse(
     rejectReady = reject;
   });
   const stream: ConverseStream = {
-    write: (frame) => void call.write(frame),
+    write: (frame, onWritten) => void call.write(frame, onWritten),
     end: () => call.end(),
     cancel: () => call.cancel(),
     done,
@@ -86,7 +86,7 @@ export function openConverse(
     const final = status ?? { code: Status.UNKNOWN, details: 'the stream ended', metadata: new Metadata() };
     if (isReady) handlers.onEnd(final);
     else if (timedOut) {
-      rejectReady(new ClientError(`${options.server} did not start the chat stream in time — try again`, Status.DEADLINE_EXCEEDED));
+      rejectReady(new ClientError(`${options.server} did not start the chat stream in time — try again`, Status.DEADLINE_EXCEEDED, true));
     } else rejectReady(toClientError(final, options.server));
   };
 

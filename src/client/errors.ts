@@ -9,6 +9,8 @@ export class ClientError extends Error {
   constructor(
     message: string,
     readonly code: number,
+    /** True when the same attempt may succeed later unchanged: nothing listens yet, or no answer in time. */
+    readonly retryable = false,
   ) {
     super(message);
     this.name = 'ClientError';
@@ -58,13 +60,17 @@ const CONNECTION_FAILURES: Array<{ cause: RegExp; explain: (server: string, caus
   },
 ];
 
-/** The sentence for a connection that failed for a reason other than nobody listening. */
-function connectionFailure(details: string, server: string): string {
+/**
+ * The error for a connection that failed: a mismatch of settings (which no
+ * retry fixes) when its cause is recognised, else "cannot reach", which
+ * waiting may cure.
+ */
+function connectionFailure(details: string, server: string, code: number): ClientError {
   for (const { cause, explain } of CONNECTION_FAILURES) {
     const match = cause.exec(details);
-    if (match) return explain(server, match[0]);
+    if (match) return new ClientError(explain(server, match[0]), code);
   }
-  return unreachableMessage(server);
+  return new ClientError(unreachableMessage(server), code, true);
 }
 
 function isServiceError(err: unknown): err is ServiceError {
@@ -92,9 +98,9 @@ export function toClientError(failure: unknown, server: string): ClientError {
   }
   switch (code) {
     case Status.UNAVAILABLE:
-      return new ClientError(connectionFailure(details ?? '', server), code);
+      return connectionFailure(details ?? '', server, code);
     case Status.DEADLINE_EXCEEDED:
-      return new ClientError(`${server} did not answer in time — check the address, or try again`, code);
+      return new ClientError(`${server} did not answer in time — check the address, or try again`, code, true);
     case Status.CANCELLED:
       return new ClientError('the call was cancelled because the connection is closing', code);
     default:

@@ -10,7 +10,11 @@ export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnectin
 /** One change of ConnectionState, with what a person may want to be told. */
 export interface StateChange {
   state: ConnectionState;
-  /** True for 'connecting' and 'connected' when they follow a lost connection. */
+  /**
+   * True when the change follows a lost connection; false before the first
+   * connection, including 'reconnecting' waits between first attempts at a
+   * server that cannot be reached yet.
+   */
   reconnect: boolean;
   /** For 'reconnecting': milliseconds until the next attempt. */
   delayMs?: number;

@@ -20,13 +20,13 @@ export function printable(text: string): string {
 }
 
 /**
- * One message as one line: `[HH:MM:SS] sender: body` in local time. With
- * showReceiver, `[HH:MM:SS] sender → receiver: body`, for messages that are
- * not addressed to the reader (copies of the reader's own sends).
+ * One message as one line, exactly `[HH:MM:SS] sender: body` in local time,
+ * as the README documents it, so scripts can split it. Copies of the
+ * reader's own sends from another terminal look the same: the sender is the
+ * reader.
  */
-export function formatMessage(message: Message, options: { showReceiver?: boolean } = {}): string {
-  const who = options.showReceiver ? `${message.sender} → ${message.receiver}` : message.sender;
-  return `[${formatClock(message.time ?? new Date())}] ${printable(who)}: ${printable(message.body)}`;
+export function formatMessage(message: Message): string {
+  return `[${formatClock(message.time ?? new Date())}] ${printable(message.sender)}: ${printable(message.body)}`;
 }
 
 /** A delay for people: "0.3s" below a second, whole seconds above. */
@@ -44,6 +44,8 @@ export function formatStateChange(change: StateChange, previous: ConnectionState
     case 'reconnecting': {
       const wait = formatDelay(change.delayMs ?? 0);
       if (previous === 'connected') return `connection lost — reconnecting in ${wait}`;
+      // Not connected yet: the reason (e.g. "cannot reach … running?") says what to check meanwhile.
+      if (!change.reconnect) return `${change.reason ?? 'cannot connect'}${/[.?!]$/.test(change.reason ?? '') ? '' : ' —'} retrying in ${wait}`;
       return `still disconnected${change.reason ? ` (${change.reason})` : ''} — retrying in ${wait}`;
     }
     case 'connected':

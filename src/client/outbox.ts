@@ -6,6 +6,11 @@ export interface PendingSend {
   readonly body: string;
 }
 
+interface EmptyWaiter {
+  resolve: (empty: boolean) => void;
+  timer: NodeJS.Timeout;
+}
+
 /**
  * The sends awaiting a receipt, in the order they were made. A send stays
  * here across reconnects, so it can be written again with the same clientId
@@ -14,7 +19,7 @@ export interface PendingSend {
 export class Outbox {
   // Map keeps insertion order, which is the order sends must be replayed in.
   private readonly sends = new Map<string, PendingSend>();
-  private readonly emptyWaiters = new Set<() => void>();
+  private readonly emptyWaiters = new Set<EmptyWaiter>();
 
   /** Number of sends still awaiting an answer. */
   get size(): number {
@@ -26,15 +31,31 @@ export class Outbox {
     this.sends.set(send.clientId, send);
   }
 
+  /** True when the send with this clientId awaits an answer. */
+  has(clientId: string): boolean {
+    return this.sends.has(clientId);
+  }
+
+  /** The send made first among those still pending. */
+  oldest(): PendingSend | undefined {
+    return this.sends.values().next().value;
+  }
+
   /** Removes and returns the send with this clientId; undefined when it is not pending (a repeated receipt). */
   take(clientId: string): PendingSend | undefined {
     const send = this.sends.get(clientId);
     if (!send) return undefined;
     this.sends.delete(clientId);
-    if (this.sends.size === 0) {
-      for (const wake of this.emptyWaiters) wake();
-      this.emptyWaiters.clear();
+    for (const waiter of this.emptyWaiters) {
+      if (this.sends.size === 0) {
+        clearTimeout(waiter.timer);
+        waiter.resolve(true);
+      } else {
+        // An answer is progress: a long queue that keeps moving is not stuck.
+        waiter.timer.refresh();
+      }
     }
+    if (this.sends.size === 0) this.emptyWaiters.clear();
     return send;
   }
 
@@ -43,19 +64,22 @@ export class Outbox {
     return [...this.sends.values()];
   }
 
-  /** Resolves true once nothing is pending, or false when timeoutMs passes first. */
+  /**
+   * Resolves true once nothing is pending, or false when timeoutMs passes
+   * without any send being answered: the wait is bounded by silence, not by
+   * the length of the queue, so a long queue paced by the server can finish.
+   */
   whenEmpty(timeoutMs: number): Promise<boolean> {
     if (this.sends.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(true);
+      const waiter: EmptyWaiter = {
+        resolve,
+        timer: setTimeout(() => {
+          this.emptyWaiters.delete(waiter);
+          resolve(false);
+        }, timeoutMs),
       };
-      const timer = setTimeout(() => {
-        this.emptyWaiters.delete(wake);
-        resolve(false);
-      }, timeoutMs);
-      this.emptyWaiters.add(wake);
+      this.emptyWaiters.add(waiter);
     });
   }
 }

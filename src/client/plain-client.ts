@@ -2,7 +2,7 @@ import * as readline from 'node:readline';
 import type { Message } from '../gen/tinychat/v1/chat';
 import { nameKey } from '../chat/names';
 import type { BackoffOptions } from './backoff';
-import { ChatConnection, type ClientTls, type ConnectionState } from './connection';
+import { ChatConnection, ClientError, type ClientTls, type ConnectionState } from './connection';
 import { formatMessage, formatStateChange, printable } from './format';
 
 /** Where the plain client connects and which streams it talks through. */
@@ -25,9 +25,13 @@ export interface PlainClientOptions {
   backoff?: BackoffOptions;
   /** How long to wait for the server to confirm sends once input ends; 10 s by default. */
   drainTimeoutMs?: number;
+  /** How long to keep trying while the server cannot be reached at start; 30 s by default, 0 tries once. */
+  connectTimeoutMs?: number;
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** How long the line client waits for an unreachable server at start, unless told otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 // Enough to recognise a message printed from /START's recent list when it
 // also arrives on the stream.
 const REMEMBERED_PRINTS = 1024;
@@ -43,18 +47,23 @@ function plural(n: number, word: string): string {
  * errors and connection news go to errors. Ends on /QUIT or at the end of
  * input, after waiting (bounded) for the server to confirm every send.
  *
+ * At start it waits, retrying with backoff, up to connectTimeoutMs for a
+ * server that cannot be reached, saying so on errors.
+ *
  * Resolves with the exit code: 0 when every message was stored, 1 when the
  * server could not be reached or a message was refused or left unconfirmed.
  */
 export async function runPlainClient(options: PlainClientOptions): Promise<number> {
   const say = (line: string) => options.output.write(`${line}\n`);
   const complain = (line: string) => options.errors.write(`${line}\n`);
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const connection = new ChatConnection({
     server: options.server,
     user: options.user,
     password: options.password,
     tls: options.tls,
     backoff: options.backoff,
+    connectTimeoutMs,
   });
   const printed = new Set<number>();
   let conversation: string | undefined;
@@ -64,8 +73,7 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
   const print = (message: Message) => {
     printed.add(message.id);
     if (printed.size > REMEMBERED_PRINTS) printed.delete(printed.values().next().value as number);
-    const toOther = nameKey(message.receiver) !== nameKey(connection.user);
-    say(formatMessage(message, { showReceiver: toOther }));
+    say(formatMessage(message));
   };
 
   connection.on('message', print);
@@ -89,7 +97,11 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
   try {
     await connection.connect();
   } catch (err) {
-    complain(`error: ${(err as Error).message}`);
+    const gaveUp =
+      err instanceof ClientError && err.retryable && connectTimeoutMs > 0
+        ? ` (gave up after ${connectTimeoutMs / 1000} s; --connect-timeout sets how long to wait)`
+        : '';
+    complain(`error: ${(err as Error).message}${gaveUp}`);
     return 1;
   }
 
@@ -154,9 +166,16 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     lines.close();
   }
 
-  const confirmed = await connection.drain(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+  // Messages that were waiting when the stream opened may still be on their
+  // way; printing them before closing lets close() acknowledge them, so the
+  // next run does not print them again.
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const [confirmed, caughtUp] = await Promise.all([connection.drain(drainTimeoutMs), connection.caughtUp(drainTimeoutMs)]);
   const unconfirmed = connection.pendingSends().length;
   await connection.close();
+  if (!caughtUp) {
+    complain('note: some waiting messages did not arrive before the end of input; the next run shows them');
+  }
   if (!confirmed) {
     complain(
       `error: ${plural(unconfirmed, 'message')} not confirmed by the server and possibly not delivered — check with /HISTORY <name> and send again`,
@@ -164,7 +183,7 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     return 1;
   }
   if (refused > 0) {
-    complain(`error: ${plural(refused, 'message')} refused by the server (see above)`);
+    complain(`error: ${plural(refused, 'message')} not sent (see above)`);
     return 1;
   }
   return 0;

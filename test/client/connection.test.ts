@@ -141,6 +141,25 @@ describe('ChatConnection', function () {
     expect(bobAgain.messages.map((m) => m.body)).to.deep.equal(['third']);
   });
 
+  it('waits in caughtUp() for the messages that were waiting, and acknowledges them on close()', async () => {
+    const registering = await connected('bob');
+    await registering.connection.close();
+    const alice = await connected('alice');
+    for (const body of ['one', 'two', 'three']) alice.connection.send('bob', body);
+    expect(await alice.connection.drain(5000)).to.equal(true);
+
+    const bob = await connected('bob');
+    expect(await bob.connection.caughtUp(5000)).to.equal(true);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(['one', 'two', 'three']);
+    await bob.connection.close();
+
+    const bobAgain = await connected('bob');
+    expect(bobAgain.connection.lastSequence).to.equal(3);
+    expect(await bobAgain.connection.caughtUp(5000)).to.equal(true);
+    await sleep(100);
+    expect(bobAgain.messages).to.deep.equal([]);
+  });
+
   it("shows copies of the user's sends from another terminal once, and never on the sending one", async () => {
     const bob = await connected('bob');
     const laptop = await connected('alice');
@@ -164,6 +183,38 @@ describe('ChatConnection', function () {
     expect(failure.reason).to.include('nobody');
     expect(alice.connection.pendingSends()).to.deep.equal([]);
     expect(await alice.connection.drain(100)).to.equal(true);
+  });
+
+  it('paces sends the server refuses for the rate by its retry-after and resends them, in order and without failures', async () => {
+    await server.stop();
+    server = await startTestServer({ dbPath: join(tempDir, 'paced.db'), limits: { sendRate: { perSecond: 100, burst: 5 } } });
+    const bob = await connected('bob');
+    const alice = await connected('alice');
+    const bodies = Array.from({ length: 60 }, (_, i) => `message ${i + 1}`);
+    const clientIds = bodies.map((body) => alice.connection.send('bob', body));
+    expect(await alice.connection.drain(5000)).to.equal(true);
+    await eventually('every message', () => bob.messages.length >= bodies.length);
+    await sleep(100);
+    expect(alice.failures).to.deep.equal([]);
+    expect(alice.errors).to.deep.equal([]);
+    expect(alice.receipts.map((r) => r.clientId)).to.deep.equal(clientIds);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(bodies);
+  });
+
+  it('fails, instead of resending forever, a send that made the server end the stream as larger than its max', async () => {
+    // The body limit allows what the request limit does not, so the client cannot tell in advance.
+    await server.stop();
+    server = await startTestServer({ dbPath: join(tempDir, 'large.db'), limits: { maxBodyBytes: 1_048_576, maxReceiveBytes: 64 * 1024 } });
+    const bob = await connected('bob');
+    const alice = await connected('alice');
+    const big = alice.connection.send('bob', 'x'.repeat(100 * 1024));
+    alice.connection.send('bob', 'after');
+    await eventually('the refusal', () => alice.failures.length === 1);
+    expect(alice.failures[0]).to.include({ clientId: big, code: 8 });
+    expect(alice.failures[0].reason).to.match(/too large .*split it/);
+    await eventually('the next message', () => bob.messages.length === 1, 10_000);
+    expect(bob.messages[0].body).to.equal('after');
+    expect(alice.states.filter((s) => s.state === 'reconnecting')).to.have.length(1);
   });
 
   it('reports users coming online and going offline', async () => {

@@ -9,7 +9,7 @@ import { formatClock } from '../../src/client/format';
 import { runPlainClient } from '../../src/client/plain-client';
 import type { Message } from '../../src/gen/tinychat/v1/chat';
 import { startTestServer } from '../support/test-server';
-import { eventually, unusedPort } from './eventually';
+import { eventually, sleep, unusedPort } from './eventually';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -27,6 +27,12 @@ interface Running {
 }
 
 const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
+
+/** Splits a printed line of the documented form `[HH:MM:SS] sender: body`; undefined when it has another form. */
+function parseLine(line: string): { clock: string; sender: string; body: string } | undefined {
+  const match = /^\[(\d\d:\d\d:\d\d)\] ([A-Za-z0-9_.-]{1,32}): (.*)$/.exec(line);
+  return match ? { clock: match[1], sender: match[2], body: match[3] } : undefined;
+}
 
 function occurrences(text: string, part: string): number {
   return text.split(part).length - 1;
@@ -55,7 +61,10 @@ describe('runPlainClient', function () {
     rmSync(tempDir, { recursive: true, force: true });
   });
 
-  function run(user: string, options: { target?: string; drainTimeoutMs?: number } = {}): Running {
+  function run(
+    user: string,
+    options: { target?: string; drainTimeoutMs?: number; connectTimeoutMs?: number; password?: string } = {},
+  ): Running {
     const input = new PassThrough();
     const output = new PassThrough();
     const errors = new PassThrough();
@@ -63,7 +72,7 @@ describe('runPlainClient', function () {
     let err = '';
     output.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     errors.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const exit = runPlainClient({ password: TEST_PASSWORD,
+    const exit = runPlainClient({ password: options.password ?? TEST_PASSWORD,
       server: options.target ?? server.target,
       user,
       input,
@@ -71,6 +80,7 @@ describe('runPlainClient', function () {
       errors,
       backoff: FAST_BACKOFF,
       drainTimeoutMs: options.drainTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
     });
     const client: Running = {
       type: (...lines) => lines.forEach((line) => input.write(`${line}\n`)),
@@ -81,6 +91,12 @@ describe('runPlainClient', function () {
     };
     clients.push(client);
     return client;
+  }
+
+  /** Replaces the test's server with a fresh one that allows `perSecond` sends a second per user, `burst` at once. */
+  async function restartWithSendRate(perSecond: number, burst: number): Promise<void> {
+    await server.stop();
+    server = await startTestServer({ dbPath: join(tempDir, 'paced.db'), limits: { sendRate: { perSecond, burst } } });
   }
 
   /** A ChatConnection collecting what it receives. */
@@ -110,7 +126,8 @@ describe('runPlainClient', function () {
       ['alice', 'hello bob'],
       ['alice', 'how are you?'],
     ]);
-    expect(alice.err()).to.equal('');
+    // bob's coming online may or may not reach alice after /START; nothing else may be said.
+    expect(alice.err().replace('bob is online\n', '')).to.equal('');
   });
 
   it('waits for every receipt when the input ends, so nothing piped in is lost', async () => {
@@ -140,6 +157,48 @@ describe('runPlainClient', function () {
     expect(bob.out()).to.match(/^\[\d\d:\d\d:\d\d\] alice: hi bob$/m);
     bob.type('/QUIT');
     expect(await bob.exit).to.equal(0);
+  });
+
+  it("prints every message, copies of the user's own sends included, as [HH:MM:SS] sender: body that parses back", async () => {
+    await register('bob');
+    const phone = await listener('alice');
+    const laptop = run('alice');
+    let stored: Message | undefined;
+    phone.connection.on('receipt', (sent) => (stored = sent.message));
+    // A command is answered once the client is connected and its stream is open.
+    laptop.type('/TIME');
+    await eventually('the laptop to connect', () => laptop.out().includes('server time'));
+    phone.connection.send('bob', 'sent from the phone: a: b');
+    await eventually('the receipt', () => stored);
+    await eventually('the copy on the laptop', () => laptop.out().includes('sent from the phone'));
+    laptop.end();
+    expect(await laptop.exit).to.equal(0);
+    const line = laptop.out().split('\n').find((l) => l.includes('sent from the phone'))!;
+    const parsed = parseLine(line);
+    expect(parsed, `"${line}" has the documented format`).to.deep.equal({
+      clock: formatClock(stored!.time!),
+      sender: 'alice',
+      body: 'sent from the phone: a: b',
+    });
+  });
+
+  it('acknowledges the waiting messages it printed before it exits, so the next run does not print them again', async () => {
+    await register('bob');
+    const alice = await listener('alice');
+    for (const body of ['one', 'two', 'three']) alice.connection.send('bob', body);
+    expect(await alice.connection.drain(5000)).to.equal(true);
+
+    // Input that ends at once, like `printf '' | tinychat chat --plain --user bob`.
+    const first = run('bob');
+    first.end();
+    expect(await first.exit).to.equal(0);
+    expect(first.out().split('\n').map((line) => parseLine(line)?.body)).to.deep.equal(['one', 'two', 'three', undefined]);
+
+    const second = run('bob');
+    second.end();
+    expect(await second.exit).to.equal(0);
+    expect(second.out()).to.equal('');
+    expect(second.err()).to.equal('');
   });
 
   it('prints a message that arrives before /START and is among its recent messages only once', async () => {
@@ -184,6 +243,45 @@ describe('runPlainClient', function () {
     expect(bob.messages[0].body).to.equal('/shrug');
   });
 
+  it('paces itself by the server\'s rate limit: 150 piped lines at 50 a second (burst 100) all arrive in order, and it returns 0', async () => {
+    await restartWithSendRate(50, 100);
+    const bob = await listener('bob');
+    const alice = run('alice');
+    const bodies = Array.from({ length: 150 }, (_, i) => `line ${i + 1}`);
+    const started = Date.now();
+    alice.type('/START bob', ...bodies);
+    alice.end();
+    expect(await alice.exit, alice.err()).to.equal(0);
+    const elapsedMs = Date.now() - started;
+    await eventually('every line', () => bob.messages.length >= bodies.length, 10_000);
+    await sleep(200);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(bodies);
+    expect(alice.err()).not.to.include('error');
+    // The 50 lines past the burst take a second at 50 a second: the limit was met, not lifted.
+    expect(elapsedMs).to.be.at.least(900);
+  });
+
+  it('delivers 10,000 piped lines exactly once and in order through a rate limit it meets many times', async function () {
+    this.timeout(60_000);
+    await restartWithSendRate(2000, 50);
+    const bob = await listener('bob');
+    const alice = run('alice');
+    const bodies = Array.from({ length: 10_000 }, (_, i) => `line ${i + 1}`);
+    const started = Date.now();
+    alice.type('/START bob', ...bodies);
+    alice.end();
+    expect(await alice.exit, alice.err()).to.equal(0);
+    const elapsedMs = Date.now() - started;
+    await eventually('every line', () => bob.messages.length >= bodies.length, 20_000);
+    await sleep(200);
+    expect(bob.messages.length).to.equal(bodies.length);
+    const outOfOrder = bob.messages.findIndex((m, i) => m.body !== bodies[i]);
+    expect(outOfOrder, `first line out of order: ${bob.messages[outOfOrder]?.body}`).to.equal(-1);
+    expect(alice.err()).not.to.include('error');
+    expect(elapsedMs, 'at most 2000 a second after a burst of 50').to.be.at.least(((bodies.length - 50) / 2000) * 1000 - 100);
+    if (process.env.TINYCHAT_TEST_TIMING) process.stderr.write(`      10,000 lines in ${elapsedMs} ms\n`);
+  });
+
   it('returns 0 on /QUIT without waiting for the input to end', async () => {
     const alice = run('alice');
     alice.type('/QUIT');
@@ -197,7 +295,20 @@ describe('runPlainClient', function () {
     alice.end();
     expect(await alice.exit).to.equal(1);
     expect(alice.err()).to.match(/^error: not sent to bob: /m);
-    expect(alice.err()).to.include('1 message refused by the server');
+    expect(alice.err()).to.include('1 message not sent (see above)');
+  });
+
+  it('refuses a line over the server\'s body limit by itself, naming the sizes, and sends the lines after it', async () => {
+    const bob = await listener('bob');
+    const alice = run('alice');
+    alice.type('/START bob', 'before', 'x'.repeat(100 * 1024), 'after');
+    alice.end();
+    expect(await alice.exit).to.equal(1);
+    expect(alice.err()).to.match(/^error: not sent to bob: the message is 102400 bytes; .* at most 4096 bytes .* split it/m);
+    expect(alice.err()).not.to.include('connection lost');
+    expect(alice.err()).to.include('1 message not sent (see above)');
+    await eventually('both short lines', () => bob.messages.length >= 2);
+    expect(bob.messages.map((m) => m.body)).to.deep.equal(['before', 'after']);
   });
 
   it('returns 1 and says so when sends are still unconfirmed at the end', async () => {
@@ -233,10 +344,46 @@ describe('runPlainClient', function () {
     expect(bob.messages[0].body).to.equal('sent while away');
   });
 
-  it('returns 1 with a sentence naming the address when no server listens there', async () => {
+  it('waits for a server that is not up yet, saying so on errors, then sends the piped lines', async () => {
+    await register('bob');
+    const { port, dbPath } = server;
+    await server.stop();
+    serverRunning = false;
+    const alice = run('alice', { connectTimeoutMs: 10_000 });
+    alice.type('/START bob', 'hello once you are up');
+    alice.end();
+    const waiting = `cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running? retrying in `;
+    await eventually('the retries', () => occurrences(alice.err(), waiting) >= 2);
+    server = await startTestServer({ dbPath, port });
+    serverRunning = true;
+    expect(await alice.exit, alice.err()).to.equal(0);
+    expect(alice.err()).not.to.include('error');
+    const bob = await listener('bob');
+    await eventually('the message', () => bob.messages.length === 1);
+    expect(bob.messages[0].body).to.equal('hello once you are up');
+  });
+
+  it('returns 1 with a sentence naming the address when no server listens there within the connect timeout', async () => {
     const port = await unusedPort();
-    const alice = run('alice', { target: `127.0.0.1:${port}` });
+    const started = Date.now();
+    const alice = run('alice', { target: `127.0.0.1:${port}`, connectTimeoutMs: 500 });
     expect(await alice.exit).to.equal(1);
-    expect(alice.err()).to.equal(`error: cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running?\n`);
+    expect(Date.now() - started).to.be.within(400, 3000);
+    const lines = alice.err().trimEnd().split('\n');
+    expect(lines.length).to.be.at.least(2);
+    expect(lines[0]).to.match(new RegExp(`^cannot reach 127\\.0\\.0\\.1:${port} — is \`tinychat serve\` running\\? retrying in \\d`));
+    expect(lines[lines.length - 1]).to.equal(
+      `error: cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running? (gave up after 0.5 s; --connect-timeout sets how long to wait)`,
+    );
+  });
+
+  it('exits at once on a wrong password, however long it would wait for the server', async () => {
+    await register('alice');
+    const started = Date.now();
+    const alice = run('alice', { password: 'not the password', connectTimeoutMs: 30_000 });
+    expect(await alice.exit).to.equal(1);
+    expect(Date.now() - started).to.be.below(3000);
+    expect(alice.err()).to.match(/^error: .*password/m);
+    expect(alice.err()).not.to.include('retrying');
   });
 });

@@ -28,7 +28,7 @@ describe('the tinychat command', function () {
     const serve = await runCli(['serve', '--help']);
     expect(serve.stdout).to.match(/--port/).and.match(/TINYCHAT_DB/);
     const chat = await runCli(['chat', '--help']);
-    expect(chat.stdout).to.match(/--server/).and.match(/--plain/);
+    expect(chat.stdout).to.match(/--server/).and.match(/--plain/).and.match(/--connect-timeout SECONDS.*TINYCHAT_CONNECT_TIMEOUT, default 30/);
   });
 
   it('starts through npm without compiling first: the launch leaves the build untouched', async () => {
@@ -136,13 +136,41 @@ describe('the tinychat command', function () {
     expect(result.stdout).to.match(/\[\d\d:\d\d:\d\d\] bob: are you there\?/);
   });
 
+  it('prints waiting messages to a piped user once: a second run with empty input prints nothing', async () => {
+    server = await startServerProcess({ dbPath: join(makeTempDir(), 'chat.db') });
+    const bob = ['chat', '--plain', '--server', server.target, '--user', 'bob'];
+    expect((await runCli(bob, { input: '' })).code).to.equal(0);
+    const alice = new WireClient(server.target);
+    clients.push(alice);
+    await alice.login('alice');
+    const stream = alice.converse();
+    stream.resume();
+    for (const n of [1, 2, 3]) stream.send('bob', `message ${n}`, `a${n}`);
+    await stream.until('three receipts', (s) => s.receipts.length === 3);
+    stream.cancel();
+
+    const first = await runCli(bob, { input: '' });
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(/^\[\d\d:\d\d:\d\d\] alice: message 1\n.*message 2\n.*message 3\n$/);
+    const second = await runCli(bob, { input: '' });
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).to.equal('');
+  });
+
   it('tells the user how to fix an unreachable server', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
-    const result = await runCli(['chat', '--server', `127.0.0.1:${port}`, '--user', 'alice'], { input: 'hi\n' });
+    const result = await runCli(['chat', '--server', `127.0.0.1:${port}`, '--user', 'alice', '--connect-timeout', '1'], { input: 'hi\n' });
     expect(result.code).to.not.equal(0);
-    expect(result.stderr).to.include(`cannot reach 127.0.0.1:${port}`).and.include('tinychat serve');
+    expect(result.stderr).to.include(`cannot reach 127.0.0.1:${port}`).and.include('tinychat serve').and.include('retrying in');
+    expect(result.stderr).to.include('gave up after 1 s');
+    const fromEnv = await runCli(['chat', '--server', `127.0.0.1:${port}`, '--user', 'alice'], {
+      input: 'hi\n',
+      env: { TINYCHAT_CONNECT_TIMEOUT: '0' },
+    });
+    expect(fromEnv.code).to.not.equal(0);
+    expect(fromEnv.stderr).to.equal(`error: cannot reach 127.0.0.1:${port} — is \`tinychat serve\` running?\n`);
   });
 });

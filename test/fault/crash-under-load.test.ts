@@ -67,7 +67,8 @@ describe('a server killed with SIGKILL while several pairs are sending', functio
       const threshold = Math.floor((total * kill) / (KILLS + 2));
       await eventually(`${threshold} receipts before kill ${kill}`, () => receiptCount() >= threshold, scaledTimeout(15_000));
       receiptsBeforeKill.push(receiptCount());
-      stillSendingAtKill.push(pairs.some((p) => p.sent < PER_SENDER));
+      // Sends leave one at a time, so "still sending" means some are not yet confirmed.
+      stillSendingAtKill.push(pairs.some((p) => p.sent < PER_SENDER || p.sender.connection.pendingSends().length > 0));
       expect(await server.stop('SIGKILL')).to.equal('SIGKILL');
       await sleep(150);
       server = await startServerProcess({ dbPath, port, extraArgs: NO_ABUSE_LIMIT_FLAGS });

@@ -29,6 +29,8 @@ export interface TuiOptions {
   terminal?: string;
   /** Delays between reconnect attempts (tests shorten them). */
   backoff?: BackoffOptions;
+  /** How long a login keeps trying while the server cannot be reached; 0 (the default) tries once. */
+  connectTimeoutMs?: number;
   /**
    * Also restore the terminal and leave cleanly on SIGTERM, SIGHUP and
    * crashes. Only for the process's own terminal: it installs process-wide
@@ -128,6 +130,7 @@ async function logIn(
         password: values.password,
         tls: options.tls,
         backoff: options.backoff,
+        connectTimeoutMs: options.connectTimeoutMs,
       });
       const state = new ChatState(values.user, values.server);
       const controller = new ChatController(connection, state);
