@@ -10,6 +10,8 @@ export interface ServeConfig {
   host: string;
   port: number;
   db: string;
+  bus?: string;
+  nodeName?: string;
   queueLimit: number;
   registration: RegistrationPolicy;
   sessionTtlMs: number;
@@ -41,11 +43,17 @@ export interface UserConfig {
   action: 'add' | 'del' | 'passwd' | 'list';
   name?: string;
   db: string;
+  bus?: string;
   passwordFile?: string;
 }
 
 /** What the command line asked for. */
 export type Config = ServeConfig | ChatConfig | UserConfig | { command: 'help'; text: string };
+
+/** True for a --db value that names a PostgreSQL database rather than an SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
 
 /** Thrown for a command line that cannot be run; the message says how to fix it. */
 export class UsageError extends Error {}
@@ -71,7 +79,9 @@ interface Option {
 const SERVE_OPTIONS: Option[] = [
   { flag: 'host', env: 'TINYCHAT_HOST', kind: 'string', value: 'HOST', default: '127.0.0.1', help: 'address to listen on' },
   { flag: 'port', env: 'TINYCHAT_PORT', kind: 'integer', value: 'PORT', default: DEFAULT_PORT, min: 0, max: 65535, help: 'port to listen on, 0 for any free one' },
-  { flag: 'db', env: 'TINYCHAT_DB', kind: 'string', value: 'PATH', default: './tinychat.db', help: 'SQLite database file, or :memory:' },
+  { flag: 'db', env: 'TINYCHAT_DB', kind: 'string', value: 'PATH|URL', default: './tinychat.db', help: 'SQLite database file, :memory:, or postgres://USER@HOST:PORT/DB for several nodes' },
+  { flag: 'bus', env: 'TINYCHAT_BUS', kind: 'string', value: 'URL', help: 'nats://HOST:PORT joins the other nodes on the same PostgreSQL database (none: a single node)' },
+  { flag: 'node-name', env: 'TINYCHAT_NODE_NAME', kind: 'string', value: 'NAME', help: 'this node\'s name in logs, health and clients (default HOST:PORT)' },
   { flag: 'registration', env: 'TINYCHAT_REGISTRATION', kind: 'string', value: 'open|closed', default: 'open', choices: ['open', 'closed'], help: 'open: a name\'s first login registers it; closed: only `tinychat user add`' },
   { flag: 'session-days', env: 'TINYCHAT_SESSION_DAYS', kind: 'integer', value: 'N', default: SESSION_TTL_MS / 86_400_000, min: 1, max: 3650, help: 'days a login token stays valid' },
   { flag: 'password-cost', env: 'TINYCHAT_PASSWORD_COST', kind: 'integer', value: 'N', default: DEFAULT_PASSWORD_COST, min: 10, max: 20, help: 'scrypt cost of new password hashes, as log2 N (each step doubles time and memory)' },
@@ -106,7 +116,8 @@ const CHAT_OPTIONS: Option[] = [
 ];
 
 const USER_OPTIONS: Option[] = [
-  { flag: 'db', env: 'TINYCHAT_DB', kind: 'string', value: 'PATH', default: './tinychat.db', help: "the server's SQLite database file" },
+  { flag: 'db', env: 'TINYCHAT_DB', kind: 'string', value: 'PATH|URL', default: './tinychat.db', help: "the server's database: its SQLite file, or its postgres:// URL" },
+  { flag: 'bus', env: 'TINYCHAT_BUS', kind: 'string', value: 'URL', help: "the nodes' nats:// bus, so that running nodes close ended sessions at once (else within a second)" },
   { flag: 'password-file', env: 'TINYCHAT_PASSWORD_FILE', kind: 'string', value: 'FILE', help: 'read the new password from this file (else TINYCHAT_PASSWORD, else a prompt)' },
 ];
 
@@ -219,11 +230,18 @@ function readServe(args: string[], env: NodeJS.ProcessEnv): Config {
   if (v['tls-client-ca'] && !v['tls-cert']) {
     throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first');
   }
+  if (v.bus && !isPostgresUrl(str(v.db)!)) {
+    throw new UsageError(
+      '--bus joins nodes that share one PostgreSQL database, but --db is an SQLite file, which belongs to one node — pass --db postgres://USER@HOST:PORT/DB, or drop --bus',
+    );
+  }
   return {
     command: 'serve',
     host: str(v.host)!,
     port: num(v.port),
     db: str(v.db)!,
+    bus: str(v.bus),
+    nodeName: str(v['node-name']),
     queueLimit: num(v['queue-limit']),
     registration: str(v.registration) as RegistrationPolicy,
     sessionTtlMs: num(v['session-days']) * 86_400_000,
@@ -277,5 +295,5 @@ function readUser(args: string[], env: NodeJS.ProcessEnv): Config {
   if (extra.length > 0 || (action === 'list' && name)) {
     throw new UsageError(`unexpected argument "${extra[0] ?? name}" — run \`tinychat user --help\``);
   }
-  return { command: 'user', action, name, db: str(v.db)!, passwordFile: str(v['password-file']) };
+  return { command: 'user', action, name, db: str(v.db)!, bus: str(v.bus), passwordFile: str(v['password-file']) };
 }

@@ -1,12 +1,29 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { readConfig, UsageError, type ChatConfig, type ServeConfig, type UserConfig } from './config';
+import { isPostgresUrl, readConfig, UsageError, type ChatConfig, type ServeConfig, type UserConfig } from './config';
+import { connectBus } from './bus/connect-bus';
+import { announceSessionEnds } from './cluster/cluster-link';
 import { UserAdmin } from './admin/user-admin';
 import { runPlainClient } from './client/plain-client';
 import { readPassword } from './client/password';
-import { lineLogger } from './log';
+import { lineLogger, silentLogger, type Logger } from './log';
 import { startServer } from './rpc/server';
+import { openPostgresStore } from './store/postgres-store';
 import { openSqliteStore } from './store/sqlite-store';
+import type { Store } from './store/store';
+
+/**
+ * The one place that picks the storage backend: a postgres:// URL is a
+ * PostgreSQL database that several nodes may share; anything else is an
+ * SQLite file (or :memory:) of this process.
+ */
+async function openStore(db: string, logger: Logger, server: boolean): Promise<{ store: Store; backend: string; where: string }> {
+  if (isPostgresUrl(db)) {
+    const store = await openPostgresStore(db, { logger, applicationName: server ? 'tinychat' : 'tinychat-admin' });
+    return { store, backend: 'postgres', where: store.description };
+  }
+  return { store: openSqliteStore(db, { backgroundCheckpoints: server }), backend: 'sqlite', where: db };
+}
 
 /**
  * The composition root: reads the configuration, picks the store, starts the
@@ -46,11 +63,17 @@ async function serve(config: ServeConfig): Promise<number> {
           clientCa: config.tlsClientCa ? readPem('--tls-client-ca', config.tlsClientCa) : undefined,
         }
       : undefined;
-  const store = openSqliteStore(config.db, { backgroundCheckpoints: true });
-  logger.info('store-open', { backend: 'sqlite', path: config.db });
+  const { store, backend, where } = await openStore(config.db, logger, true);
+  logger.info('store-open', { backend, at: where });
+  const bus = await connectBus(config.bus).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const expired = await store.deleteExpiredSessions(Date.now());
   if (expired > 0) logger.info('sessions-expired', { count: expired });
   const server = await startServer({
+    bus: config.bus ? bus : undefined,
+    nodeName: config.nodeName,
     host: config.host,
     port: config.port,
     store,
@@ -62,6 +85,7 @@ async function serve(config: ServeConfig): Promise<number> {
     limits: config.limits,
     tls,
   }).catch(async (err: unknown) => {
+    await bus.close();
     await store.close();
     throw err;
   });
@@ -145,7 +169,7 @@ function quietIpServerNameWarning(): void {
 }
 
 async function user(config: UserConfig): Promise<number> {
-  const store = openSqliteStore(config.db);
+  const { store } = await openStore(config.db, silentLogger, false);
   try {
     const admin = new UserAdmin(store);
     const askPassword = () =>
@@ -170,6 +194,7 @@ async function user(config: UserConfig): Promise<number> {
         line = await admin.list();
         break;
     }
+    if (config.bus && (config.action === 'passwd' || config.action === 'del')) await announceSessionEnds(config.bus);
     process.stdout.write(`${line}\n`);
     return 0;
   } finally {

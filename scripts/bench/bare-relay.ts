@@ -52,7 +52,7 @@ function relay(): ChatServer {
     const auth = call.metadata.get('authorization')[0];
     const user = typeof auth === 'string' ? auth.replace(/^Bearer\s+/i, '') : '';
     streams.set(user, call);
-    call.write({ messages: [], receipts: [], presence: [], errors: [], ready: { user, lastSequence: 0, ackedSequence: 0, maxBodyBytes: 4096 } });
+    call.write({ messages: [], receipts: [], presence: [], errors: [], ready: { user, lastSequence: 0, ackedSequence: 0, maxBodyBytes: 4096, node: "bare-relay" } });
     call.on('data', (frame: ClientFrame) => {
       if (frame.kind?.$case !== 'send') return;
       const { clientId, receiver, body } = frame.kind.send;

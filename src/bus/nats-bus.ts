@@ -44,6 +44,8 @@ interface NatsTarget {
   description: string;
   user?: string;
   pass?: string;
+  /** The URL's path, when it has one: the namespace (several clusters on one NATS). */
+  namespace?: string;
 }
 
 function parseNatsUrl(url: string): NatsTarget {
@@ -56,24 +58,27 @@ function parseNatsUrl(url: string): NatsTarget {
   if (parsed.protocol !== 'nats:' || !parsed.hostname) {
     throw new Error(`the bus URL must look like nats://HOST:PORT (got a ${parsed.protocol} URL)`);
   }
-  const description = `nats://${parsed.hostname}:${parsed.port || '4222'}`;
+  const server = `nats://${parsed.hostname}:${parsed.port || '4222'}`;
+  const path = decodeURIComponent(parsed.pathname.replace(/^\/+|\/+$/g, ''));
   return {
-    server: description,
-    description,
+    server,
+    description: path ? `${server}/${path}` : server,
+    namespace: path || undefined,
     user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
     pass: parsed.password ? decodeURIComponent(parsed.password) : undefined,
   };
 }
 
 /**
- * Connects to the NATS server at `url` (nats://[USER:PASS@]HOST[:PORT]) and
- * resolves with a 'connected' bus. Rejects, saying so in a sentence, when
+ * Connects to the NATS server at `url` (nats://[USER:PASS@]HOST[:PORT][/NAMESPACE];
+ * a namespace in the path wins over options.namespace) and resolves with a
+ * 'connected' bus. Rejects, saying so in a sentence, when
  * the server cannot be reached now; once connected, the bus reconnects by
  * itself forever.
  */
 export async function connectNatsBus(url: string, options: NatsBusOptions = {}): Promise<NatsBus> {
   const target = parseNatsUrl(url);
-  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const namespace = target.namespace ?? options.namespace ?? DEFAULT_NAMESPACE;
   checkNamespace(namespace);
   const reconnectWait = options.reconnectWaitMs ?? DEFAULT_RECONNECT_WAIT_MS;
   let nc: NatsConnection;

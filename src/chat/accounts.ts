@@ -19,6 +19,8 @@ export interface AccountOptions {
   passwordCost: number;
   loginLimits: LoginLimits;
   clock: () => number;
+  /** The throttle to count failed logins in (default: one of its own with `loginLimits`). */
+  throttle?: LoginThrottle;
 }
 
 /** Who is calling: the user behind a valid session token. */
@@ -62,7 +64,7 @@ export class Accounts {
       // An option passed as undefined keeps its default.
       ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
     };
-    this.throttle = new LoginThrottle(this.options.loginLimits, this.options.clock);
+    this.throttle = this.options.throttle ?? new LoginThrottle(this.options.loginLimits, this.options.clock);
   }
 
   /**

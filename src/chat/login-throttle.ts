@@ -16,6 +16,13 @@ interface Window {
   startedAt: number;
 }
 
+/** A login's outcome as other server nodes hear of it, so that every node counts every failure. */
+export interface LoginOutcomeNote {
+  outcome: 'failed' | 'succeeded';
+  nameKey: string;
+  address?: string;
+}
+
 /** Entries kept before expired ones are swept, so a flood of names cannot grow memory without bound. */
 const SWEEP_AT = 10_000;
 
@@ -40,6 +47,7 @@ export class LoginThrottle {
   private readonly byAddress = new Map<string, Window>();
   private readonly byName = new Map<string, Window>();
   private readonly byNameAndAddress = new Map<string, Window>();
+  private observer: ((note: LoginOutcomeNote) => void) | undefined;
 
   constructor(
     private readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
@@ -64,8 +72,30 @@ export class LoginThrottle {
     }
   }
 
+  /** Sets the one observer of outcomes here (the cluster link tells other nodes). */
+  observe(observer: (note: LoginOutcomeNote) => void): void {
+    this.observer = observer;
+  }
+
+  /** Counts an outcome another node saw, as if it had happened here. */
+  apply(note: LoginOutcomeNote): void {
+    if (note.outcome === 'failed') this.countFailure(note.nameKey, note.address);
+    else this.clear(note.nameKey, note.address);
+  }
+
   /** Counts a failed attempt. */
   failed(nameKey: string, address: string | undefined): void {
+    this.countFailure(nameKey, address);
+    this.observer?.({ outcome: 'failed', nameKey, address });
+  }
+
+  /** Clears this address's failures for the name after a successful login. */
+  succeeded(nameKey: string, address: string | undefined): void {
+    this.clear(nameKey, address);
+    this.observer?.({ outcome: 'succeeded', nameKey, address });
+  }
+
+  private countFailure(nameKey: string, address: string | undefined): void {
     const now = this.clock();
     this.count(this.byName, nameKey, now);
     if (address === undefined) return;
@@ -73,8 +103,7 @@ export class LoginThrottle {
     this.count(this.byNameAndAddress, pairKey(nameKey, address), now);
   }
 
-  /** Clears this address's failures for the name after a successful login. */
-  succeeded(nameKey: string, address: string | undefined): void {
+  private clear(nameKey: string, address: string | undefined): void {
     if (address === undefined) this.byName.delete(nameKey);
     else this.byNameAndAddress.delete(pairKey(nameKey, address));
   }

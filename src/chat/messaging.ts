@@ -1,6 +1,7 @@
 import { ChatError } from './errors';
 import type { Caller } from './accounts';
 import { SendRateLimiter } from './send-rate';
+import type { SendOrder } from './send-order';
 import type { UserDirectory, UserRef } from './user-directory';
 import type { AppendBatcher } from '../store/append-batcher';
 import type { AppendResult, StoredMessage, Store } from '../store/store';
@@ -48,19 +49,27 @@ export class Messaging {
   /**
    * Stores one message from the caller. Resolves once it is durable; a retry
    * with the same client id resolves with the original (duplicate: true).
+   * Sends made with one `order` are stored in the order they were made.
    */
-  async send(caller: Caller, request: SendRequest): Promise<AppendResult> {
-    checkClientId(request.clientId);
-    checkBody(request.body, this.maxBodyBytes);
-    this.rate.take(caller.user.id);
-    const receiver = request.receiver ? await this.users.resolve(request.receiver) : await this.openPeer(caller);
-    return this.batcher.append({
-      senderId: caller.user.id,
-      receiverId: receiver.id,
-      clientId: request.clientId,
-      body: request.body,
-      time: this.clock(),
-    });
+  async send(caller: Caller, request: SendRequest, order?: SendOrder): Promise<AppendResult> {
+    const turn = order?.next();
+    try {
+      checkClientId(request.clientId);
+      checkBody(request.body, this.maxBodyBytes);
+      this.rate.take(caller.user.id);
+      const receiver = request.receiver ? await this.users.resolve(request.receiver) : await this.openPeer(caller);
+      await turn?.ready;
+      // Joins the batcher's queue now, before the turn passes to the next send.
+      return this.batcher.append({
+        senderId: caller.user.id,
+        receiverId: receiver.id,
+        clientId: request.clientId,
+        body: request.body,
+        time: this.clock(),
+      });
+    } finally {
+      turn?.done();
+    }
   }
 
   /** One page of the conversation between the caller and `peerName`, going back from `beforeId`. */

@@ -13,8 +13,8 @@ export class CommandCaller {
   private loggingIn: Promise<string> | undefined;
 
   constructor(
-    private readonly client: ChatClient,
-    private readonly server: string,
+    /** The server to call now: a client with several addresses moves between them. */
+    private readonly channel: () => { client: ChatClient; server: string },
     private readonly user: string,
     private readonly password: string,
     private readonly timeoutMs: number,
@@ -57,9 +57,10 @@ export class CommandCaller {
   call(request: CommandRequest, token: string | undefined, timeoutMs: number): Promise<CommandResponse> {
     const metadata = new Metadata();
     if (token) metadata.set('authorization', `Bearer ${token}`);
+    const { client, server } = this.channel();
     return new Promise((resolve, reject) => {
-      this.client.command(request, metadata, { deadline: Date.now() + timeoutMs }, (err, response) => {
-        if (err) reject(toClientError(err, this.server));
+      client.command(request, metadata, { deadline: Date.now() + timeoutMs }, (err, response) => {
+        if (err) reject(toClientError(err, server));
         else resolve(response);
       });
     });
@@ -72,7 +73,7 @@ export class CommandCaller {
     };
     const response = await this.call(request, undefined, this.timeoutMs);
     if (response.result?.$case !== 'login' || !response.result.login.token) {
-      throw new ClientError(`${this.server} answered /LOGIN without a session — is it a TinyChat server?`, Status.INTERNAL);
+      throw new ClientError(`${this.channel().server} answered /LOGIN without a session — is it a TinyChat server?`, Status.INTERNAL);
     }
     this.token = response.result.login.token;
     this.onLogin(response.result.login);

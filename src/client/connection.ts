@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { credentials, status as Status, type StatusObject } from '@grpc/grpc-js';
+import { credentials, status as Status, type ChannelCredentials, type ClientOptions, type StatusObject } from '@grpc/grpc-js';
 import {
   ChatClient,
   type CommandRequest,
@@ -23,7 +23,11 @@ export type { ConnectionEvents, ConnectionState, FailedSend, SentMessage, StateC
 
 /** How to reach the server and as whom. */
 export interface ConnectionOptions {
-  /** The server's address, host:port. */
+  /**
+   * The server's address, host:port, or several nodes of one chat separated
+   * by commas: when one cannot be reached or sends the client away, the
+   * connection moves to the next and resumes where it was.
+   */
   server: string;
   /** The name to log in as. */
   user: string;
@@ -60,6 +64,15 @@ const CLOSE_QUIT_TIMEOUT_MS = 2000;
 const KEEPALIVE_TIME_MS = 30_000;
 const KEEPALIVE_TIMEOUT_MS = 10_000;
 
+/** Stream endings after which another node may serve better than this one. */
+const FAIL_OVER_ON = new Set<number>([Status.UNAVAILABLE, Status.CANCELLED, Status.INTERNAL, Status.UNKNOWN, Status.DEADLINE_EXCEEDED]);
+
+/** "a:1, b:2" → ["a:1", "b:2"]; at least one address. */
+function parseServers(server: string): string[] {
+  const servers = server.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return servers.length > 0 ? servers : [server];
+}
+
 function lineRequest(line: string): CommandRequest {
   return { input: { $case: 'line', line } };
 }
@@ -93,10 +106,15 @@ async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
  * begins after them.
  */
 export class ChatConnection extends EventEmitter<ConnectionEvents> {
-  /** The address this connection talks to. */
-  readonly server: string;
-
-  private readonly client: ChatClient;
+  /** Every address given, in order. */
+  readonly servers: readonly string[];
+  private readonly clients = new Map<string, ChatClient>();
+  private readonly clientOptions: ClientOptions;
+  private readonly channelCredentials: ChannelCredentials;
+  private serverIndex = 0;
+  /** Addresses still to try before waiting with backoff (refilled on every success). */
+  private failoversLeft: number;
+  private nodeName: string | undefined;
   private readonly commands: CommandCaller;
   private readonly backoff: Backoff;
   private readonly callTimeoutMs: number;
@@ -127,7 +145,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
 
   constructor(options: ConnectionOptions) {
     super();
-    this.server = options.server;
+    this.servers = parseServers(options.server);
+    this.failoversLeft = this.servers.length - 1;
     this.userName = options.user;
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
@@ -135,10 +154,10 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.backoff = new Backoff(backoff);
     this.filter.setUser(options.user);
-    const channelCredentials = options.tls
+    this.channelCredentials = options.tls
       ? credentials.createSsl(options.tls.ca ?? null, options.tls.key ?? null, options.tls.cert ?? null)
       : credentials.createInsecure();
-    this.client = new ChatClient(options.server, channelCredentials, {
+    this.clientOptions = {
       // grpc-js waits between connection attempts too (1 s growing to 2 min by
       // default) and fails calls fast meanwhile; keep it no slower than ours.
       'grpc.initial_reconnect_backoff_ms': backoff.initialMs,
@@ -147,10 +166,42 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       // which would otherwise leave the stream waiting forever.
       'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
-    });
-    this.commands = new CommandCaller(this.client, this.server, options.user, options.password, this.callTimeoutMs, (login) =>
+    };
+    this.commands = new CommandCaller(() => ({ client: this.client, server: this.server }), options.user, options.password, this.callTimeoutMs, (login) =>
       this.setUser(login.user),
     );
+  }
+
+  /** The address this connection talks to now. */
+  get server(): string {
+    return this.servers[this.serverIndex];
+  }
+
+  /** The name of the server node of the current stream (from its greeting), once known. */
+  get node(): string | undefined {
+    return this.nodeName;
+  }
+
+  private get client(): ChatClient {
+    let client = this.clients.get(this.server);
+    if (!client) {
+      client = new ChatClient(this.server, this.channelCredentials, this.clientOptions);
+      this.clients.set(this.server, client);
+    }
+    return client;
+  }
+
+  /**
+   * After a failure that another node could avoid: moves to the next address
+   * and says whether to try it at once (true) or, having tried them all
+   * since the last success, to wait with backoff first (false).
+   */
+  private failOver(): boolean {
+    if (this.servers.length === 1) return false;
+    this.serverIndex = (this.serverIndex + 1) % this.servers.length;
+    if (this.failoversLeft <= 0) return false;
+    this.failoversLeft--;
+    return true;
   }
 
   /** The logged-in user's name, in the spelling the server registered once known. */
@@ -192,13 +243,14 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
         return;
       } catch (err) {
         const error = toClientError(err, this.server);
+        const immediately = error.retryable && this.failOver();
         // The last wait is cut short so that the final attempt falls within the timeout.
-        const delayMs = Math.min(this.backoff.next(), deadline - Date.now());
-        if (!error.retryable || this.closing || delayMs <= 0) {
+        const delayMs = Math.min(immediately ? 0 : this.backoff.next(), deadline - Date.now());
+        if (!error.retryable || this.closing || (delayMs <= 0 && !immediately)) {
           await this.close();
           throw error;
         }
-        this.setState({ state: 'reconnecting', reconnect: false, delayMs, reason: error.message });
+        this.setState({ state: 'reconnecting', reconnect: false, delayMs, reason: error.message, server: this.server });
         await new Promise<void>((resolve) => {
           this.endConnectWait = resolve;
           this.reconnectTimer = setTimeout(resolve, delayMs);
@@ -320,7 +372,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.stream?.cancel();
     this.stream = undefined;
     this.streamReady = false;
-    this.client.close();
+    for (const client of this.clients.values()) client.close();
     this.setState({ state: 'closed', reconnect: false });
     return response;
   }
@@ -394,6 +446,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.serverAcked = ready.ackedSequence;
     this.announcedLast = ready.lastSequence;
     this.maxBodyBytes = ready.maxBodyBytes || undefined;
+    this.nodeName = ready.node || undefined;
     const known = this.filter.lastSequence;
     // 0 asks the server to start after the user's acknowledged position.
     let afterSequence = 0;
@@ -416,9 +469,10 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.streamReady = true;
     this.pump.attach((send) => this.writeSend(stream, send));
     this.backoff.reset();
+    this.failoversLeft = this.servers.length - 1;
     const reconnect = this.everConnected;
     this.everConnected = true;
-    this.setState({ state: 'connected', reconnect });
+    this.setState({ state: 'connected', reconnect, server: this.server, node: this.nodeName });
     if (this.lastSequence > this.serverAcked) this.scheduleAck();
     this.wakeIfCaughtUp();
   }
@@ -472,7 +526,10 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private onStreamEnd(status: StatusObject, token: string): void {
     if (this.closing) return;
     if (status.code === Status.UNAUTHENTICATED) this.commands.forget(token);
-    this.scheduleReconnect(this.describeEnd(status));
+    // A node going away (shutdown, crash, lost its database or bus) sends the
+    // client to the next one; anything else is retried where it is.
+    const elsewhere = FAIL_OVER_ON.has(status.code) && this.failOver();
+    this.scheduleReconnect(this.describeEnd(status), elsewhere ? 0 : undefined);
   }
 
   private describeEnd(status: StatusObject): string {
@@ -486,9 +543,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  private scheduleReconnect(reason: string): void {
-    const delayMs = this.backoff.next();
-    this.setState({ state: 'reconnecting', reconnect: true, delayMs, reason });
+  private scheduleReconnect(reason: string, delayMs = this.backoff.next()): void {
+    this.setState({ state: 'reconnecting', reconnect: true, delayMs, reason, server: this.server });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.reconnect();
@@ -500,7 +556,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.setState({ state: 'connecting', reconnect: true });
     this.attempt().catch((err: unknown) => {
       if (this.closing) return;
-      this.scheduleReconnect(toClientError(err, this.server).message);
+      const error = toClientError(err, this.server);
+      this.scheduleReconnect(error.message, error.retryable && this.failOver() ? 0 : undefined);
     });
   }
 

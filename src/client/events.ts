@@ -20,6 +20,9 @@ export interface StateChange {
   delayMs?: number;
   /** For 'reconnecting': why the last connection or attempt failed, in words for people. */
   reason?: string;
+  /** The address in use (one of --server's), and for 'connected' the server node's name. */
+  server?: string;
+  node?: string;
 }
 
 /** A send the server has durably stored. */

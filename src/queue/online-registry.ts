@@ -1,7 +1,8 @@
 import { OutboundQueue, type Delivery, type PresenceChange, type QueueReader } from './outbound-queue';
+import { PresenceBoard, type BoardChange, type BoardUser } from './presence-board';
 import type { ChatError } from '../chat/errors';
 import type { OnlineDirectory } from '../chat/online';
-import type { AppendResult } from '../store/store';
+import type { AppendResult, StoredMessage } from '../store/store';
 
 /** A live stream as the registry sees it: a queue reader that can be closed. */
 export interface Subscriber extends QueueReader {
@@ -24,14 +25,27 @@ export const PRESENCE_BATCH_MS = 50;
 export const DEFAULT_QUEUE_LIMIT = 4096;
 
 /**
- * Who is online, and each online user's outbound queue. A user is online
- * while at least one of their streams is attached; the first attach and the
- * last detach are presence changes, sent to every stream that watches them.
+ * Told of what other server nodes must hear: this node's stream count of a
+ * user changed, a message was stored here. (cluster/ implements it over the bus.)
+ */
+export interface RegistryObserver {
+  localStreams(user: BoardUser, streams: number): void;
+  stored(result: AppendResult): void;
+}
+
+/**
+ * Who is online, and each user's outbound queue on this node. A user is
+ * online while at least one of their streams is attached, here or on another
+ * node (the PresenceBoard keeps both); the user's first stream anywhere and
+ * their last are presence changes, sent to every stream that watches them.
+ * Messages stored on other nodes arrive through `deliver`.
  */
 export class OnlineRegistry implements OnlineDirectory {
+  /** Who is online where; the cluster link feeds it what other nodes say. */
+  readonly board = new PresenceBoard();
   private readonly queues = new Map<number, OutboundQueue>();
   private readonly subscribers = new Set<Subscriber>();
-  private readonly streamsPerUser = new Map<number, number>();
+  private observer: RegistryObserver | undefined;
   /** Streams that asked for presence changes. */
   private readonly watchers = new Set<Subscriber>();
   /** Changes waiting for the next presence batch, by user: the latest one wins. */
@@ -48,10 +62,14 @@ export class OnlineRegistry implements OnlineDirectory {
     return this.subscribers.size;
   }
 
-  /** Attaches a stream; returns the user's queue. Announces the user when this is their first stream. */
+  /** Sets the one observer (the cluster link). */
+  observe(observer: RegistryObserver): void {
+    this.observer = observer;
+  }
+
+  /** Attaches a stream; returns the user's queue. Announces the user when this is their first stream anywhere. */
   attach(subscriber: Subscriber): OutboundQueue {
     let queue = this.queues.get(subscriber.userId);
-    const first = queue === undefined;
     if (!queue) {
       queue = new OutboundQueue(subscriber.userId, this.queueLimit);
       this.queues.set(subscriber.userId, queue);
@@ -62,28 +80,61 @@ export class OnlineRegistry implements OnlineDirectory {
     // between the greeting and the client's resume is not lost (the session
     // drops presence it did not ask for).
     this.watchers.add(subscriber);
-    this.streamsPerUser.set(subscriber.userId, (this.streamsPerUser.get(subscriber.userId) ?? 0) + 1);
-    if (first) this.announce({ user: subscriber.userName, online: true, time: this.clock() });
+    this.setLocalStreams(subscriber, this.board.localStreamsOf(subscriber.userId) + 1);
     return queue;
   }
 
   /**
-   * Detaches a stream. Returns true when it was the user's last one (the user
-   * is now offline, and that has been announced).
+   * Detaches a stream. Returns true when it was the user's last one on this
+   * node (announced as offline unless another node holds a stream of theirs).
    */
   detach(subscriber: Subscriber): boolean {
     if (!this.subscribers.delete(subscriber)) return false;
     this.watchers.delete(subscriber);
     this.queues.get(subscriber.userId)?.detach(subscriber);
-    const remaining = (this.streamsPerUser.get(subscriber.userId) ?? 1) - 1;
-    if (remaining > 0) {
-      this.streamsPerUser.set(subscriber.userId, remaining);
-      return false;
-    }
-    this.streamsPerUser.delete(subscriber.userId);
-    this.queues.delete(subscriber.userId);
-    this.announce({ user: subscriber.userName, online: false, time: this.clock() });
-    return true;
+    const remaining = this.board.localStreamsOf(subscriber.userId) - 1;
+    if (remaining <= 0) this.queues.delete(subscriber.userId);
+    this.setLocalStreams(subscriber, remaining);
+    return remaining <= 0;
+  }
+
+  private setLocalStreams(subscriber: Subscriber, streams: number): void {
+    const user = { userId: subscriber.userId, name: subscriber.userName };
+    this.applyPresence(this.board.setLocal(user, Math.max(0, streams)));
+    this.observer?.localStreams(user, Math.max(0, streams));
+  }
+
+  /** Announces cluster-wide presence changes (from the board) to every watcher. */
+  applyPresence(changes: BoardChange[]): void {
+    const time = this.clock();
+    for (const change of changes) this.announce({ user: change.name, online: change.online, time });
+  }
+
+  /** Users with a stream on this node. */
+  localUserIds(): number[] {
+    return [...this.queues.keys()];
+  }
+
+  /**
+   * Delivers a message stored by another node to `userId`'s streams here: as
+   * an inbox message to its receiver, as a copy to its sender. Streams skip
+   * what they already have and read any gap from the store.
+   */
+  deliver(userId: number, message: StoredMessage): void {
+    const queue = this.queues.get(userId);
+    if (!queue) return;
+    if (message.receiverId === userId) queue.push({ kind: 'message', message });
+    else if (message.senderId === userId) queue.push({ kind: 'copy', message });
+  }
+
+  /**
+   * Tells the user's streams here that the store holds their inbox up to
+   * `sequence`; a stream that has not seen that far reads the rest from the
+   * store (a bus event was missed).
+   */
+  nudge(userId: number, sequence: number): void {
+    const queue = this.queues.get(userId);
+    if (queue && sequence > queue.lastSequence) queue.push({ kind: 'behind', sequence });
   }
 
   /** Stops sending presence changes to a stream that did not ask for them. */
@@ -91,14 +142,14 @@ export class OnlineRegistry implements OnlineDirectory {
     this.watchers.delete(subscriber);
   }
 
-  /** How many streams the user has open. */
+  /** How many streams the user has open, on every node. */
   streamsOf(userId: number): number {
-    return this.streamsPerUser.get(userId) ?? 0;
+    return this.board.streamsOf(userId);
   }
 
-  /** True while the user has a stream attached. */
+  /** True while the user has a stream attached, on any node. */
   isOnline(userId: number): boolean {
-    return this.queues.has(userId);
+    return this.board.isOnline(userId);
   }
 
   /**
@@ -116,6 +167,7 @@ export class OnlineRegistry implements OnlineDirectory {
       }
     }
     senderQueue?.push({ kind: 'receipt', result, target: origin });
+    if (!result.duplicate) this.observer?.stored(result);
   }
 
   /** Sends a per-frame error to one stream. */

@@ -15,7 +15,10 @@ export interface PresenceChange {
  */
 export type Delivery =
   | { kind: 'message'; message: StoredMessage }
-  | { kind: 'copy'; message: StoredMessage; origin: QueueReader }
+  /** A copy of a message the user sent, for their other streams (all of them when it came from another node). */
+  | { kind: 'copy'; message: StoredMessage; origin?: QueueReader }
+  /** The store holds the user's inbox up to `sequence`: a stream that has not seen that far reads it from there. */
+  | { kind: 'behind'; sequence: number }
   | { kind: 'receipt'; result: AppendResult; target: QueueReader }
   | { kind: 'error'; error: ChatError; clientId: string; target: QueueReader }
   | { kind: 'presence'; changes: PresenceChange[] };
@@ -79,9 +82,8 @@ export class OutboundQueue {
 
   /** Adds a delivery for the readers and wakes them. */
   push(delivery: Delivery): void {
-    if (delivery.kind === 'message' && delivery.message.sequence > this.lastSequence) {
-      this.lastSequence = delivery.message.sequence;
-    }
+    const sequence = delivery.kind === 'message' ? delivery.message.sequence : delivery.kind === 'behind' ? delivery.sequence : 0;
+    if (sequence > this.lastSequence) this.lastSequence = sequence;
     this.items.push(delivery);
     if (this.length > this.limit) this.cutOffLaggards();
     for (const reader of this.positions.keys()) reader.wake();

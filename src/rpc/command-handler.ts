@@ -7,17 +7,20 @@ import type { handleUnaryCall } from '@grpc/grpc-js';
 import type { CommandRequest, CommandResponse } from '../gen/tinychat/v1/chat';
 import type { Logger } from '../log';
 import type { PeerLimiter } from './peer-limiter';
+import type { Readiness } from './readiness';
 
 /** The unary Command RPC: translate, run the command, translate back. */
 export function commandHandler(
   services: CommandServices,
   peers: PeerLimiter,
   logger: Logger,
+  readiness: Readiness,
 ): handleUnaryCall<CommandRequest, CommandResponse> {
   return (call, callback) => {
     let release = () => {};
     Promise.resolve()
       .then(() => {
+        readiness.check();
         release = peers.enter(call.getPeer());
       })
       .then(() => runCommand(services, toCommandInput(call.request), { token: bearerToken(call.metadata), address: peerAddress(call.getPeer()) }))

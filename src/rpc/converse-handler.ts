@@ -7,6 +7,7 @@ import type { handleBidiStreamingCall } from '@grpc/grpc-js';
 import type { Accounts } from '../chat/accounts';
 import type { ClientFrame, ServerFrame } from '../gen/tinychat/v1/chat';
 import type { PeerLimiter } from './peer-limiter';
+import type { Readiness } from './readiness';
 
 /** What the Converse edge enforces before a session starts. */
 export interface ConverseAdmission {
@@ -14,6 +15,8 @@ export interface ConverseAdmission {
   /** 0 for no limit. */
   maxStreamsPerUser: number;
   isShuttingDown: () => boolean;
+  /** Refuses new streams while this node cannot reach its store or bus. */
+  readiness: Readiness;
 }
 
 /** The Converse RPC: authenticate, then hand the stream's events to a session. */
@@ -30,6 +33,7 @@ export function converseHandler(
     }
     let release: () => void;
     try {
+      admission.readiness.check();
       release = admission.peers.enter(call.getPeer());
     } catch (err) {
       sink.end(asChatError(err));

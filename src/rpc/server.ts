@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { Accounts, type RegistrationPolicy } from '../chat/accounts';
 import { AckRecorder } from '../chat/ack-recorder';
 import { ChatError } from '../chat/errors';
-import { DEFAULT_LOGIN_LIMITS, type LoginLimits } from '../chat/login-throttle';
+import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from '../chat/login-throttle';
+import { ClusterLink, type ClusterTimings } from '../cluster/cluster-link';
 import { MAX_BODY_BYTES, Messaging } from '../chat/messaging';
 import { SessionEndFollower } from '../chat/session-end-follower';
 import { DEFAULT_SEND_RATE, SendRateLimiter, type SendRateLimit } from '../chat/send-rate';
@@ -13,10 +14,12 @@ import { AppendBatcher } from '../store/append-batcher';
 import { commandHandler } from './command-handler';
 import { converseHandler } from './converse-handler';
 import { createHealth } from './health';
+import { Readiness } from './readiness';
 import { lateWriteGuard } from './late-write-guard';
 import { PeerLimiter } from './peer-limiter';
 import { addReflection } from './reflection';
 import { chatServiceDefinition } from './service-definition';
+import type { Bus } from '../bus/bus';
 import type { Logger } from '../log';
 import type { Store } from '../store/store';
 
@@ -79,6 +82,12 @@ export interface ServerOptions {
   passwordCost?: number;
   /** Serve TLS; without it the server speaks plaintext (and warns unless on loopback). */
   tls?: ServerTls;
+  /** The bus to the other nodes sharing the store; none for a single node. */
+  bus?: Bus;
+  /** This node's name in logs, health and clients' status bars (default host:port). */
+  nodeName?: string;
+  /** Cluster timings (tests shorten them). */
+  clusterTimings?: Partial<ClusterTimings>;
 }
 
 /** A listening server. */
@@ -87,6 +96,8 @@ export interface RunningServer {
   port: number;
   /** host:port, ready for a client's --server. */
   target: string;
+  /** This node's name. */
+  nodeName: string;
   /** Open Converse streams (for tests and metrics). */
   streamCount(): number;
   /**
@@ -99,23 +110,35 @@ export interface RunningServer {
 
 /** Builds the service graph on `store` and listens on host:port. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { store, logger } = options;
+  const { store, logger, bus } = options;
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  // Named before listening, so the first stream already hears it; host:port unless told.
+  let nodeName = options.nodeName ?? formatTarget(options.host, options.port);
   const registry = new OnlineRegistry(options.queueLimit ?? DEFAULT_QUEUE_LIMIT);
+  const throttle = new LoginThrottle(limits.login);
   const accounts = new Accounts(store, {
     registration: options.registration,
     sessionTtlMs: options.sessionTtlMs,
     passwordCost: options.passwordCost,
     loginLimits: limits.login,
+    throttle,
   });
   const batcher = new AppendBatcher(store);
   const messaging = new Messaging(store, batcher, new UserDirectory(store), new SendRateLimiter(limits.sendRate), limits.maxBodyBytes);
   const acks = new AckRecorder(store, logger);
   const peers = new PeerLimiter(limits.maxConnectionsPerAddress);
-  const sessionEnds = new SessionEndFollower(store, registry, logger);
-  await sessionEnds.start();
+  const follower = new SessionEndFollower(store, registry, logger);
+  await follower.start();
   const health = createHealth();
+  const readiness = new Readiness(store, bus, health, logger);
+  let link: ClusterLink | undefined;
   let shuttingDown = false;
+  const sessionEnds = {
+    poll: () => {
+      link?.sessionEnded();
+      return follower.poll();
+    },
+  };
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': limits.maxReceiveBytes,
@@ -125,12 +148,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     interceptors: [lateWriteGuard],
   });
   const chat: ChatServer = {
-    command: commandHandler({ store, accounts, messaging, online: registry, sessionEnds, clock: Date.now }, peers, logger),
-    converse: converseHandler(accounts, { store, messaging, registry, acks, logger }, {
-      peers,
-      maxStreamsPerUser: limits.maxStreamsPerUser,
-      isShuttingDown: () => shuttingDown,
-    }),
+    command: commandHandler({ store, accounts, messaging, online: registry, sessionEnds, clock: Date.now }, peers, logger, readiness),
+    converse: converseHandler(
+      accounts,
+      {
+        store,
+        messaging,
+        registry,
+        acks,
+        logger,
+        get nodeName() {
+          return nodeName;
+        },
+      },
+      {
+        peers,
+        maxStreamsPerUser: limits.maxStreamsPerUser,
+        isShuttingDown: () => shuttingDown,
+        readiness,
+      },
+    ),
   };
   server.addService(chatServiceDefinition, chat);
   health.register(server);
@@ -149,11 +186,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       err ? reject(bindError(address, err)) : resolve(boundPort),
     ),
   ).catch(async (err: unknown) => {
-    await sessionEnds.stop();
+    await follower.stop();
     throw err;
   });
   const target = formatTarget(options.host, port);
-  logger.info('listening', { address: target, tls: options.tls ? (options.tls.clientCa ? 'mutual' : 'on') : 'off' });
+  if (options.nodeName === undefined) nodeName = target;
+  readiness.start();
+  if (bus) {
+    link = new ClusterLink({
+      bus,
+      store,
+      registry,
+      logger,
+      nodeName,
+      throttle,
+      pollSessionEnds: () => follower.poll(),
+      timings: options.clusterTimings,
+    });
+    link.start();
+  }
+  logger.info('listening', {
+    address: target,
+    node: nodeName,
+    bus: bus?.description ?? 'none (a single node)',
+    tls: options.tls ? (options.tls.clientCa ? 'mutual' : 'on') : 'off',
+  });
   if (!options.tls && !isLoopback(options.host)) {
     logger.error('plaintext-on-network', {
       address: target,
@@ -166,7 +223,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     (stopped ??= (async () => {
       shuttingDown = true;
       logger.info('shutting-down', { streams: registry.streamCount });
-      await sessionEnds.stop();
+      readiness.stop();
+      await follower.stop();
       health.shutdown();
       registry.closeAll(new ChatError('unavailable', 'the server is shutting down — your client will reconnect'));
       await new Promise<void>((resolve) => {
@@ -181,11 +239,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
       await batcher.flush();
       await acks.flush();
+      await link?.stop();
+      await bus?.close();
       await store.close();
       logger.info('stopped');
     })());
 
-  return { host: options.host, port, target, streamCount: () => registry.streamCount, shutdown };
+  return { host: options.host, port, target, nodeName, streamCount: () => registry.streamCount, shutdown };
 }
 
 /** True for addresses that only this machine can reach. */

@@ -3,6 +3,7 @@ import { emptyBatch, type FrameSink, type InboundFrame, type OutboundBatch } fro
 import type { AckRecorder } from '../chat/ack-recorder';
 import type { Caller } from '../chat/accounts';
 import type { Messaging } from '../chat/messaging';
+import { SendOrder } from '../chat/send-order';
 import type { Logger } from '../log';
 import type { OnlineRegistry, Subscriber } from '../queue/online-registry';
 import type { OutboundQueue } from '../queue/outbound-queue';
@@ -15,6 +16,8 @@ export interface SessionServices {
   registry: OnlineRegistry;
   acks: AckRecorder;
   logger: Logger;
+  /** This server node's name, told to clients in the greeting. */
+  nodeName: string;
 }
 
 /** Deliveries packed into one frame at most. */
@@ -57,6 +60,8 @@ export class ConverseSession implements Subscriber {
   private waitingForDrain = false;
   private pumpScheduled = false;
   private sendsInFlight = 0;
+  /** Sends are stored in the order the client made them, whatever their lookups cost. */
+  private readonly sendOrder = new SendOrder();
   private inputPaused = false;
   /** The client half-closed: end once its sends are answered and nothing is waiting. */
   private finishing = false;
@@ -87,6 +92,7 @@ export class ConverseSession implements Subscriber {
         lastSequence: this.knownLast,
         ackedSequence: this.services.acks.latest(this.userId, user?.ackedSequence ?? 0),
         maxBodyBytes: this.services.messaging.maxBodyBytes,
+        node: this.services.nodeName,
       },
     });
   }
@@ -269,6 +275,9 @@ export class ConverseSession implements Subscriber {
           case 'copy':
             if (delivery.origin !== this) batch.messages.push(delivery.message);
             break;
+          case 'behind':
+            if (delivery.sequence > this.delivered) gap = true;
+            break;
           case 'receipt':
             if (delivery.target === this) batch.receipts.push(delivery.result);
             break;
@@ -314,7 +323,7 @@ export class ConverseSession implements Subscriber {
       this.sink.pauseInput();
     }
     try {
-      const result = await this.services.messaging.send(this.caller, frame);
+      const result = await this.services.messaging.send(this.caller, frame, this.sendOrder);
       // Routed even if this stream has closed meanwhile: the receiver still
       // gets the message live.
       this.services.registry.route(result, this);

@@ -18,6 +18,8 @@ export interface Greeting {
   ackedSequence: number;
   /** The largest body the server accepts, so clients refuse longer ones themselves. */
   maxBodyBytes: number;
+  /** The server node's name. */
+  node: string;
 }
 
 /** A per-frame error: the stream stays open. */

@@ -83,6 +83,8 @@ export class PostgresStore implements Store {
   constructor(
     private readonly pool: Pool,
     private readonly logger: Logger,
+    /** Where the store is, for logs: the URL without its password, and the schema. */
+    readonly description = 'postgres',
   ) {}
 
   private readonly onConnectionError = (err: Error): void => {
@@ -130,6 +132,20 @@ export class PostgresStore implements Store {
 
   async touchUser(userId: number, time: number): Promise<void> {
     await this.query('update users', { name: 'tinychat-touch-user', text: `UPDATE users SET last_seen_at = $1 WHERE id = $2` }, [time, userId]);
+  }
+
+  async lastSequences(userIds: number[]): Promise<Map<number, number>> {
+    if (userIds.length === 0) return new Map();
+    const result = await this.query<{ id: number; lastSequence: number }>(
+      'read users',
+      { name: 'tinychat-last-sequences', text: `SELECT id, last_sequence AS "lastSequence" FROM users WHERE id = ANY($1::bigint[])` },
+      [userIds],
+    );
+    return new Map(result.rows.map((row) => [row.id, row.lastSequence]));
+  }
+
+  async ping(): Promise<void> {
+    await this.query('read its database', { name: 'tinychat-ping', text: 'SELECT 1' });
   }
 
   async setPassword(userId: number, passwordHash: string | null): Promise<void> {
@@ -323,5 +339,5 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     if (sentence === undefined) throw err;
     throw new Error(sentence, { cause: err });
   }
-  return new PostgresStore(pool, logger);
+  return new PostgresStore(pool, logger, schema === 'public' ? redactedUrl(url) : `${redactedUrl(url)} (schema ${schema})`);
 }

@@ -348,6 +348,21 @@ export class SqliteStore implements Store {
     );
   }
 
+  async lastSequences(userIds: number[]): Promise<Map<number, number>> {
+    return guarded('read users', () => {
+      const found = new Map<number, number>();
+      for (const id of userIds) {
+        const row = this.stmt.lastSequence.get(id);
+        if (row) found.set(id, row.lastSequence);
+      }
+      return found;
+    });
+  }
+
+  async ping(): Promise<void> {
+    guarded('read its database', () => this.stmt.ping.get());
+  }
+
   async ack(userId: number, sequence: number): Promise<void> {
     guarded('record what you have read', () => this.stmt.ack.run(sequence, userId));
   }
@@ -440,6 +455,8 @@ function prepareStatements(db: Database.Database) {
     userName: db.prepare<[number], { name: string }>(`SELECT name FROM users WHERE id = ?`),
     touchUser: db.prepare<[number, number]>(`UPDATE users SET last_seen_at = ? WHERE id = ?`),
     ack: db.prepare<[number, number]>(`UPDATE users SET acked_sequence = max(acked_sequence, ?) WHERE id = ?`),
+    lastSequence: db.prepare<[number], { lastSequence: number }>(`SELECT last_sequence AS lastSequence FROM users WHERE id = ?`),
+    ping: db.prepare<[], { one: number }>(`SELECT 1 AS one`),
 
     insertSession: db.prepare<[string, number, number, number, number | null]>(
       `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, peer_id) VALUES (?, ?, ?, ?, ?)`,

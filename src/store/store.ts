@@ -209,6 +209,16 @@ export interface Store {
    */
   conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]>;
 
+  /**
+   * The newest inbox sequence of each of these users (0 for an empty inbox),
+   * in one read: a node checks that its streams missed nothing. Unknown ids
+   * are left out.
+   */
+  lastSequences(userIds: number[]): Promise<Map<number, number>>;
+
+  /** Resolves when the store can be used now; rejects with ChatError('unavailable') saying why not. */
+  ping(): Promise<void>;
+
   /** Moves the user's acknowledged sequence forward to `sequence` (never back). */
   ack(userId: number, sequence: number): Promise<void>;
 

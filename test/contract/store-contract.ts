@@ -154,6 +154,28 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       });
     });
 
+    describe('checks', function () {
+      it('reads the newest inbox sequence of many users at once, leaving out unknown ids', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const cat = await user('cat');
+        await store.appendMessages([msg(ann, bob, 'one'), msg(ann, bob, 'two'), msg(bob, ann, 'three')]);
+        const heads = await store.lastSequences([ann.id, bob.id, cat.id, 999_999]);
+        expect([...heads].sort(([a], [b]) => a - b)).to.deep.equal(
+          [
+            [ann.id, 1],
+            [bob.id, 2],
+            [cat.id, 0],
+          ].sort(([a], [b]) => a - b),
+        );
+        expect((await store.lastSequences([])).size).to.equal(0);
+      });
+
+      it('answers a ping while it can be used', async function () {
+        await store.ping();
+      });
+    });
+
     describe('session ends', function () {
       it('records every ended session, in order, for other servers to act on', async function () {
         const ned = await user('ned');

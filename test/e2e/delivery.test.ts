@@ -46,7 +46,7 @@ describe('delivery', () => {
     const b = bob.converse();
     wire.track(b);
     await b.until('ready', (s) => s.frames.length > 0);
-    expect(b.frames[0].ready).to.deep.equal({ user: 'bob', lastSequence: 2, ackedSequence: 0, maxBodyBytes: 4096 });
+    expect(b.frames[0].ready).to.deep.equal({ user: 'bob', lastSequence: 2, ackedSequence: 0, maxBodyBytes: 4096, node: server.server.nodeName });
   });
 
   it('holds messages for an offline user and delivers them in order when they connect', async () => {

@@ -332,6 +332,11 @@ export interface Ready {
    * refuses a longer message itself instead of sending it.
    */
   maxBodyBytes: number;
+  /**
+   * The server node this stream is on (its --node-name), for status bars and
+   * logs when several nodes serve one chat.
+   */
+  node: string;
 }
 
 /** Receipt confirms that a sent message is durably stored. */
@@ -2481,7 +2486,7 @@ export const ServerFrame: MessageFns<ServerFrame> = {
 };
 
 function createBaseReady(): Ready {
-  return { user: "", lastSequence: 0, ackedSequence: 0, maxBodyBytes: 0 };
+  return { user: "", lastSequence: 0, ackedSequence: 0, maxBodyBytes: 0, node: "" };
 }
 
 export const Ready: MessageFns<Ready> = {
@@ -2497,6 +2502,9 @@ export const Ready: MessageFns<Ready> = {
     }
     if (message.maxBodyBytes !== 0) {
       writer.uint32(32).uint32(message.maxBodyBytes);
+    }
+    if (message.node !== "") {
+      writer.uint32(42).string(message.node);
     }
     return writer;
   },
@@ -2546,6 +2554,14 @@ export const Ready: MessageFns<Ready> = {
             message.maxBodyBytes = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2576,6 +2592,7 @@ export const Ready: MessageFns<Ready> = {
         : isSet(object.max_body_bytes)
         ? globalThis.Number(object.max_body_bytes)
         : 0,
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -2593,6 +2610,9 @@ export const Ready: MessageFns<Ready> = {
     if (message.maxBodyBytes !== 0) {
       obj.maxBodyBytes = Math.round(message.maxBodyBytes);
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -2605,6 +2625,7 @@ export const Ready: MessageFns<Ready> = {
     message.lastSequence = object.lastSequence ?? 0;
     message.ackedSequence = object.ackedSequence ?? 0;
     message.maxBodyBytes = object.maxBodyBytes ?? 0;
+    message.node = object.node ?? "";
     return message;
   },
 };
