@@ -6,7 +6,7 @@ import { InProcessBus } from '../../src/bus/in-process-bus';
 import { connectNatsBus, type NatsBusOptions } from '../../src/bus/nats-bus';
 import { eventually, unusedPort } from '../client/eventually';
 import { busContract, type BusFixture } from '../contract/bus-contract';
-import { startNatsServer, type NatsServerProcess } from './nats-server-process';
+import { startNatsServer, type NatsServerProcess } from '../support/nats-server-process';
 
 /** The NATS server every developer machine and CI runs (.ci/run starts it). */
 const SHARED_NATS = 'nats://127.0.0.1:4222';

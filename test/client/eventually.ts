@@ -1,15 +1,16 @@
 /**
- * Polls `check` until it returns something other than undefined or false,
- * and resolves with that; fails naming `what` after timeoutMs.
+ * Polls `check` (awaiting it when it returns a promise) until it yields
+ * something other than undefined or false, and resolves with that; fails
+ * naming `what` after timeoutMs.
  */
 export async function eventually<T>(
   what: string,
-  check: () => T | undefined | false,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 5000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);

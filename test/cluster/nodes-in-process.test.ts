@@ -5,6 +5,8 @@ import { openPostgresStore } from '../../src/store/postgres-store';
 import { eventually } from '../client/eventually';
 import { WireClient, WireClients, type WireStream } from '../support/grpc-client';
 import { busUrl, freshDatabase, startNode, uniqueName, type TestDatabase, type TestNode } from '../support/cluster';
+import { startTcpProxy } from '../support/tcp-proxy';
+import { HealthProbe } from '../support/health-probe';
 
 /** Waits for a stream's greeting. */
 async function ready(stream: WireStream): Promise<WireStream> {
@@ -178,5 +180,40 @@ describe('several server nodes on one PostgreSQL database and one NATS', functio
     await new Promise((resolve) => setTimeout(resolve, 200));
     const held = await failure(guesserB.login('carol', 'another wrong one'));
     expect(held.code).to.equal(status.RESOURCE_EXHAUSTED);
+  });
+
+  it('says NOT_SERVING and refuses calls with UNAVAILABLE while its database is out of reach, then recovers by itself, losing nothing', async function () {
+    const postgres = new URL(database.url);
+    const proxy = await startTcpProxy(postgres.hostname, Number(postgres.port || 5432));
+    const behindProxy = new URL(database.url);
+    behindProxy.port = String(proxy.port);
+    const bus = busUrl(uniqueName('tinychat-test'));
+    const cut = await startNode('node-c', behindProxy.toString(), bus);
+    nodes.push(cut);
+    const health = new HealthProbe(cut.target);
+    try {
+      const alice = await user('alice', 2);
+      const aliceStream = await ready(wire.open(alice));
+      aliceStream.send('alice', 'a note before the outage', 'before');
+      await aliceStream.until('the receipt', (s) => s.receipts.length === 1);
+
+      proxy.cut();
+      await eventually('NOT_SERVING', async () => (await health.check('tinychat.v1.Chat')) === 'NOT_SERVING', 8000);
+      const refused = await failure(alice.command('/TIME'));
+      expect(refused.code).to.equal(status.UNAVAILABLE);
+      expect(refused.details).to.contain('cannot use its database').and.contain('try again');
+
+      proxy.restore();
+      await eventually('SERVING again', async () => (await health.check('tinychat.v1.Chat')) === 'SERVING', 8000);
+      expect((await alice.command('/TIME')).result?.$case).to.equal('time');
+      const replay = await ready(wire.open(alice, 0));
+      await replay.until('the note from before', (s) => s.messages.length === 1);
+      expect(replay.messages[0].body).to.equal('a note before the outage');
+    } finally {
+      health.close();
+      await cut.stop();
+      nodes.pop();
+      await proxy.close();
+    }
   });
 });

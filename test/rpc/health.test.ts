@@ -1,17 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { service as healthService } from 'grpc-health-check';
+import { HealthClient, type HealthStub } from '../support/health-probe';
 import { createHealth, type Health } from '../../src/rpc/health';
 
-const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'Health');
 
-interface HealthStub extends grpc.Client {
-  check(
-    request: { service: string },
-    callback: (err: grpc.ServiceError | null, response?: { status: string }) => void,
-  ): grpc.ClientUnaryCall;
-  watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
-}
 
 describe('the health service', function () {
   let server: grpc.Server;

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { HealthClient, type HealthStub } from '../support/health-probe';
 import * as fc from 'fast-check';
-import { service as healthService } from 'grpc-health-check';
 import { ChatClient, ClientFrame, CommandRequest, CommandResponse, ServerFrame } from '../../src/gen/tinychat/v1/chat';
 import type { ServerLimits } from '../../src/rpc/server';
 import { eventually, sleep } from '../client/eventually';
@@ -93,11 +93,7 @@ function answerIdOf(send: { clientId: string }): string {
 const passBytes = (bytes: Buffer) => bytes;
 /** grpc-js shares one connection among clients of a process unless told otherwise. */
 const OWN_CONNECTION = { 'grpc.use_local_subchannel_pool': 1 };
-const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'Health');
 
-interface HealthStub extends grpc.Client {
-  check(request: { service: string }, callback: (err: grpc.ServiceError | null, response?: { status: string }) => void): grpc.ClientUnaryCall;
-}
 
 function intFromEnv(name: string, fallback: number): number {
   const value = process.env[name];

@@ -219,7 +219,7 @@ describe('TLS between clients and the server', function () {
         extraArgs: ['--tls-cert', pki.paths.serverCert, '--tls-key', pki.paths.serverKey],
       });
       processes.push(server);
-      expect(server.log()).to.match(/listening address=127\.0\.0\.1:\d+ tls=on/);
+      expect(server.log()).to.match(/listening address=127\.0\.0\.1:\d+ .*tls=on/);
       const bobMessages = await listener(server.target, 'bob', { ca: pki.pem.caCert });
 
       const sent = await runChat(['--server', server.target, '--user', 'alice', '--ca', pki.paths.caCert], '/START bob\nhello from the command line\n');
@@ -240,7 +240,7 @@ describe('TLS between clients and the server', function () {
         extraArgs: ['--tls-cert', pki.paths.serverCert, '--tls-key', pki.paths.serverKey, '--tls-client-ca', pki.paths.caCert],
       });
       processes.push(server);
-      expect(server.log()).to.match(/listening address=127\.0\.0\.1:\d+ tls=mutual/);
+      expect(server.log()).to.match(/listening address=127\.0\.0\.1:\d+ .*tls=mutual/);
 
       const refused = await runChat(['--server', server.target, '--user', 'alice', '--ca', pki.paths.caCert], '/TIME\n');
       expect(refused.code).to.equal(1);
