@@ -42,6 +42,11 @@ export function formatDelay(ms: number): string {
 export function formatStateChange(change: StateChange, previous: ConnectionState): string | undefined {
   switch (change.state) {
     case 'reconnecting': {
+      if ((change.delayMs ?? 0) <= 0 && change.server) {
+        // Moving to the next of several addresses at once: say where.
+        const why = change.reason ? `${change.reason.replace(/[.?!]$/, '')} — ` : '';
+        return `${why}trying ${change.server}`;
+      }
       const wait = formatDelay(change.delayMs ?? 0);
       if (previous === 'connected') return `connection lost — reconnecting in ${wait}`;
       // Not connected yet: the reason (e.g. "cannot reach … running?") says what to check meanwhile.
@@ -49,7 +54,7 @@ export function formatStateChange(change: StateChange, previous: ConnectionState
       return `still disconnected${change.reason ? ` (${change.reason})` : ''} — retrying in ${wait}`;
     }
     case 'connected':
-      return change.reconnect ? 'reconnected' : undefined;
+      return change.reconnect ? `reconnected${change.node ? ` to ${change.node}` : ''}` : undefined;
     default:
       return undefined;
   }

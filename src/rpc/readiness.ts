@@ -27,6 +27,8 @@ export class Readiness {
     private readonly bus: Bus | undefined,
     private readonly health: Health,
     private readonly logger: Logger,
+    /** This node's name, so that a person reading the refusal knows which node. */
+    private readonly nodeName: () => string,
     private readonly intervalMs = READINESS_INTERVAL_MS,
   ) {}
 
@@ -38,7 +40,12 @@ export class Readiness {
   /** Throws UNAVAILABLE naming the problem, if there is one. */
   check(): void {
     const problem = this.problem;
-    if (problem) throw new ChatError('unavailable', `this server ${problem} — try again in a moment (a client with several --server addresses moves to the next)`);
+    if (problem) {
+      throw new ChatError(
+        'unavailable',
+        `server node ${this.nodeName()} ${problem} — try again in a moment (a client with several --server addresses moves to the next)`,
+      );
+    }
   }
 
   start(): void {

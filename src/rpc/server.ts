@@ -130,7 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const follower = new SessionEndFollower(store, registry, logger);
   await follower.start();
   const health = createHealth();
-  const readiness = new Readiness(store, bus, health, logger);
+  const readiness = new Readiness(store, bus, health, logger, () => nodeName);
   let link: ClusterLink | undefined;
   let shuttingDown = false;
   const sessionEnds = {
