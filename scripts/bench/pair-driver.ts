@@ -76,7 +76,7 @@ export class PairDriver {
       const prefix = `${index}:`;
       const body = prefix + this.padding.slice(prefix.length);
       this.sendTimes[index] = performance.now();
-      this.sender.write({ kind: { $case: 'send', send: { clientId: `${this.spec.sender}-${index}`, receiver: this.spec.receiver, body } } });
+      this.sender.write({ kind: { $case: 'send', send: { clientId: `${this.spec.sender}-${index}`, receiver: this.spec.receiver, body, kind: 0 } } });
     }
   }
 

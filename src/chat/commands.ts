@@ -32,6 +32,7 @@ export type CommandResult = { text: string } & (
   | { kind: 'password-changed'; sessionsEnded: number }
   | { kind: 'commands'; commands: CommandHelp[] }
   | { kind: 'history'; peer: string; messages: StoredMessage[]; hasMore: boolean; nextBeforeId: number }
+  | { kind: 'search'; words: string[]; messages: StoredMessage[]; hasMore: boolean }
 );
 
 /** Everything a command handler may use. */
@@ -52,6 +53,10 @@ export interface CallContext {
   /** The client's network address, for throttling (no port). */
   address?: string;
 }
+
+/** Results /SEARCH returns at most, and words it takes. */
+const SEARCH_RESULTS = 20;
+const MAX_SEARCH_WORDS = 16;
 
 interface CommandSpec extends CommandHelp {
   /** Fewest and most arguments accepted. */
@@ -183,6 +188,25 @@ const COMMANDS: CommandSpec[] = [
         hasMore: page.hasMore,
         nextBeforeId: page.nextBeforeId,
       };
+    },
+  },
+  {
+    name: '/SEARCH',
+    usage: '<words…>',
+    summary: `find your messages that contain every word (newest ${SEARCH_RESULTS} first)`,
+    minArgs: 1,
+    maxArgs: MAX_SEARCH_WORDS,
+    needsSession: true,
+    async run({ store }, args, caller) {
+      const words = [...new Set(args.flatMap((arg) => arg.split(/\s+/)).filter((word) => word.length > 0))];
+      if (words.length === 0) throw new ChatError('invalid-argument', 'say what to search for: /SEARCH <words…>');
+      const found = await store.search(caller!.user.id, words, SEARCH_RESULTS + 1);
+      const messages = found.slice(0, SEARCH_RESULTS);
+      const hasMore = found.length > SEARCH_RESULTS;
+      const lines = messages.map((m) => `${messageLine(m)}   (with ${m.senderId === caller!.user.id ? m.receiver : m.sender}, #${m.id})`);
+      if (lines.length === 0) lines.push(`no messages of yours contain ${words.map(quoted).join(' and ')}`);
+      if (hasMore) lines.push(`(more matched: add words to narrow the search)`);
+      return { kind: 'search', text: lines.join('\n'), words, messages, hasMore };
     },
   },
   {

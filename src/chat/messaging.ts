@@ -4,7 +4,7 @@ import { SendRateLimiter } from './send-rate';
 import type { SendOrder } from './send-order';
 import type { UserDirectory, UserRef } from './user-directory';
 import type { AppendBatcher } from '../store/append-batcher';
-import type { AppendResult, StoredMessage, Store } from '../store/store';
+import type { AppendResult, MessageKind, StoredMessage, Store } from '../store/store';
 
 /** Largest message body by default, in bytes of UTF-8. */
 export const MAX_BODY_BYTES = 4096;
@@ -20,6 +20,8 @@ export interface SendRequest {
   /** Empty means the conversation opened with /START in this session. */
   receiver: string;
   body: string;
+  /** 'text' when absent. */
+  messageKind?: MessageKind;
 }
 
 /** A page of a conversation, oldest message first. */
@@ -66,6 +68,7 @@ export class Messaging {
         clientId: request.clientId,
         body: request.body,
         time: this.clock(),
+        kind: request.messageKind ?? 'text',
       });
     } finally {
       turn?.done();

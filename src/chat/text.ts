@@ -11,5 +11,6 @@ export function dateTime(time: number): string {
 
 /** One message as a line of text, the way every client prints it. */
 export function messageLine(message: StoredMessage): string {
+  if (message.kind === 'action') return `[${dateTime(message.time)}] * ${message.sender} ${message.body}`;
   return `[${dateTime(message.time)}] ${message.sender}: ${message.body}`;
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { credentials, status as Status, type ChannelCredentials, type ClientOptions, type StatusObject } from '@grpc/grpc-js';
 import {
   ChatClient,
+  MessageKind,
   type CommandRequest,
   type CommandResponse,
   type Ready,
@@ -266,11 +267,11 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
    * connected, otherwise after the next (re)connect, and answered by a
    * 'receipt' or 'send-failed' event with the same clientId.
    */
-  send(receiver: string, body: string): string {
+  send(receiver: string, body: string, options: { action?: boolean } = {}): string {
     if (this.closing) {
       throw new ClientError('the connection is closed — start the client again to send messages', Status.FAILED_PRECONDITION);
     }
-    const send: PendingSend = { clientId: randomUUID(), receiver, body };
+    const send: PendingSend = { clientId: randomUUID(), receiver, body, ...(options.action ? { action: true } : {}) };
     this.outbox.add(send);
     this.pump.added();
     return send.clientId;
@@ -492,6 +493,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
           sender: this.userName,
           receiver: receipt.receiver || send.receiver,
           body: send.body,
+          kind: send.action ? MessageKind.MESSAGE_KIND_ACTION : MessageKind.MESSAGE_KIND_UNSPECIFIED,
           time: receipt.time,
           id: receipt.id,
           sequence: receipt.sequence,
@@ -572,7 +574,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       );
       return 'dropped';
     }
-    stream.write({ kind: { $case: 'send', send: { clientId: send.clientId, receiver: send.receiver, body: send.body } } });
+    const kind = send.action ? MessageKind.MESSAGE_KIND_ACTION : MessageKind.MESSAGE_KIND_UNSPECIFIED;
+    stream.write({ kind: { $case: 'send', send: { clientId: send.clientId, receiver: send.receiver, body: send.body, kind } } });
     return 'written';
   }
 

@@ -4,6 +4,8 @@ export interface PendingSend {
   readonly clientId: string;
   readonly receiver: string;
   readonly body: string;
+  /** An action ("/ME waves") rather than a plain message. */
+  readonly action?: boolean;
 }
 
 interface EmptyWaiter {

@@ -2,7 +2,7 @@ import { ChatError } from '../chat/errors';
 import { grpcStatusOf } from './status';
 import { invalidUtf8Fields } from './strict-utf8';
 import type { CommandInput, CommandResult } from '../chat/commands';
-import type { ClientFrame, CommandRequest, CommandResponse, Message, ServerFrame } from '../gen/tinychat/v1/chat';
+import { MessageKind, type ClientFrame, type CommandRequest, type CommandResponse, type Message, type ServerFrame } from '../gen/tinychat/v1/chat';
 import type { InboundFrame, OutboundBatch } from '../session/frames';
 import type { StoredMessage } from '../store/store';
 
@@ -20,6 +20,7 @@ export function toWireMessage(message: StoredMessage): Message {
     time: new Date(message.time),
     id: message.id,
     sequence: message.sequence,
+    kind: message.kind === 'action' ? MessageKind.MESSAGE_KIND_ACTION : MessageKind.MESSAGE_KIND_UNSPECIFIED,
   };
 }
 
@@ -67,7 +68,13 @@ export function toInboundFrame(frame: ClientFrame): InboundFrame {
   const kind = frame.kind;
   switch (kind?.$case) {
     case 'send':
-      return { kind: 'send', clientId: kind.send.clientId, receiver: kind.send.receiver, body: kind.send.body };
+      return {
+        kind: 'send',
+        clientId: kind.send.clientId,
+        receiver: kind.send.receiver,
+        body: kind.send.body,
+        messageKind: kind.send.kind === MessageKind.MESSAGE_KIND_ACTION ? 'action' : 'text',
+      };
     case 'ack':
       return { kind: 'ack', sequence: kind.ack.sequence };
     case 'resume':
@@ -130,6 +137,11 @@ export function toCommandResponse(result: CommandResult): CommandResponse {
       return { text, result: { $case: 'loggedOut', loggedOut: { user: result.user } } };
     case 'commands':
       return { text, result: { $case: 'commands', commands: { commands: result.commands } } };
+    case 'search':
+      return {
+        text,
+        result: { $case: 'search', search: { words: result.words, messages: result.messages.map(toWireMessage), hasMore: result.hasMore } },
+      };
     case 'history':
       return {
         text,

@@ -2,7 +2,7 @@ import { asChatError, ChatError } from '../chat/errors';
 import { emptyBatch, type FrameSink, type InboundFrame, type OutboundBatch } from './frames';
 import type { AckRecorder } from '../chat/ack-recorder';
 import type { Caller } from '../chat/accounts';
-import type { Messaging } from '../chat/messaging';
+import type { Messaging, SendRequest } from '../chat/messaging';
 import { SendOrder } from '../chat/send-order';
 import type { Logger } from '../log';
 import type { OnlineRegistry, Subscriber } from '../queue/online-registry';
@@ -316,7 +316,7 @@ export class ConverseSession implements Subscriber {
     if (this.phase === 'catching-up') await this.catchUp();
   }
 
-  private async send(frame: { clientId: string; receiver: string; body: string }): Promise<void> {
+  private async send(frame: SendRequest): Promise<void> {
     this.sendsInFlight++;
     if (this.sendsInFlight >= MAX_SENDS_IN_FLIGHT && !this.inputPaused) {
       this.inputPaused = true;

@@ -44,10 +44,10 @@ const LOCK_RECEIVERS = {
 const INSERT_AND_BUMP = {
   name: 'tinychat-append-insert',
   text: `WITH inserted AS (
-           INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence)
-           SELECT s, r, c, b, t, q
-           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
-             WITH ORDINALITY AS v(s, r, c, b, t, q, n)
+           INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind)
+           SELECT s, r, c, b, t, q, k
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $9::text[])
+             WITH ORDINALITY AS v(s, r, c, b, t, q, k, n)
            ORDER BY n
            ON CONFLICT (sender_id, client_id) DO NOTHING
            RETURNING id, receiver_id, sequence
@@ -142,6 +142,7 @@ async function insertFresh(client: PoolClient, batch: readonly NewMessage[], fre
       sequences,
       [...receivers.keys()],
       [...receivers.values()].map((r) => r.lastSequence),
+      messages.map((m) => m.kind ?? 'text'),
     ],
   });
   if (inserted.rowCount !== messages.length) {
@@ -161,6 +162,7 @@ async function insertFresh(client: PoolClient, batch: readonly NewMessage[], fre
       body: m.body,
       time: m.time,
       sequence,
+      kind: m.kind ?? 'text',
     });
   });
 }

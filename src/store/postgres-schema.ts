@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 
 /** The schema version this code writes; kept in the one row of `schema_version`. */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 // Version 1: the whole layout of the SQLite store at its version 3, in
 // PostgreSQL types. Later versions append their steps to MIGRATIONS so an
@@ -63,8 +63,16 @@ CREATE TABLE session_ends (
 CREATE INDEX session_ends_by_time ON session_ends (time);
 `;
 
+// Version 2: messages have a kind ('text' or 'action'), and /SEARCH has a
+// full-text index: words as written ('simple': no stemming, no stop words),
+// the same whole-word matching as SQLite's FTS5.
+const SCHEMA_V2 = `
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+CREATE INDEX messages_text ON messages USING gin (to_tsvector('simple', body));
+`;
+
 /** Schema steps; MIGRATIONS[n] takes a database from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2];
 
 // The first key of the advisory lock that serializes migrations; the second
 // is a hash of the schema name, so stores of different schemas (tests) do not

@@ -134,6 +134,22 @@ export class PostgresStore implements Store {
     await this.query('update users', { name: 'tinychat-touch-user', text: `UPDATE users SET last_seen_at = $1 WHERE id = $2` }, [time, userId]);
   }
 
+  async search(userId: number, words: string[], limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0 || words.length === 0) return [];
+    // plainto_tsquery reads plain text, never query syntax, and ANDs its words.
+    const result = await this.query<StoredMessage>(
+      'search messages',
+      {
+        name: 'tinychat-search',
+        text: `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+               WHERE to_tsvector('simple', m.body) @@ plainto_tsquery('simple', $1) AND (m.sender_id = $2 OR m.receiver_id = $2)
+               ORDER BY m.id DESC LIMIT $3`,
+      },
+      [words.join(' '), userId, limit],
+    );
+    return result.rows;
+  }
+
   async lastSequences(userIds: number[]): Promise<Map<number, number>> {
     if (userIds.length === 0) return new Map();
     const result = await this.query<{ id: number; lastSequence: number }>(

@@ -16,7 +16,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 3;
+export const SQLITE_SCHEMA_VERSION = 4;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -86,8 +86,23 @@ CREATE TABLE session_ends (
 CREATE INDEX session_ends_by_time ON session_ends (time);
 `;
 
+// Version 4: messages have a kind ('text' or 'action'), and a full-text
+// index for /SEARCH. The index keeps no copy of the text (content=messages)
+// and follows the table through triggers; 'rebuild' indexes what is there.
+const SCHEMA_V4 = `
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+CREATE VIRTUAL TABLE messages_text USING fts5 (body, content = 'messages', content_rowid = 'id');
+CREATE TRIGGER messages_text_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_text (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER messages_text_delete AFTER DELETE ON messages BEGIN
+  INSERT INTO messages_text (messages_text, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+INSERT INTO messages_text (messages_text) VALUES ('rebuild');
+`;
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 const USER_COLUMNS = `id, name, created_at AS createdAt, last_seen_at AS lastSeenAt,
   last_sequence AS lastSequence, acked_sequence AS ackedSequence,
@@ -103,7 +118,7 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
 }
 
 const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.receiver_id AS receiverId,
-  s.name AS sender, r.name AS receiver, m.client_id AS clientId, m.body, m.time, m.sequence`;
+  s.name AS sender, r.name AS receiver, m.client_id AS clientId, m.body, m.time, m.sequence, m.kind`;
 
 const MESSAGE_FROM = `messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.receiver_id`;
 
@@ -348,6 +363,13 @@ export class SqliteStore implements Store {
     );
   }
 
+  async search(userId: number, words: string[], limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0 || words.length === 0) return [];
+    // Each word as an FTS5 string, so nothing in it is read as query syntax.
+    const query = words.map((word) => `"${word.replace(/"/g, '""')}"`).join(' ');
+    return guarded('search messages', () => this.stmt.search.all({ query, user: userId, limit }));
+  }
+
   async lastSequences(userIds: number[]): Promise<Map<number, number>> {
     return guarded('read users', () => {
       const found = new Map<number, number>();
@@ -391,6 +413,7 @@ export class SqliteStore implements Store {
     if (!sender) throw unknownUser(message.senderId);
     const receiver = this.stmt.nextSequence.get(message.receiverId);
     if (!receiver) throw unknownUser(message.receiverId);
+    const kind = message.kind ?? 'text';
     const info = this.stmt.insertMessage.run(
       message.senderId,
       message.receiverId,
@@ -398,6 +421,7 @@ export class SqliteStore implements Store {
       message.body,
       message.time,
       receiver.sequence,
+      kind,
     );
     return {
       message: {
@@ -410,6 +434,7 @@ export class SqliteStore implements Store {
         body: message.body,
         time: message.time,
         sequence: receiver.sequence,
+        kind,
       },
       duplicate: false,
     };
@@ -485,8 +510,13 @@ function prepareStatements(db: Database.Database) {
     nextSequence: db.prepare<[number], { sequence: number; name: string }>(
       `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence AS sequence, name`,
     ),
-    insertMessage: db.prepare<[number, number, string, string, number, number]>(
-      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence) VALUES (?, ?, ?, ?, ?, ?)`,
+    insertMessage: db.prepare<[number, number, string, string, number, number, string]>(
+      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    search: db.prepare<{ query: string; user: number; limit: number }, StoredMessage>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages_text t, ${MESSAGE_FROM}
+       WHERE messages_text MATCH @query AND m.id = t.rowid AND (m.sender_id = @user OR m.receiver_id = @user)
+       ORDER BY m.id DESC LIMIT @limit`,
     ),
     inboxAfter: db.prepare<[number, number, number], StoredMessage>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}

@@ -91,6 +91,9 @@ export interface SessionEnd {
   time: number;
 }
 
+/** How a message is meant to be shown: plain text, or an action ("/ME waves"). */
+export type MessageKind = 'text' | 'action';
+
 /** A message to store. The store assigns id and sequence. */
 export interface NewMessage {
   senderId: number;
@@ -99,6 +102,8 @@ export interface NewMessage {
   clientId: string;
   body: string;
   time: number;
+  /** 'text' when absent. */
+  kind?: MessageKind;
 }
 
 /** A stored message, with both users' names resolved. */
@@ -113,6 +118,7 @@ export interface StoredMessage {
   time: number;
   /** Position in the receiver's inbox. */
   sequence: number;
+  kind: MessageKind;
 }
 
 /** The outcome of appending one message. */
@@ -218,6 +224,13 @@ export interface Store {
 
   /** Resolves when the store can be used now; rejects with ChatError('unavailable') saying why not. */
   ping(): Promise<void>;
+
+  /**
+   * Messages the user sent or received whose body holds every one of
+   * `words` (whole words, regardless of case), newest first, at most
+   * `limit`. Words are matched as text, never as a query language.
+   */
+  search(userId: number, words: string[], limit: number): Promise<StoredMessage[]>;
 
   /** Moves the user's acknowledged sequence forward to `sequence` (never back). */
   ack(userId: number, sequence: number): Promise<void>;

@@ -5,7 +5,7 @@ import { ChatError } from '../../src/chat/errors';
 import type { StoredMessage } from '../../src/store/store';
 
 function message(sequence: number): StoredMessage {
-  return { id: sequence, senderId: 1, receiverId: 2, sender: 'ann', receiver: 'bob', clientId: `c${sequence}`, body: 'hi', time: 0, sequence };
+  return { id: sequence, senderId: 1, receiverId: 2, sender: 'ann', receiver: 'bob', clientId: `c${sequence}`, body: 'hi', time: 0, sequence, kind: 'text' };
 }
 
 class Reader implements QueueReader {

@@ -55,7 +55,7 @@ async function flood(order: FloodOrder): Promise<FloodReport> {
   const body = 'f'.repeat(order.bodyBytes);
   const started = Date.now();
   while (!over && Date.now() - started < order.durationMs) {
-    const frame: ClientFrame = { kind: { $case: 'send', send: { clientId: `flood-${report.sent}`, receiver: order.receiver, body } } };
+    const frame: ClientFrame = { kind: { $case: 'send', send: { clientId: `flood-${report.sent}`, receiver: order.receiver, body, kind: 0 } } };
     report.sent++;
     if (!call.write(frame)) await Promise.race([once(call, 'drain'), ended]);
     // Let the answers in now and then; a real flooder would not bother, but it must read them

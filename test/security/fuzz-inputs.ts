@@ -44,7 +44,7 @@ const INVALID_SCHEMES = ['', 'Basic ', 'Token ', 'Bearer:', 'Bearer x '];
 export type RequestPlan = { line: Text[] } | { invocation: { name: string; args: Text[] } } | { nothing: true };
 
 export type FramePlan =
-  | { send: { clientId: string; receiver: Text; body: string } }
+  | { send: { clientId: string; receiver: Text; body: string; kind: number } }
   | { ack: number }
   | { resume: { after: number; watch: boolean } }
   | { empty: true };
@@ -197,7 +197,11 @@ const body = fc.oneof(
 
 const framePlan = (poolSize: number, pairNames: string[]): fc.Arbitrary<FramePlan> =>
   fc.oneof(
-    { weight: 5, arbitrary: fc.record({ clientId, receiver: userName(poolSize, pairNames), body }).map((send) => ({ send })) },
+    {
+      weight: 5,
+      // Kinds: plain, action, and numbers no version knows (shown as plain).
+      arbitrary: fc.record({ clientId, receiver: userName(poolSize, pairNames), body, kind: fc.constantFrom(0, 0, 1, 2, 99) }).map((send) => ({ send })),
+    },
     { weight: 3, arbitrary: sequence.map((ack) => ({ ack })) },
     { weight: 2, arbitrary: fc.record({ after: sequence, watch: fc.boolean() }).map((resume) => ({ resume })) },
     { weight: 1, arbitrary: fc.constant({ empty: true as const }) },

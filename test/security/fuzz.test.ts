@@ -146,7 +146,7 @@ const bearer = (pool: number): TokenPick => ({ pool, session: 0, scheme: 'Bearer
 /** A hundred messages from pool user `from` to pool user 0 (the default burst allows a hundred). */
 const hundredMessages = (from: number): StreamPlan => ({
   token: bearer(from),
-  frames: Array.from({ length: 100 }, (_, i) => ({ send: { clientId: `fill-${from}-${i}`, receiver: new PoolUser(0), body: `message ${i}` } })),
+  frames: Array.from({ length: 100 }, (_, i) => ({ send: { clientId: `fill-${from}-${i}`, receiver: new PoolUser(0), body: `message ${i}`, kind: 0 } })),
   ending: 'half-close',
 });
 /** Once the stream is open, a resume and at once a frame grpc-js itself refuses, while the session writes out a long inbox. */

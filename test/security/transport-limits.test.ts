@@ -398,7 +398,7 @@ describe('transport limits, enforced through real gRPC', function () {
       const alice = await loggedIn('alice');
       await loggedIn('bob');
       // Encode a frame, then put bytes that are no UTF-8 where the body's text was.
-      const frame = Buffer.from(ClientFrame.encode({ kind: { $case: 'send', send: { clientId: 'broken', receiver: 'bob', body: 'XX' } } }).finish());
+      const frame = Buffer.from(ClientFrame.encode({ kind: { $case: 'send', send: { clientId: 'broken', receiver: 'bob', body: 'XX', kind: 0 } } }).finish());
       const at = frame.indexOf('XX');
       frame[at] = 0xc3;
       frame[at + 1] = 0x28;

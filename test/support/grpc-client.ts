@@ -77,7 +77,7 @@ export class WireStream {
   }
 
   send(receiver: string, body: string, clientId: string): void {
-    this.write({ kind: { $case: 'send', send: { clientId, receiver, body } } });
+    this.write({ kind: { $case: 'send', send: { clientId, receiver, body, kind: 0 } } });
   }
 
   ack(sequence: number): void {

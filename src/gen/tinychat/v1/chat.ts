@@ -32,6 +32,45 @@ import { Timestamp } from "../../google/protobuf/timestamp";
  * an existing client goes into a new package (tinychat.v2).
  */
 
+/**
+ * MessageKind says how a message is meant to be shown. A client that does not
+ * know a kind shows the body as a plain message.
+ */
+export enum MessageKind {
+  /** MESSAGE_KIND_UNSPECIFIED - A plain message (what every message was before kinds existed). */
+  MESSAGE_KIND_UNSPECIFIED = 0,
+  /** MESSAGE_KIND_ACTION - An action, typed as "/ME waves": shown as "* alice waves". */
+  MESSAGE_KIND_ACTION = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function messageKindFromJSON(object: any): MessageKind {
+  switch (object) {
+    case 0:
+    case "MESSAGE_KIND_UNSPECIFIED":
+      return MessageKind.MESSAGE_KIND_UNSPECIFIED;
+    case 1:
+    case "MESSAGE_KIND_ACTION":
+      return MessageKind.MESSAGE_KIND_ACTION;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MessageKind.UNRECOGNIZED;
+  }
+}
+
+export function messageKindToJSON(object: MessageKind): string {
+  switch (object) {
+    case MessageKind.MESSAGE_KIND_UNSPECIFIED:
+      return "MESSAGE_KIND_UNSPECIFIED";
+    case MessageKind.MESSAGE_KIND_ACTION:
+      return "MESSAGE_KIND_ACTION";
+    case MessageKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Message is one chat message as stored and delivered. */
 export interface Message {
   /**
@@ -58,6 +97,8 @@ export interface Message {
    * and resume by this number.
    */
   sequence: number;
+  /** How the message is meant to be shown; unset is a plain message. */
+  kind: MessageKind;
 }
 
 /**
@@ -141,7 +182,23 @@ export interface CommandResponse {
     | //
     /** /PASSWORD: the password was changed. */
     { $case: "passwordChanged"; passwordChanged: PasswordChanged }
+    | //
+    /** /SEARCH: the caller's messages that contain every word. */
+    { $case: "search"; search: SearchResults }
     | undefined;
+}
+
+/** SearchResults is the result of /SEARCH. */
+export interface SearchResults {
+  /** The words searched for, as the server understood them. */
+  words: string[];
+  /**
+   * Messages the caller sent or received that contain every word (whole
+   * words, regardless of case), newest first.
+   */
+  messages: Message[];
+  /** True when more messages matched than were returned. */
+  hasMore: boolean;
 }
 
 /** PasswordChanged is the result of /PASSWORD. */
@@ -275,6 +332,8 @@ export interface SendMessage {
   receiver: string;
   /** The text: 1 to 4096 bytes of UTF-8. */
   body: string;
+  /** How the message is meant to be shown; unset is a plain message. */
+  kind: MessageKind;
 }
 
 /**
@@ -387,7 +446,7 @@ export interface FrameError {
 }
 
 function createBaseMessage(): Message {
-  return { sender: "", receiver: "", body: "", time: undefined, id: 0, sequence: 0 };
+  return { sender: "", receiver: "", body: "", time: undefined, id: 0, sequence: 0, kind: 0 };
 }
 
 export const Message: MessageFns<Message> = {
@@ -409,6 +468,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.sequence !== 0) {
       writer.uint32(48).uint64(message.sequence);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(56).int32(message.kind);
     }
     return writer;
   },
@@ -474,6 +536,14 @@ export const Message: MessageFns<Message> = {
             message.sequence = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -494,6 +564,7 @@ export const Message: MessageFns<Message> = {
       time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
       id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      kind: isSet(object.kind) ? messageKindFromJSON(object.kind) : 0,
     };
   },
 
@@ -517,6 +588,9 @@ export const Message: MessageFns<Message> = {
     if (message.sequence !== 0) {
       obj.sequence = Math.round(message.sequence);
     }
+    if (message.kind !== 0) {
+      obj.kind = messageKindToJSON(message.kind);
+    }
     return obj;
   },
 
@@ -531,6 +605,7 @@ export const Message: MessageFns<Message> = {
     message.time = object.time ?? undefined;
     message.id = object.id ?? 0;
     message.sequence = object.sequence ?? 0;
+    message.kind = object.kind ?? 0;
     return message;
   },
 };
@@ -758,6 +833,9 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       case "passwordChanged":
         PasswordChanged.encode(message.result.passwordChanged, writer.uint32(82).fork()).join();
         break;
+      case "search":
+        SearchResults.encode(message.result.search, writer.uint32(90).fork()).join();
+        break;
     }
     return writer;
   },
@@ -858,6 +936,14 @@ export const CommandResponse: MessageFns<CommandResponse> = {
             };
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.result = { $case: "search", search: SearchResults.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -895,6 +981,8 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         ? { $case: "passwordChanged", passwordChanged: PasswordChanged.fromJSON(object.passwordChanged) }
         : isSet(object.password_changed)
         ? { $case: "passwordChanged", passwordChanged: PasswordChanged.fromJSON(object.password_changed) }
+        : isSet(object.search)
+        ? { $case: "search", search: SearchResults.fromJSON(object.search) }
         : undefined,
     };
   },
@@ -922,6 +1010,8 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       obj.history = HistoryPage.toJSON(message.result.history);
     } else if (message.result?.$case === "passwordChanged") {
       obj.passwordChanged = PasswordChanged.toJSON(message.result.passwordChanged);
+    } else if (message.result?.$case === "search") {
+      obj.search = SearchResults.toJSON(message.result.search);
     }
     return obj;
   },
@@ -993,7 +1083,118 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         }
         break;
       }
+      case "search": {
+        if (object.result?.search !== undefined && object.result?.search !== null) {
+          message.result = { $case: "search", search: SearchResults.fromPartial(object.result.search) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseSearchResults(): SearchResults {
+  return { words: [], messages: [], hasMore: false };
+}
+
+export const SearchResults: MessageFns<SearchResults> = {
+  encode(message: SearchResults, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.words) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.hasMore !== false) {
+      writer.uint32(24).bool(message.hasMore);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchResults {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchResults();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.words.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hasMore = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchResults {
+    return {
+      words: globalThis.Array.isArray(object?.words) ? object.words.map((e: any) => globalThis.String(e)) : [],
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => Message.fromJSON(e)) : [],
+      hasMore: isSet(object.hasMore)
+        ? globalThis.Boolean(object.hasMore)
+        : isSet(object.has_more)
+        ? globalThis.Boolean(object.has_more)
+        : false,
+    };
+  },
+
+  toJSON(message: SearchResults): unknown {
+    const obj: any = {};
+    if (message.words?.length) {
+      obj.words = message.words;
+    }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => Message.toJSON(e));
+    }
+    if (message.hasMore !== false) {
+      obj.hasMore = message.hasMore;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SearchResults>, I>>(base?: I): SearchResults {
+    return SearchResults.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SearchResults>, I>>(object: I): SearchResults {
+    const message = createBaseSearchResults();
+    message.words = object.words?.map((e) => e) || [];
+    message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.hasMore = object.hasMore ?? false;
     return message;
   },
 };
@@ -2086,7 +2287,7 @@ export const ClientFrame: MessageFns<ClientFrame> = {
 };
 
 function createBaseSendMessage(): SendMessage {
-  return { clientId: "", receiver: "", body: "" };
+  return { clientId: "", receiver: "", body: "", kind: 0 };
 }
 
 export const SendMessage: MessageFns<SendMessage> = {
@@ -2099,6 +2300,9 @@ export const SendMessage: MessageFns<SendMessage> = {
     }
     if (message.body !== "") {
       writer.uint32(26).string(message.body);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(32).int32(message.kind);
     }
     return writer;
   },
@@ -2140,6 +2344,14 @@ export const SendMessage: MessageFns<SendMessage> = {
             message.body = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2161,6 +2373,7 @@ export const SendMessage: MessageFns<SendMessage> = {
         : "",
       receiver: isSet(object.receiver) ? globalThis.String(object.receiver) : "",
       body: isSet(object.body) ? globalThis.String(object.body) : "",
+      kind: isSet(object.kind) ? messageKindFromJSON(object.kind) : 0,
     };
   },
 
@@ -2175,6 +2388,9 @@ export const SendMessage: MessageFns<SendMessage> = {
     if (message.body !== "") {
       obj.body = message.body;
     }
+    if (message.kind !== 0) {
+      obj.kind = messageKindToJSON(message.kind);
+    }
     return obj;
   },
 
@@ -2186,6 +2402,7 @@ export const SendMessage: MessageFns<SendMessage> = {
     message.clientId = object.clientId ?? "";
     message.receiver = object.receiver ?? "";
     message.body = object.body ?? "";
+    message.kind = object.kind ?? 0;
     return message;
   },
 };
