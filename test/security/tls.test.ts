@@ -260,7 +260,7 @@ describe('TLS between clients and the server', function () {
       processes.push(server);
       await eventually('the warning', () => server.log().includes('plaintext-on-network'));
       const warning = server.log().split('\n').find((line) => line.includes('plaintext-on-network'))!;
-      expect(warning).to.match(/ error plaintext-on-network address=0\.0\.0\.0:\d+ /).and.include('--tls-cert');
+      expect(warning).to.match(/ warn plaintext-on-network address=0\.0\.0\.0:\d+ /).and.include('--tls-cert');
     });
 
     it('does not warn when it listens plaintext on loopback, nor with TLS on a non-loopback address', async () => {

@@ -32,6 +32,9 @@ export function startServerProcess(options: { dbPath: string; port?: number; ext
     // The cheapest password hash the server accepts keeps test logins fast.
     '--password-cost',
     '10',
+    // Tests read its log lines as text (a pipe would get JSON).
+    '--log-format',
+    'text',
     ...(options.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
