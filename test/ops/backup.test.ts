@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerFrame } from '../../src/gen/tinychat/v1/chat';
-import { eventually } from '../client/eventually';
+import { eventually } from '../support/eventually';
 import { runCli } from '../support/cli';
 import { WireClient, type WireStream } from '../support/grpc-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';

@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { jsonLogger, lineLogger } from '../../src/log';
-import { eventually } from '../client/eventually';
+import { eventually } from '../support/eventually';
 import { WireClient } from '../support/grpc-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, removeTempDirs } from '../support/test-server';

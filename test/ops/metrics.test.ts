@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import type { ServerFrame } from '../../src/gen/tinychat/v1/chat';
 import { listenForMetrics } from '../../src/ops/metrics-endpoint';
 import type { MetricsEndpoint } from '../../src/ops/metrics';
-import { eventually } from '../client/eventually';
+import { eventually } from '../support/eventually';
 import { WireClient, WireClients } from '../support/grpc-client';
 import { scrapeMetrics, value } from '../support/metrics-scrape';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';

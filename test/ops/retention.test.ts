@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { listenForMetrics } from '../../src/ops/metrics-endpoint';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store';
 import type { NewMessage } from '../../src/store/store';
-import { eventually } from '../client/eventually';
+import { eventually } from '../support/eventually';
 import { scrapeMetrics, value } from '../support/metrics-scrape';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
