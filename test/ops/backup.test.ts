@@ -4,37 +4,24 @@ import { join } from 'node:path';
 import type { ServerFrame } from '../../src/gen/tinychat/v1/chat';
 import { eventually } from '../support/eventually';
 import { runCli } from '../support/cli';
-import { WireClient, type WireStream } from '../support/grpc-client';
+import { WireClients, type WireClient } from '../support/grpc-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';
 
 describe('tinychat backup and restore', function () {
   this.timeout(60_000);
   let server: ServerProcess | undefined;
-  const clients: WireClient[] = [];
-  const streams: WireStream[] = [];
+  const wire = new WireClients(() => server!.target);
+  const user = (name: string) => wire.user(name);
+  const open = (client: WireClient) => wire.open(client);
 
   afterEach(async () => {
-    for (const stream of streams.splice(0)) if (!stream.status) stream.cancel();
-    for (const client of clients.splice(0)) client.close();
+    wire.cancelStreams();
+    wire.closeClients();
     await server?.stop('SIGKILL');
     server = undefined;
     removeTempDirs();
   });
-
-  async function user(name: string): Promise<WireClient> {
-    const client = new WireClient(server!.target);
-    clients.push(client);
-    await client.login(name);
-    return client;
-  }
-
-  function open(client: WireClient): WireStream {
-    const stream = client.converse();
-    streams.push(stream);
-    stream.resume();
-    return stream;
-  }
 
   it('backs up a live database under load; the restored copy holds every message receipted before the backup began', async () => {
     const dir = makeTempDir();
@@ -78,8 +65,8 @@ describe('tinychat backup and restore', function () {
     expect(refused.code).to.equal(1);
     expect(refused.stderr).to.include(`${db} is open in another process`).and.include('stop tinychat serve');
 
-    for (const stream of streams.splice(0)) stream.cancel();
-    for (const client of clients.splice(0)) client.close();
+    wire.cancelStreams();
+    wire.closeClients();
     expect(await server.stop('SIGTERM')).to.equal(0);
     server = undefined;
     const restored = await runCli(['restore', '--db', db, copy]);
