@@ -3,6 +3,7 @@ import { DEFAULT_QUEUE_LIMIT } from './queue/online-registry';
 import { DEFAULT_LIMITS, type ServerLimits } from './rpc/server';
 import { SESSION_TTL_MS, type RegistrationPolicy } from './chat/accounts';
 import { DEFAULT_PASSWORD_COST } from './chat/passwords';
+import { LOG_LEVELS, type LogFormat, type LogLevel } from './log';
 
 /** Settings of `tinychat serve`. */
 export interface ServeConfig {
@@ -20,6 +21,21 @@ export interface ServeConfig {
   tlsKey?: string;
   tlsClientCa?: string;
   limits: ServerLimits;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  /** HOST:PORT to serve Prometheus metrics on; none turns them off. */
+  metricsAddress?: string;
+  /** Messages older than this many days are deleted; 0 keeps them for ever. */
+  retentionDays: number;
+}
+
+/** Settings of `tinychat backup` and `tinychat restore`. */
+export interface BackupConfig {
+  command: 'backup' | 'restore';
+  /** The live SQLite database file. */
+  db: string;
+  /** backup: the copy to write; restore: the copy to bring back. */
+  file: string;
 }
 
 /** Settings of `tinychat chat`. */
@@ -48,7 +64,7 @@ export interface UserConfig {
 }
 
 /** What the command line asked for. */
-export type Config = ServeConfig | ChatConfig | UserConfig | { command: 'help'; text: string };
+export type Config = ServeConfig | ChatConfig | UserConfig | BackupConfig | { command: 'help'; text: string };
 
 /** True for a --db value that names a PostgreSQL database rather than an SQLite file. */
 export function isPostgresUrl(db: string): boolean {
@@ -101,6 +117,14 @@ const SERVE_OPTIONS: Option[] = [
   { flag: 'keepalive-seconds', env: 'TINYCHAT_KEEPALIVE_SECONDS', kind: 'integer', value: 'N', default: DEFAULT_LIMITS.keepaliveMs / 1000, min: 1, max: 86_400, help: 'ping each connection this often; drop it if unanswered' },
   { flag: 'keepalive-timeout-seconds', env: 'TINYCHAT_KEEPALIVE_TIMEOUT_SECONDS', kind: 'integer', value: 'N', default: DEFAULT_LIMITS.keepaliveTimeoutMs / 1000, min: 1, max: 3600, help: 'how long a keepalive ping may go unanswered' },
   { flag: 'idle-seconds', env: 'TINYCHAT_IDLE_SECONDS', kind: 'integer', value: 'N', default: DEFAULT_LIMITS.idleTimeoutMs / 1000, min: 1, max: 86_400, help: 'close connections with no call for this long' },
+  { flag: 'retention-days', env: 'TINYCHAT_RETENTION_DAYS', kind: 'integer', value: 'N', default: 0, min: 0, max: 36_500, help: 'delete messages older than this many days (0: keep them for ever)' },
+  { flag: 'metrics-address', env: 'TINYCHAT_METRICS_ADDRESS', kind: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics (none: off)' },
+  { flag: 'log-format', env: 'TINYCHAT_LOG_FORMAT', kind: 'string', value: 'text|json', choices: ['text', 'json'], help: 'log lines as text or as one JSON object each (default: text on a terminal, else json)' },
+  { flag: 'log-level', env: 'TINYCHAT_LOG_LEVEL', kind: 'string', value: LOG_LEVELS.join('|'), default: 'info', choices: [...LOG_LEVELS], help: 'the least severe events logged' },
+];
+
+const BACKUP_OPTIONS: Option[] = [
+  { flag: 'db', env: 'TINYCHAT_DB', kind: 'string', value: 'PATH', default: './tinychat.db', help: "the server's SQLite database file" },
 ];
 
 const CHAT_OPTIONS: Option[] = [
@@ -146,12 +170,31 @@ const USER_HELP = helpText(
   USER_OPTIONS,
 );
 
+const BACKUP_HELP = helpText(
+  'tinychat backup [--db PATH] OUT',
+  [
+    'Writes a consistent copy of the SQLite database to OUT, while the server runs',
+    "(SQLite's online backup). OUT must not exist yet. For PostgreSQL use pg_dump.",
+  ].join('\n'),
+  BACKUP_OPTIONS,
+);
+const RESTORE_HELP = helpText(
+  'tinychat restore [--db PATH] BACKUP',
+  [
+    'Replaces the SQLite database with BACKUP, a file written by `tinychat backup`.',
+    'Stop the server first: restore refuses a database that a process has open.',
+  ].join('\n'),
+  BACKUP_OPTIONS,
+);
+
 const MAIN_HELP = `usage: tinychat <command> [options]
 
 Commands:
   serve    run the server            (tinychat serve --help)
   chat     start a chat client       (tinychat chat --help)
   user     manage accounts           (tinychat user --help)
+  backup   copy a live database      (tinychat backup --help)
+  restore  bring a backup back       (tinychat restore --help)
 `;
 
 type Values = Record<string, string | number | boolean | undefined>;
@@ -211,6 +254,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   if (command === 'serve') return readServe(rest, env);
   if (command === 'chat') return readChat(rest, env);
   if (command === 'user') return readUser(rest, env);
+  if (command === 'backup' || command === 'restore') return readBackup(command, rest, env);
   throw new UsageError(`unknown command "${command}" — run \`tinychat --help\` to see the commands`);
 }
 
@@ -230,6 +274,7 @@ function readServe(args: string[], env: NodeJS.ProcessEnv): Config {
   if (v['tls-client-ca'] && !v['tls-cert']) {
     throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first');
   }
+  if (v['metrics-address'] !== undefined) parseHostPort('--metrics-address', str(v['metrics-address'])!);
   if (v.bus && !isPostgresUrl(str(v.db)!)) {
     throw new UsageError(
       '--bus joins nodes that share one PostgreSQL database, but --db is an SQLite file, which belongs to one node — pass --db postgres://USER@HOST:PORT/DB, or drop --bus',
@@ -260,6 +305,11 @@ function readServe(args: string[], env: NodeJS.ProcessEnv): Config {
       keepaliveTimeoutMs: num(v['keepalive-timeout-seconds']) * 1000,
       idleTimeoutMs: num(v['idle-seconds']) * 1000,
     },
+    // A person at a terminal reads text; a service manager or pipe feeds a log pipeline.
+    logFormat: (str(v['log-format']) ?? (process.stderr.isTTY ? 'text' : 'json')) as LogFormat,
+    logLevel: str(v['log-level']) as LogLevel,
+    metricsAddress: str(v['metrics-address']),
+    retentionDays: num(v['retention-days']),
   };
 }
 
@@ -296,4 +346,25 @@ function readUser(args: string[], env: NodeJS.ProcessEnv): Config {
     throw new UsageError(`unexpected argument "${extra[0] ?? name}" — run \`tinychat user --help\``);
   }
   return { command: 'user', action, name, db: str(v.db)!, bus: str(v.bus), passwordFile: str(v['password-file']) };
+}
+
+function readBackup(command: 'backup' | 'restore', args: string[], env: NodeJS.ProcessEnv): Config {
+  const { values: v, positionals, help } = readOptions(command, BACKUP_OPTIONS, args, env);
+  if (help || positionals.length === 0) return { command: 'help', text: command === 'backup' ? BACKUP_HELP : RESTORE_HELP };
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}" — run \`tinychat ${command} --help\``);
+  const db = str(v.db)!;
+  if (isPostgresUrl(db)) {
+    throw new UsageError(`tinychat ${command} works on SQLite files; for PostgreSQL use pg_dump and pg_restore (see the README's Backups section)`);
+  }
+  return { command, db, file: positionals[0] };
+}
+
+/** Splits "HOST:PORT" ("[::1]:9464" for IPv6), saying which flag is wrong when it cannot. */
+export function parseHostPort(flag: string, text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d+)$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new UsageError(`${flag} must be HOST:PORT, e.g. 127.0.0.1:9464, not "${text}"`);
+  }
+  return { host: match[1] ?? match[2], port };
 }

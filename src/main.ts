@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { isPostgresUrl, readConfig, UsageError, type ChatConfig, type ServeConfig, type UserConfig } from './config';
+import { isPostgresUrl, parseHostPort, readConfig, UsageError, type BackupConfig, type ChatConfig, type ServeConfig, type UserConfig } from './config';
 import { connectBus } from './bus/connect-bus';
 import { announceSessionEnds } from './cluster/cluster-link';
 import { UserAdmin } from './admin/user-admin';
 import { runPlainClient } from './client/plain-client';
 import { readPassword } from './client/password';
-import { lineLogger, silentLogger, type Logger } from './log';
+import { createLogger, silentLogger, type Logger } from './log';
+import { backupSqlite, restoreSqlite } from './ops/backup';
+import { listenForMetrics } from './ops/metrics-endpoint';
+import type { MetricsEndpoint } from './ops/metrics';
+import { ensurePortFree } from './ops/port-probe';
 import { startServer } from './rpc/server';
 import { openPostgresStore } from './store/postgres-store';
+import { checkSqliteLocation, explainSqliteFailure } from './store/sqlite-location';
 import { openSqliteStore } from './store/sqlite-store';
 import type { Store } from './store/store';
 
@@ -22,7 +27,12 @@ async function openStore(db: string, logger: Logger, server: boolean): Promise<{
     const store = await openPostgresStore(db, { logger, applicationName: server ? 'tinychat' : 'tinychat-admin' });
     return { store, backend: 'postgres', where: store.description };
   }
-  return { store: openSqliteStore(db, { backgroundCheckpoints: server }), backend: 'sqlite', where: db };
+  try {
+    checkSqliteLocation(db);
+    return { store: openSqliteStore(db, { backgroundCheckpoints: server }), backend: 'sqlite', where: db };
+  } catch (err) {
+    throw explainSqliteFailure(db, err);
+  }
 }
 
 /**
@@ -41,6 +51,10 @@ async function main(): Promise<number> {
       return chat(config);
     case 'user':
       return user(config);
+    case 'backup':
+      return backup(config);
+    case 'restore':
+      return restore(config);
   }
 }
 
@@ -54,7 +68,7 @@ function readPem(flag: string, path: string): Buffer {
 }
 
 async function serve(config: ServeConfig): Promise<number> {
-  const logger = lineLogger();
+  const logger = createLogger(config.logFormat, config.logLevel);
   const tls =
     config.tlsCert && config.tlsKey
       ? {
@@ -63,13 +77,31 @@ async function serve(config: ServeConfig): Promise<number> {
           clientCa: config.tlsClientCa ? readPem('--tls-client-ca', config.tlsClientCa) : undefined,
         }
       : undefined;
-  const { store, backend, where } = await openStore(config.db, logger, true);
+  // Both ports are known to be free before the database is touched, so a
+  // second server started by mistake fails in one line and changes nothing.
+  await ensurePortFree(config.host, config.port, '--port');
+  let metrics: MetricsEndpoint | undefined;
+  if (config.metricsAddress) {
+    const { host, port } = parseHostPort('--metrics-address', config.metricsAddress);
+    metrics = await listenForMetrics(host, port);
+  }
+  const { store, backend, where } = await openStore(config.db, logger, true).catch(async (err: unknown) => {
+    await metrics?.close();
+    throw err;
+  });
   logger.info('store-open', { backend, at: where });
   const bus = await connectBus(config.bus).catch(async (err: unknown) => {
     await store.close();
+    await metrics?.close();
     throw err;
   });
-  const expired = await store.deleteExpiredSessions(Date.now());
+  // The first write: on SQLite it finds a lock held by another process.
+  const expired = await store.deleteExpiredSessions(Date.now()).catch(async (err: unknown) => {
+    await bus.close();
+    await store.close();
+    await metrics?.close();
+    throw backend === 'sqlite' ? explainSqliteFailure(config.db, err) : err;
+  });
   if (expired > 0) logger.info('sessions-expired', { count: expired });
   const server = await startServer({
     bus: config.bus ? bus : undefined,
@@ -84,9 +116,12 @@ async function serve(config: ServeConfig): Promise<number> {
     passwordCost: config.passwordCost,
     limits: config.limits,
     tls,
+    metrics,
+    retentionDays: config.retentionDays,
   }).catch(async (err: unknown) => {
     await bus.close();
     await store.close();
+    await metrics?.close();
     throw err;
   });
   await new Promise<void>((resolve) => {
@@ -200,6 +235,18 @@ async function user(config: UserConfig): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+async function backup(config: BackupConfig): Promise<number> {
+  const pages = await backupSqlite(config.db, config.file);
+  process.stdout.write(`backed up ${config.db} to ${config.file} (${pages} pages); bring it back with: tinychat restore --db ${config.db} ${config.file}\n`);
+  return 0;
+}
+
+async function restore(config: BackupConfig): Promise<number> {
+  const pages = await restoreSqlite(config.file, config.db);
+  process.stdout.write(`restored ${config.db} from ${config.file} (${pages} pages); start the server again\n`);
+  return 0;
 }
 
 main().then(

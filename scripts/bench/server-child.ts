@@ -17,6 +17,7 @@ export const TARGET_LABELS: Record<TargetName, string> = { tinychat: 'TinyChat',
  * that registering 10,000 users measures the chat server rather than scrypt.
  */
 const BENCH_SERVER_FLAGS = [
+  '--log-format', 'text',
   '--send-rate', '0',
   '--max-streams-per-user', '0',
   '--max-connections-per-address', '0',

@@ -1,4 +1,4 @@
-import { ChatError } from './errors';
+import { asChatError, ChatError } from './errors';
 import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from './login-throttle';
 import { nameKey, validateName } from './names';
 import { checkNewPassword, DEFAULT_PASSWORD_COST, hashPassword, verifyPassword } from './passwords';
@@ -21,6 +21,22 @@ export interface AccountOptions {
   clock: () => number;
   /** The throttle to count failed logins in (default: one of its own with `loginLimits`). */
   throttle?: LoginThrottle;
+  /** Told of every login attempt once it is decided (for the log and metrics). */
+  onLogin?: (attempt: LoginAttempt) => void;
+}
+
+/**
+ * A decided login attempt: `ok`, `failed` (refused: wrong password, unknown
+ * or disabled account, a name or password that is not allowed), `locked_out`
+ * (the throttle refused to check it) or `error` (the server could not decide).
+ * Never the password.
+ */
+export interface LoginAttempt {
+  name: string;
+  address: string | undefined;
+  outcome: 'ok' | 'failed' | 'locked_out' | 'error';
+  /** For all but `ok`: what the caller was told. */
+  error?: ChatError;
 }
 
 /** Who is calling: the user behind a valid session token. */
@@ -73,6 +89,21 @@ export class Accounts {
    * a new session.
    */
   async login(name: string, password: string | undefined, address?: string): Promise<LoginOutcome> {
+    const report = this.options.onLogin;
+    if (!report) return this.attemptLogin(name, password, address);
+    try {
+      const outcome = await this.attemptLogin(name, password, address);
+      report({ name, address, outcome: 'ok' });
+      return outcome;
+    } catch (err) {
+      const error = asChatError(err);
+      const outcome = error.code === 'resource-exhausted' ? 'locked_out' : error.code === 'unavailable' || error.code === 'internal' ? 'error' : 'failed';
+      report({ name, address, outcome, error });
+      throw err;
+    }
+  }
+
+  private async attemptLogin(name: string, password: string | undefined, address?: string): Promise<LoginOutcome> {
     validateName(name);
     if (!password) {
       throw new ChatError('invalid-argument', `a password is required: /LOGIN ${name} <password> (the first login of a name sets it)`);

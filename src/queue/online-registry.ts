@@ -110,6 +110,11 @@ export class OnlineRegistry implements OnlineDirectory {
     for (const change of changes) this.announce({ user: change.name, online: change.online, time });
   }
 
+  /** The depth of each outbound queue on this node, in deliveries (for metrics). */
+  *queueDepths(): Iterable<number> {
+    for (const queue of this.queues.values()) yield queue.length;
+  }
+
   /** Users with a stream on this node. */
   localUserIds(): number[] {
     return [...this.queues.keys()];

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Accounts, type RegistrationPolicy } from '../chat/accounts';
+import { Accounts, type LoginAttempt, type RegistrationPolicy } from '../chat/accounts';
 import { AckRecorder } from '../chat/ack-recorder';
 import { ChatError } from '../chat/errors';
 import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from '../chat/login-throttle';
@@ -11,7 +11,12 @@ import { UserDirectory } from '../chat/user-directory';
 import type { ChatServer } from '../gen/tinychat/v1/chat';
 import { DEFAULT_QUEUE_LIMIT, OnlineRegistry } from '../queue/online-registry';
 import { AppendBatcher } from '../store/append-batcher';
+import { instrumentStore } from '../ops/instrumented-store';
+import { noMetrics, type MetricsEndpoint, type ServerMetrics } from '../ops/metrics';
+import { PrometheusMetrics } from '../ops/prometheus-metrics';
+import { Retention, type RetentionTimings } from '../ops/retention';
 import { commandHandler } from './command-handler';
+import { connectionCounter } from './connection-count';
 import { converseHandler } from './converse-handler';
 import { createHealth } from './health';
 import { Readiness } from './readiness';
@@ -88,6 +93,12 @@ export interface ServerOptions {
   nodeName?: string;
   /** Cluster timings (tests shorten them). */
   clusterTimings?: Partial<ClusterTimings>;
+  /** Serve Prometheus metrics here (already listening); the server closes it at shutdown. */
+  metrics?: MetricsEndpoint;
+  /** Delete messages older than this many days; 0 or absent keeps them. */
+  retentionDays?: number;
+  /** Retention timings (tests shorten them). */
+  retentionTimings?: Partial<RetentionTimings>;
 }
 
 /** A listening server. */
@@ -110,8 +121,22 @@ export interface RunningServer {
 
 /** Builds the service graph on `store` and listens on host:port. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { store, logger, bus } = options;
+  const { logger, bus } = options;
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  // The series are created now and their gauges read at scrape time, once
+  // the registry and the gRPC server below exist.
+  let gauges: { registry: OnlineRegistry; connections: () => Promise<number> } | undefined;
+  const prometheus = options.metrics
+    ? new PrometheusMetrics({
+        onlineUsers: () => gauges?.registry.localUserIds().length ?? 0,
+        openStreams: () => gauges?.registry.streamCount ?? 0,
+        openConnections: () => gauges?.connections() ?? Promise.resolve(0),
+        queueDepths: () => gauges?.registry.queueDepths() ?? [],
+        busConnected: bus ? () => bus.state === 'connected' : undefined,
+      })
+    : undefined;
+  const metrics: ServerMetrics = prometheus?.metrics ?? noMetrics;
+  const store = prometheus ? instrumentStore(options.store, metrics) : options.store;
   // Named before listening, so the first stream already hears it; host:port unless told.
   let nodeName = options.nodeName ?? formatTarget(options.host, options.port);
   const registry = new OnlineRegistry(options.queueLimit ?? DEFAULT_QUEUE_LIMIT);
@@ -122,6 +147,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     passwordCost: options.passwordCost,
     loginLimits: limits.login,
     throttle,
+    onLogin: (attempt) => reportLogin(attempt, logger, metrics),
   });
   const batcher = new AppendBatcher(store);
   const messaging = new Messaging(store, batcher, new UserDirectory(store), new SendRateLimiter(limits.sendRate), limits.maxBodyBytes);
@@ -157,6 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         registry,
         acks,
         logger,
+        metrics,
         get nodeName() {
           return nodeName;
         },
@@ -189,6 +216,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await follower.stop();
     throw err;
   });
+  gauges = { registry, connections: connectionCounter(server) };
+  if (prometheus) options.metrics!.serve(prometheus);
+  const retention = options.retentionDays ? new Retention(store, options.retentionDays, logger, metrics, options.retentionTimings) : undefined;
+  retention?.start();
   const target = formatTarget(options.host, port);
   if (options.nodeName === undefined) nodeName = target;
   readiness.start();
@@ -210,9 +241,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     node: nodeName,
     bus: bus?.description ?? 'none (a single node)',
     tls: options.tls ? (options.tls.clientCa ? 'mutual' : 'on') : 'off',
+    metrics: options.metrics ? `http://${options.metrics.address}/metrics` : 'off',
+    retention: options.retentionDays ? `${options.retentionDays} days` : 'off',
   });
   if (!options.tls && !isLoopback(options.host)) {
-    logger.error('plaintext-on-network', {
+    logger.warn('plaintext-on-network', {
       address: target,
       hint: 'anyone on the network can read messages and tokens; pass --tls-cert and --tls-key',
     });
@@ -225,6 +258,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger.info('shutting-down', { streams: registry.streamCount });
       readiness.stop();
       await follower.stop();
+      await retention?.stop();
       health.shutdown();
       registry.closeAll(new ChatError('unavailable', 'the server is shutting down — your client will reconnect'));
       await new Promise<void>((resolve) => {
@@ -242,10 +276,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await link?.stop();
       await bus?.close();
       await store.close();
+      await options.metrics?.close();
       logger.info('stopped');
     })());
 
   return { host: options.host, port, target, nodeName, streamCount: () => registry.streamCount, shutdown };
+}
+
+/** Logs failed logins and lockouts (name and address, never the password) and counts every login. */
+function reportLogin(attempt: LoginAttempt, logger: Logger, metrics: ServerMetrics): void {
+  metrics.login(attempt.outcome);
+  if (attempt.outcome === 'ok') return;
+  // The name as typed, cut short: it may be anything a client sent.
+  const fields = { user: attempt.name.slice(0, 64), address: attempt.address ?? 'unknown', reason: attempt.error?.message };
+  if (attempt.outcome === 'locked_out') logger.warn('login-locked-out', { ...fields, retry_after_s: Math.ceil((attempt.error?.retryAfterMs ?? 0) / 1000) });
+  else if (attempt.outcome === 'failed') logger.warn('login-failed', fields);
+  else logger.error('login-error', fields);
 }
 
 /** True for addresses that only this machine can reach. */
@@ -258,11 +304,12 @@ export function formatTarget(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The one sentence for a port another process holds; `flag` is the option that picks another. */
+export function portInUseMessage(address: string, flag: string): string {
+  return `cannot listen on ${address}: the port is in use — stop the other server or pick another with ${flag}`;
+}
+
 function bindError(address: string, err: Error): Error {
   const inUse = /EADDRINUSE|address already in use/i.test(err.message);
-  return new Error(
-    inUse
-      ? `cannot listen on ${address}: the port is in use — stop the other server or pick another with --port`
-      : `cannot listen on ${address}: ${err.message} — check --host and --port`,
-  );
+  return new Error(inUse ? portInUseMessage(address, '--port') : `cannot listen on ${address}: ${err.message} — check --host and --port`);
 }

@@ -1,13 +1,15 @@
-import { asChatError, ChatError } from '../chat/errors';
+import { performance } from 'node:perf_hooks';
+import { asChatError, ChatError, type ErrorCode } from '../chat/errors';
 import { emptyBatch, type FrameSink, type InboundFrame, type OutboundBatch } from './frames';
 import type { AckRecorder } from '../chat/ack-recorder';
 import type { Caller } from '../chat/accounts';
 import type { Messaging, SendRequest } from '../chat/messaging';
 import { SendOrder } from '../chat/send-order';
 import type { Logger } from '../log';
+import type { ServerMetrics, StreamCutOffReason } from '../ops/metrics';
 import type { OnlineRegistry, Subscriber } from '../queue/online-registry';
 import type { OutboundQueue } from '../queue/outbound-queue';
-import type { Store } from '../store/store';
+import type { AppendResult, Store } from '../store/store';
 
 /** What every session uses; one set per server. */
 export interface SessionServices {
@@ -16,6 +18,7 @@ export interface SessionServices {
   registry: OnlineRegistry;
   acks: AckRecorder;
   logger: Logger;
+  metrics: ServerMetrics;
   /** This server node's name, told to clients in the greeting. */
   nodeName: string;
 }
@@ -65,6 +68,10 @@ export class ConverseSession implements Subscriber {
   private inputPaused = false;
   /** The client half-closed: end once its sends are answered and nothing is waiting. */
   private finishing = false;
+  /** When each send whose receipt is not written yet arrived (performance.now()), for the receipt latency. */
+  private readonly sendArrivals = new Map<AppendResult, number>();
+  /** Why the stream is being cut off, when the error code alone does not say. */
+  private cutOffReason: StreamCutOffReason | undefined;
 
   constructor(
     private readonly services: SessionServices,
@@ -85,6 +92,7 @@ export class ConverseSession implements Subscriber {
     if (this.phase === 'closed') return;
     this.knownLast = Math.max(user?.lastSequence ?? 0, this.queue.lastSequence);
     this.services.logger.info('stream-open', { user: this.userName });
+    this.services.metrics.streamOpened();
     this.sink.send({
       ...emptyBatch(),
       greeting: {
@@ -162,6 +170,7 @@ export class ConverseSession implements Subscriber {
 
   overflow(limit: number): void {
     this.services.logger.info('stream-overflow', { user: this.userName, limit });
+    this.cutOffReason = 'lagging';
     this.close(
       new ChatError(
         'resource-exhausted',
@@ -176,6 +185,7 @@ export class ConverseSession implements Subscriber {
     const wasLast = this.services.registry.detach(this);
     this.sink.end(error);
     this.services.logger.info('stream-close', { user: this.userName, status: error?.code ?? 'ok' });
+    if (error) this.services.metrics.streamCutOff(this.cutOffReason ?? cutOffReasonOf(error.code));
     if (wasLast) {
       this.services.store.touchUser(this.userId, Date.now()).catch((err) => {
         this.services.logger.error('touch-user-failed', { user: this.userName, error: String(err) });
@@ -216,6 +226,7 @@ export class ConverseSession implements Subscriber {
         const fresh = page.filter((message) => message.sequence > this.delivered);
         if (fresh.length > 0) {
           this.delivered = fresh[fresh.length - 1].sequence;
+          for (let i = 0; i < fresh.length; i++) this.services.metrics.messageDelivered();
           await this.write({ ...emptyBatch(), messages: fresh });
           if (this.phase !== 'catching-up') return;
         }
@@ -258,6 +269,7 @@ export class ConverseSession implements Subscriber {
       const deliveries = queue.read(this, MAX_DELIVERIES_PER_FRAME);
       if (deliveries.length === 0) break;
       const batch = emptyBatch();
+      const receiptArrivals: number[] = [];
       let gap = false;
       for (const delivery of deliveries) {
         switch (delivery.kind) {
@@ -270,6 +282,7 @@ export class ConverseSession implements Subscriber {
             }
             batch.messages.push(delivery.message);
             this.delivered = sequence;
+            this.services.metrics.messageDelivered(Date.now() - delivery.message.time);
             break;
           }
           case 'copy':
@@ -279,7 +292,12 @@ export class ConverseSession implements Subscriber {
             if (delivery.sequence > this.delivered) gap = true;
             break;
           case 'receipt':
-            if (delivery.target === this) batch.receipts.push(delivery.result);
+            if (delivery.target === this) {
+              batch.receipts.push(delivery.result);
+              const arrived = this.sendArrivals.get(delivery.result);
+              if (arrived !== undefined) receiptArrivals.push(arrived);
+              this.sendArrivals.delete(delivery.result);
+            }
             break;
           case 'error':
             if (delivery.target === this) batch.errors.push({ error: delivery.error, clientId: delivery.clientId });
@@ -290,7 +308,12 @@ export class ConverseSession implements Subscriber {
         }
       }
       if (batch.messages.length + batch.receipts.length + batch.errors.length + batch.presence.length > 0) {
-        if (!this.sink.send(batch)) {
+        const written = this.sink.send(batch);
+        if (receiptArrivals.length > 0) {
+          const now = performance.now();
+          for (const arrived of receiptArrivals) this.services.metrics.receiptWritten((now - arrived) / 1000);
+        }
+        if (!written) {
           this.waitingForDrain = true;
           this.sink.onDrain(() => {
             this.waitingForDrain = false;
@@ -317,6 +340,7 @@ export class ConverseSession implements Subscriber {
   }
 
   private async send(frame: SendRequest): Promise<void> {
+    const arrived = performance.now();
     this.sendsInFlight++;
     if (this.sendsInFlight >= MAX_SENDS_IN_FLIGHT && !this.inputPaused) {
       this.inputPaused = true;
@@ -324,11 +348,13 @@ export class ConverseSession implements Subscriber {
     }
     try {
       const result = await this.services.messaging.send(this.caller, frame, this.sendOrder);
+      if (this.phase !== 'closed') this.sendArrivals.set(result, arrived);
       // Routed even if this stream has closed meanwhile: the receiver still
       // gets the message live.
       this.services.registry.route(result, this);
     } catch (err) {
       const error = asChatError(err);
+      this.services.metrics.messageRefused(error.code);
       if (error.code === 'internal') this.services.logger.error('send-failed', { user: this.userName, error: String(err) });
       this.reject(error, frame.clientId);
     } finally {
@@ -356,7 +382,15 @@ export class ConverseSession implements Subscriber {
 
   private failed(event: string, err: unknown): void {
     this.services.logger.error(event, { user: this.userName, error: String(err) });
+    this.cutOffReason = 'store_error';
     const error = asChatError(err);
     this.close(error.code === 'internal' ? new ChatError('unavailable', 'the server could not read your messages; reconnect and resume') : error);
   }
+}
+
+/** The cut-off reason an error status stands for, when the session did not name one itself. */
+function cutOffReasonOf(code: ErrorCode): StreamCutOffReason {
+  if (code === 'unauthenticated') return 'session_ended';
+  if (code === 'unavailable') return 'unavailable';
+  return 'other';
 }

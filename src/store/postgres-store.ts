@@ -252,6 +252,20 @@ export class PostgresStore implements Store {
     return (await this.query('end sessions', `DELETE FROM session_ends WHERE time < $1`, [time])).rowCount ?? 0;
   }
 
+  async deleteMessagesBefore(time: number, limit: number): Promise<number> {
+    if (limit <= 0) return 0;
+    // As in SQLite: up the primary key to the first message to keep, then delete below it.
+    const deleted = await this.query(
+      'delete old messages',
+      `DELETE FROM messages WHERE id IN (
+         SELECT id FROM messages
+         WHERE id < coalesce((SELECT id FROM messages WHERE time >= $1 ORDER BY id LIMIT 1), 9223372036854775807)
+         ORDER BY id LIMIT $2)`,
+      [time, limit],
+    );
+    return deleted.rowCount ?? 0;
+  }
+
   async deleteExpiredSessions(now: number): Promise<number> {
     return (await this.query('save sessions', `DELETE FROM sessions WHERE expires_at <= $1`, [now])).rowCount ?? 0;
   }

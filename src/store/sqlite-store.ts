@@ -385,6 +385,11 @@ export class SqliteStore implements Store {
     guarded('read its database', () => this.stmt.ping.get());
   }
 
+  async deleteMessagesBefore(time: number, limit: number): Promise<number> {
+    if (limit <= 0) return 0;
+    return guarded('delete old messages', () => this.stmt.deleteMessagesBefore.run({ time, limit }).changes);
+  }
+
   async ack(userId: number, sequence: number): Promise<void> {
     guarded('record what you have read', () => this.stmt.ack.run(sequence, userId));
   }
@@ -512,6 +517,14 @@ function prepareStatements(db: Database.Database) {
     ),
     insertMessage: db.prepare<[number, number, string, string, number, number, string]>(
       `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Walks ids upwards to the first message young enough to keep (a short
+    // scan: the old ones before it are what goes), then deletes below it.
+    deleteMessagesBefore: db.prepare<{ time: number; limit: number }>(
+      `DELETE FROM messages WHERE id IN (
+         SELECT id FROM messages
+         WHERE id < coalesce((SELECT id FROM messages WHERE time >= @time ORDER BY id LIMIT 1), 9223372036854775807)
+         ORDER BY id LIMIT @limit)`,
     ),
     search: db.prepare<{ query: string; user: number; limit: number }, StoredMessage>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages_text t, ${MESSAGE_FROM}

@@ -232,6 +232,17 @@ export interface Store {
    */
   search(userId: number, words: string[], limit: number): Promise<StoredMessage[]>;
 
+  /**
+   * Deletes up to `limit` of the oldest messages stored before `time`,
+   * oldest first, and resolves with how many (retention calls it until that
+   * is below `limit`). A message goes only when it and every message stored
+   * before it are older than `time`, so a clock that once stepped back never
+   * costs a young message (an old one then waits for a later pass). The rest
+   * keep their ids and sequences, and inbox positions stay: a stream resuming
+   * from before a deleted message gets the ones after it.
+   */
+  deleteMessagesBefore(time: number, limit: number): Promise<number>;
+
   /** Moves the user's acknowledged sequence forward to `sequence` (never back). */
   ack(userId: number, sequence: number): Promise<void>;
 

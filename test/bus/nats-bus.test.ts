@@ -4,7 +4,7 @@ import type { Bus, BusEvent, BusOptions, BusState } from '../../src/bus/bus';
 import { connectBus } from '../../src/bus/connect-bus';
 import { InProcessBus } from '../../src/bus/in-process-bus';
 import { connectNatsBus, type NatsBusOptions } from '../../src/bus/nats-bus';
-import { eventually, unusedPort } from '../client/eventually';
+import { eventually, unusedPort } from '../support/eventually';
 import { busContract, type BusFixture } from '../contract/bus-contract';
 import { startNatsServer, type NatsServerProcess } from '../support/nats-server-process';
 

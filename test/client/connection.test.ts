@@ -1,7 +1,5 @@
 import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ChatConnection,
@@ -12,7 +10,8 @@ import {
 } from '../../src/client/connection';
 import type { Message, PresenceChange } from '../../src/gen/tinychat/v1/chat';
 import { startTestServer } from '../support/test-server';
-import { eventually, sleep, unusedPort } from './eventually';
+import { makeTempDir, removeTempDir } from '../support/temp-dir';
+import { eventually, sleep, unusedPort } from '../support/eventually';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -37,7 +36,7 @@ describe('ChatConnection', function () {
   let connections: ChatConnection[];
 
   beforeEach(async () => {
-    tempDir = mkdtempSync(join(tmpdir(), 'tinychat-connection-'));
+    tempDir = makeTempDir('tinychat-connection-', 'suite');
     server = await startTestServer({ dbPath: join(tempDir, 'chat.db') });
     connections = [];
   });
@@ -45,7 +44,7 @@ describe('ChatConnection', function () {
   afterEach(async () => {
     await Promise.all(connections.map((c) => c.close()));
     await server.stop();
-    rmSync(tempDir, { recursive: true, force: true });
+    removeTempDir(tempDir);
   });
 
   function watch(user: string, target = server.target): Watched {

@@ -1,7 +1,5 @@
 import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ChatConnection } from '../../src/client/connection';
@@ -9,7 +7,8 @@ import { formatClock } from '../../src/client/format';
 import { runPlainClient } from '../../src/client/plain-client';
 import type { Message } from '../../src/gen/tinychat/v1/chat';
 import { startTestServer } from '../support/test-server';
-import { eventually, sleep, unusedPort } from './eventually';
+import { makeTempDir, removeTempDir } from '../support/temp-dir';
+import { eventually, sleep, unusedPort } from '../support/eventually';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -46,7 +45,7 @@ describe('runPlainClient', function () {
   let clients: Running[];
 
   beforeEach(async () => {
-    tempDir = mkdtempSync(join(tmpdir(), 'tinychat-plain-'));
+    tempDir = makeTempDir('tinychat-plain-', 'suite');
     server = await startTestServer({ dbPath: join(tempDir, 'chat.db') });
     serverRunning = true;
     connections = [];
@@ -58,7 +57,7 @@ describe('runPlainClient', function () {
     await Promise.all(clients.map((c) => c.exit));
     await Promise.all(connections.map((c) => c.close()));
     if (serverRunning) await server.stop();
-    rmSync(tempDir, { recursive: true, force: true });
+    removeTempDir(tempDir);
   });
 
   function run(

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import { UserAdmin } from '../../src/admin/user-admin';
 import { openPostgresStore } from '../../src/store/postgres-store';
-import { eventually } from '../client/eventually';
+import { eventually } from '../support/eventually';
 import { WireClient, WireClients, type WireStream } from '../support/grpc-client';
 import { busUrl, freshDatabase, startNode, uniqueName, type TestDatabase, type TestNode } from '../support/cluster';
 import { startTcpProxy } from '../support/tcp-proxy';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import { ChatConnection } from '../../src/client/connection';
-import { eventually, unusedPort } from '../client/eventually';
+import { eventually, unusedPort } from '../support/eventually';
 import { runCli } from '../support/cli';
 import { busUrl, freshDatabase, uniqueName, type TestDatabase } from '../support/cluster';
 import { TEST_PASSWORD, WireClients, type WireClient, type WireStream } from '../support/grpc-client';

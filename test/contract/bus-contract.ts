@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { MAX_EVENT_BYTES, type Bus, type BusEvent, type BusOptions, type BusState, type BusSubscription } from '../../src/bus/bus';
 import { topicPart } from '../../src/bus/topic';
-import { eventually, sleep } from '../client/eventually';
+import { eventually, sleep } from '../support/eventually';
 
 /** Buses ("nodes") on one bus server for one test, and how to get rid of them. */
 export interface BusFixture {

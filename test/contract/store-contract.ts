@@ -393,6 +393,45 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       });
     });
 
+    describe('deleting old messages', function () {
+      function at(from: UserRecord, to: UserRecord, body: string, time: number): NewMessage {
+        return { senderId: from.id, receiverId: to.id, clientId: `c${++clientCounter}`, body, time };
+      }
+
+      it('deletes messages older than the time, oldest first and at most the limit, and keeps the younger ones as they were', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        await store.appendMessages([at(ann, bob, 'old 1', T0), at(bob, ann, 'old 2', T0 + 1), at(ann, bob, 'old 3', T0 + 2)]);
+        const [young] = await store.appendMessages([at(ann, bob, 'young', T0 + 100)]);
+        expect(await store.deleteMessagesBefore(T0 + 50, 2)).to.equal(2);
+        expect((await store.conversation(ann.id, bob.id, { limit: 10 })).map((m) => m.body)).to.deep.equal(['young', 'old 3']);
+        expect(await store.deleteMessagesBefore(T0 + 50, 2)).to.equal(1);
+        expect(await store.deleteMessagesBefore(T0 + 50, 2)).to.equal(0);
+        expect(await store.inboxAfter(bob.id, 0, 10)).to.deep.equal([young.message]);
+        expect(await store.inboxAfter(ann.id, 0, 10)).to.deep.equal([]);
+        expect((await store.findUserById(bob.id))?.lastSequence).to.equal(3);
+        const [next] = await store.appendMessages([at(ann, bob, 'next', T0 + 200)]);
+        expect(next.message.sequence).to.equal(4);
+        expect(next.message.id).to.be.greaterThan(young.message.id);
+      });
+
+      it('never deletes a message stored after a younger one, even when its clock said it was older', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        await store.appendMessages([at(ann, bob, 'old', T0), at(ann, bob, 'young', T0 + 100), at(ann, bob, 'clock stepped back', T0 + 1)]);
+        expect(await store.deleteMessagesBefore(T0 + 50, 10)).to.equal(1);
+        expect((await store.inboxAfter(bob.id, 0, 10)).map((m) => m.body)).to.deep.equal(['young', 'clock stepped back']);
+      });
+
+      it('leaves deleted messages out of search', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        await store.appendMessages([at(ann, bob, 'the lighthouse keeper', T0), at(ann, bob, 'another lighthouse', T0 + 100)]);
+        await store.deleteMessagesBefore(T0 + 50, 10);
+        expect((await store.search(ann.id, ['lighthouse'], 10)).map((m) => m.body)).to.deep.equal(['another lighthouse']);
+      });
+    });
+
     describe('acknowledging', function () {
       it('moves the acknowledged sequence forward and ignores lower values', async function () {
         const ann = await user('ann');

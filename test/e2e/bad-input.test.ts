@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { ClientFrame, CommandResponse, ServerFrame } from '../../src/gen/tinychat/v1/chat';
 import { WireClient, WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
+import { eventually } from '../support/eventually';
 
 const COMMAND_METHOD = '/tinychat.v1.Chat/Command';
 const CONVERSE_METHOD = '/tinychat.v1.Chat/Converse';
@@ -15,15 +16,6 @@ const OVERSIZED = DEFAULT_LIMITS.maxReceiveBytes + 1024;
 
 const passBytes = (bytes: Buffer) => bytes;
 const decode = (bytes: Buffer) => CommandResponse.decode(bytes);
-
-/** Polls until `check` holds; fails naming `what`. */
-async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Two well-behaved users, each with an open stream, who keep writing to each other. */
 class ChattingPair {

@@ -71,7 +71,7 @@ describe('the tinychat command', function () {
   it('takes its settings from TINYCHAT_* environment variables', async () => {
     const dir = makeTempDir();
     const child = spawn(process.execPath, [CLI, 'serve'], {
-      env: { ...process.env, TINYCHAT_PORT: '0', TINYCHAT_DB: join(dir, 'env.db'), TINYCHAT_HOST: '127.0.0.1' },
+      env: { ...process.env, TINYCHAT_PORT: '0', TINYCHAT_DB: join(dir, 'env.db'), TINYCHAT_HOST: '127.0.0.1', TINYCHAT_LOG_FORMAT: 'text' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';

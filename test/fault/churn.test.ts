@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { openFds } from '../../scripts/bench/proc-stats';
 import type { Message } from '../../src/gen/tinychat/v1/chat';
-import { eventually, sleep } from '../client/eventually';
+import { eventually, sleep } from '../support/eventually';
 import type { WireStream } from '../support/grpc-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';

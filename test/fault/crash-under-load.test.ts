@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { eventually, sleep } from '../client/eventually';
+import { eventually, sleep } from '../support/eventually';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';
 import { FAULT_SCALE, oneTo, scaled, scaledTimeout, watchConnection, type Watched } from './fault-support';

@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { memory } from '../../scripts/bench/proc-stats';
 import type { ServerFrame } from '../../src/gen/tinychat/v1/chat';
-import { eventually } from '../client/eventually';
+import { eventually } from '../support/eventually';
 import { WireClient, type WireStream } from '../support/grpc-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';

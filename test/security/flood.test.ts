@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { DEFAULT_LIMITS } from '../../src/rpc/server';
-import { eventually, sleep } from '../client/eventually';
+import { eventually, sleep } from '../support/eventually';
 import { WireClient, type WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 import type { FloodOrder, FloodReport } from './flooder';

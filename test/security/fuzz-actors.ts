@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import type { CommandResponse, Message } from '../../src/gen/tinychat/v1/chat';
-import { eventually } from '../client/eventually';
+import { eventually } from '../support/eventually';
 import { WireClient, type WireStream } from '../support/grpc-client';
 import { VALID_SCHEMES, type TokenPick } from './fuzz-inputs';
 

@@ -5,7 +5,7 @@ import { HealthClient, type HealthStub } from '../support/health-probe';
 import * as fc from 'fast-check';
 import { ChatClient, ClientFrame, CommandRequest, CommandResponse, ServerFrame } from '../../src/gen/tinychat/v1/chat';
 import type { ServerLimits } from '../../src/rpc/server';
-import { eventually, sleep } from '../client/eventually';
+import { eventually, sleep } from '../support/eventually';
 import { WireClient, WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 import { ChattingPair, PAIR_NAMES, POOL_PASSWORD, UserPool, type Credentials } from './fuzz-actors';

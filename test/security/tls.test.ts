@@ -1,16 +1,16 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { ChatConnection, ClientError, type ClientTls } from '../../src/client/connection';
 import type { Message } from '../../src/gen/tinychat/v1/chat';
-import { eventually } from '../client/eventually';
+import { eventually } from '../support/eventually';
 import { TEST_PASSWORD, WireClient } from '../support/grpc-client';
 import { runCli, type CliResult } from '../support/cli';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
-import { makeTempDir, removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
+import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
+import { makeTempDir, removeTempDir } from '../support/temp-dir';
 
 /** PEM files of a throwaway PKI: their paths, and their contents by the same names. */
 interface Pki {
@@ -92,11 +92,11 @@ describe('TLS between clients and the server', function () {
   let wireClients: WireClient[];
 
   before(() => {
-    pkiDir = mkdtempSync(join(tmpdir(), 'tinychat-pki-'));
+    pkiDir = makeTempDir('tinychat-pki-', 'suite');
     pki = makePki(pkiDir);
   });
 
-  after(() => rmSync(pkiDir, { recursive: true, force: true }));
+  after(() => removeTempDir(pkiDir));
 
   beforeEach(() => {
     servers = [];
@@ -260,7 +260,7 @@ describe('TLS between clients and the server', function () {
       processes.push(server);
       await eventually('the warning', () => server.log().includes('plaintext-on-network'));
       const warning = server.log().split('\n').find((line) => line.includes('plaintext-on-network'))!;
-      expect(warning).to.match(/ error plaintext-on-network address=0\.0\.0\.0:\d+ /).and.include('--tls-cert');
+      expect(warning).to.match(/ warn plaintext-on-network address=0\.0\.0\.0:\d+ /).and.include('--tls-cert');
     });
 
     it('does not warn when it listens plaintext on loopback, nor with TLS on a non-loopback address', async () => {

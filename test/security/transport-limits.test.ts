@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { ChatClient, ClientFrame, ServerFrame, type CommandResponse } from '../../src/gen/tinychat/v1/chat';
-import { eventually, sleep } from '../client/eventually';
+import { eventually, sleep } from '../support/eventually';
 import { TEST_PASSWORD, WireClient, WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 

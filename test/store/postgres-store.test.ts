@@ -234,7 +234,7 @@ describe('PostgresStore', function () {
     it('fails calls as unavailable or completes them, never crashes, and works again without being reopened', async function () {
       const appName = `tinychat-test-${process.pid}-terminated`;
       const logged: string[] = [];
-      const logger: Logger = { info() {}, error: (event) => logged.push(event) };
+      const logger: Logger = { info() {}, warn() {}, error: (event) => logged.push(event) };
       const store = await node({ applicationName: appName, maxConnections: 4, logger });
       const ann = (await store.registerUser('ann', 1)).user;
       const bob = (await store.registerUser('bob', 1)).user;

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
@@ -8,10 +7,9 @@ import { isChatError } from '../../src/chat/errors';
 import { openSqliteStore, SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite-store';
 import type { NewMessage, UserRecord } from '../../src/store/store';
 import { storeContract, type StoreFixture } from '../contract/store-contract';
+import { makeTempDir as makeDir, removeTempDir } from '../support/temp-dir';
 
-function makeTempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'tinychat-sqlite-'));
-}
+const makeTempDir = () => makeDir('tinychat-sqlite-', 'suite');
 
 storeContract('SQLite file', async (): Promise<StoreFixture> => {
   const dir = makeTempDir();
@@ -26,7 +24,7 @@ storeContract('SQLite file', async (): Promise<StoreFixture> => {
     },
     cleanup: async () => {
       for (const store of opened) await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeTempDir(dir);
     },
   };
 });
@@ -49,7 +47,7 @@ describe('SqliteStore', function () {
 
   afterEach(async function () {
     for (const store of stores.splice(0)) await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   });
 
   async function twoUsers(store: SqliteStore): Promise<[UserRecord, UserRecord]> {

@@ -16,7 +16,7 @@ export interface CliResult {
  */
 export function runCli(
   args: string[],
-  options: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+  options: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number; cwd?: string; uid?: number; gid?: number } = {},
 ): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, TINYCHAT_PASSWORD: TEST_PASSWORD };
   for (const [key, value] of Object.entries(options.env ?? {})) {
@@ -24,7 +24,7 @@ export function runCli(
     else env[key] = value;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: options.cwd, uid: options.uid, gid: options.gid });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

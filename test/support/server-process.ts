@@ -32,6 +32,9 @@ export function startServerProcess(options: { dbPath: string; port?: number; ext
     // The cheapest password hash the server accepts keeps test logins fast.
     '--password-cost',
     '10',
+    // Tests read its log lines as text (a pipe would get JSON).
+    '--log-format',
+    'text',
     ...(options.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -44,10 +47,11 @@ export function startServerProcess(options: { dbPath: string; port?: number; ext
     }, 10_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening address=(\S+):(\d+)/.exec(output);
+      // The text line, or the JSON one with --log-format json.
+      const match = /listening address=\S+:(\d+)|"address":"[^"]*:(\d+)"[^\n]*"event":"listening"/.exec(output);
       if (!match) return;
       clearTimeout(timer);
-      const port = Number(match[2]);
+      const port = Number(match[1] ?? match[2]);
       resolve({
         child,
         port,

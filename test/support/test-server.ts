@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, lineLogger } from '../../src/log';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/rpc/server';
 import { openSqliteStore } from '../../src/store/sqlite-store';
+import { makeTempDir } from './temp-dir';
 
 /** A real TinyChat server on 127.0.0.1 with a real SQLite file, in this process. */
 export interface TestServer {
@@ -35,19 +34,8 @@ export const NO_ABUSE_LIMITS = {
 /** The same for a `tinychat serve` process. */
 export const NO_ABUSE_LIMIT_FLAGS = ['--send-rate', '0', '--max-streams-per-user', '0', '--max-connections-per-address', '0'];
 
-const tempDirs: string[] = [];
-
-/** A fresh temporary directory, removed by removeTempDirs(). */
-export function makeTempDir(prefix = 'tinychat-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-/** Removes every directory made by makeTempDir. */
-export function removeTempDirs(): void {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+// Many tests import the temporary directories from here, next to the server that uses them.
+export { makeTempDir, removeTempDirs } from './temp-dir';
 
 /**
  * Starts a server on an ephemeral port (or `port`, to restart on the same

@@ -5,7 +5,7 @@ import { ChatController } from '../../../src/client/state/chat-controller';
 import { ChatState } from '../../../src/client/state/chat-state';
 import type { ChatMessage, Conversation, TimelineEntry } from '../../../src/client/state/conversation';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
-import { eventually, sleep, unusedPort } from '../eventually';
+import { eventually, sleep, unusedPort } from '../../support/eventually';
 
 const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 

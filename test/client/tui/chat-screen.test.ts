@@ -6,7 +6,7 @@ import { ChatConnection } from '../../../src/client/connection';
 import { textWidth } from '../../../src/client/tui/text-width';
 import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
-import { eventually, unusedPort } from '../eventually';
+import { eventually, unusedPort } from '../../support/eventually';
 
 const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 
