@@ -5,14 +5,16 @@ import { Completer } from '../state/completion';
 import type { Conversation } from '../state/conversation';
 import { InputHistory } from '../state/input-history';
 import { LineEditor } from '../state/line-editor';
-import { layoutHeader, layoutInput, layoutStatus } from './bars-layout';
+import { layoutHeader, layoutStatus } from './bars-layout';
 import { createCanvas, type Canvas } from './canvas';
+import { layoutInput, type InputArea } from './input-layout';
 import { actionFor, applyEdit, type Action, type KeyEvent } from './keymap';
 import { layoutHelp, layoutUsers, type OverlayContent } from './overlay-layout';
 import { PaneScroll } from './pane-scroll';
 import { screenGeometry, type Geometry, type Rect } from './screen-geometry';
 import { layoutSidebar } from './sidebar-layout';
 import { fit, seg, type StyledLine } from './styled-line';
+import { TerminalInput } from './terminal-input';
 import type { Theme } from './theme';
 import { layoutHome, layoutTimeline, type PaneLine } from './timeline-layout';
 
@@ -50,6 +52,7 @@ export class ChatView {
   private readonly scroll = new PaneScroll();
   private readonly layouts = new Map<string, CachedLayout>();
   private readonly parts: Record<Part, Canvas>;
+  private readonly terminalInput: TerminalInput;
   private drawScheduled: NodeJS.Immediate | undefined;
   private tick: NodeJS.Timeout | undefined;
   private completionHint: string | undefined;
@@ -83,6 +86,11 @@ export class ChatView {
       status: canvas(),
       overlay: canvas({ border: { type: 'line' }, padding: { left: 1, right: 1 }, hidden: true }),
     };
+    this.terminalInput = new TerminalInput(screen, {
+      paste: (text) => this.typed(text),
+      text: (text) => this.typed(text),
+      newline: () => this.typed('\n'),
+    });
     this.done = new Promise((resolve) => {
       this.finish = resolve;
     });
@@ -111,6 +119,7 @@ export class ChatView {
     this.state.removeListener('bell', this.onBell);
     this.screen.removeListener('keypress', this.onKey);
     this.screen.removeListener('resize', this.onResize);
+    this.terminalInput.dispose();
     if (this.drawScheduled) clearImmediate(this.drawScheduled);
     clearTimeout(this.tick);
     for (const part of Object.values(this.parts)) part.box.destroy();
@@ -131,7 +140,8 @@ export class ChatView {
     }
     const cols = this.screen.width as number;
     const rows = this.screen.height as number;
-    const geometry = screenGeometry(cols, rows);
+    const input = this.inputArea(cols);
+    const geometry = screenGeometry(cols, rows, input.rows.length);
     const now = this.clock();
     const { theme, state, parts } = this;
 
@@ -152,15 +162,14 @@ export class ChatView {
     parts.header.setRows([layoutHeader(state, geometry.header.width, theme, scrolledBack, new Date(now), !geometry.sidebar)]);
     parts.rule.setRows([this.rule(geometry)]);
     parts.status.setRows([layoutStatus(state, geometry.status.width, theme, now)]);
-    const input = this.inputRow(geometry.input.width);
-    parts.input.setRows([input.line]);
+    parts.input.setRows(input.rows);
     this.drawOverlay(cols, rows);
 
     this.screen.render();
     const program = this.screen.program;
     if (state.overlay) program.hideCursor();
     else {
-      program.cup(geometry.input.top, Math.min(geometry.input.width - 1, input.cursor));
+      program.cup(geometry.input.top + input.cursor.row, Math.min(geometry.input.width - 1, input.cursor.col));
       program.showCursor();
     }
 
@@ -180,11 +189,21 @@ export class ChatView {
     return fit([seg('──', this.theme.quiet), seg(label, this.theme.title), seg(text.slice(2 + label.length), this.theme.quiet)], width);
   }
 
-  private inputRow(width: number) {
+  private inputArea(width: number): InputArea {
     const current = this.state.current;
     const prompt = current ? `${current.peer} › ` : '› ';
     const placeholder = current ? `message ${current.peer} — Enter sends, F1 help` : 'type /START <name> to open a conversation, F1 for help';
-    return layoutInput(this.editor, prompt, placeholder, width, this.theme);
+    return layoutInput(this.editor, { prompt, placeholder, width, theme: this.theme });
+  }
+
+  /** Text that arrives whole (a paste, Alt-Enter's newline) goes into the line at the cursor. */
+  private typed(text: string): void {
+    if (this.state.overlay) this.state.setOverlay(undefined);
+    this.editor.insert(text);
+    this.history.reset();
+    this.completer.reset();
+    this.completionHint = undefined;
+    this.schedule();
   }
 
   /** Draws the conversation (or the home page); true when it is scrolled back from the newest line. */

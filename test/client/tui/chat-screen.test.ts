@@ -147,6 +147,57 @@ describe('the full-screen client on an in-memory terminal', function () {
     expect(rowsOf(alice.screen)[2].slice(0, 19)).to.match(/^ 2 ● carol +$/);
   });
 
+  it('takes a bracketed paste whole, newlines included, grows the input area, and sends it as one message on Enter; Alt-Enter adds a line', async () => {
+    const bob = await person('bob');
+    const received: string[] = [];
+    bob.on('message', (message) => received.push(message.body));
+    const alice = open('alice');
+    await alice.see('Welcome to TinyChat, alice.');
+    expect(alice.terminal.written()).to.include('\x1b[?2004h');
+    alice.type('/START bob\r');
+    await alice.see('this is the start of your conversation with bob');
+    alice.type('\x1b[200~Traceback (most recent call last):\r  File "a.py", line 1\r\nValueError: bad\x1b[201~');
+    await eventually('the paste on three rows', () => {
+      const rows = rowsOf(alice.screen);
+      return rows[20] === 'bob › Traceback (most recent call last):' + ' '.repeat(40) && /^ {8}File "a.py", line 1 *$/.test(rows[21]) && /^ {6}ValueError: bad *$/.test(rows[22]);
+    });
+    expect(received).to.deep.equal([]);
+    alice.type('\x1b\r');
+    await eventually('a fourth row', () => rowsOf(alice.screen)[19].startsWith('bob › Traceback'));
+    alice.type('(end)');
+    await eventually('the fourth row typed', () => /^ {6}\(end\) *$/.test(rowsOf(alice.screen)[22]));
+    alice.type('\r');
+    await eventually('one message at bob', () => received.length === 1);
+    expect(received).to.deep.equal(['Traceback (most recent call last):\n  File "a.py", line 1\nValueError: bad\n(end)']);
+    await eventually('the input area back to one row', () => /^bob › message bob/.test(rowsOf(alice.screen)[22]));
+    await alice.see('ValueError: bad');
+  });
+
+  it('shows a paste of 10,000 characters at once, with bracketed paste and without', async () => {
+    const alice = open('alice');
+    await alice.see('Welcome to TinyChat, alice.');
+    const text = 'paste '.repeat(1666) + 'END-ONE';
+    const inputRow = () => rowsOf(alice.screen)[22];
+    const timeUntilShown = async (keys: string, end: string): Promise<number> => {
+      const started = process.hrtime.bigint();
+      alice.type(keys);
+      const giveUpAt = Date.now() + 10_000;
+      // Checked after every turn of the event loop, not at a polling interval, to time it closely.
+      while (!inputRow().includes(end)) {
+        if (Date.now() > giveUpAt) throw new Error(`the paste did not show within 10 s; the input row: ${inputRow()}`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    const plainMs = await timeUntilShown(text, 'END-ONE');
+    alice.type('\x15');
+    await eventually('the line emptied', () => /^› type \/START/.test(inputRow()));
+    const bracketedMs = await timeUntilShown(`\x1b[200~${text.replace('END-ONE', 'END-TWO')}\x1b[201~`, 'END-TWO');
+    console.log(`      10,000 characters on screen: ${plainMs.toFixed(1)} ms without bracketed paste, ${bracketedMs.toFixed(1)} ms as a bracketed paste`);
+    expect(plainMs).to.be.below(100);
+    expect(bracketedMs).to.be.below(100);
+  });
+
   it('completes names with Tab and brings earlier lines back with Up', async () => {
     await person('bob');
     const alice = open('alice');
