@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
 import type { Widgets } from 'blessed';
 import { ChatConnection } from '../../../src/client/connection';
+import { cellGrapheme } from '../../../src/client/tui/canvas';
 import { textWidth } from '../../../src/client/tui/text-width';
 import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
@@ -32,8 +33,9 @@ function rowsOf(screen: Widgets.Screen): string[] {
   return lines.map((line) => {
     let text = '';
     for (let x = 0; x < line.length; x += 1) {
-      text += line[x][1];
-      if (textWidth(line[x][1]) === 2) x += 1;
+      const grapheme = cellGrapheme(line[x][1]);
+      text += grapheme;
+      if (textWidth(grapheme) === 2) x += 1;
     }
     return text;
   });
