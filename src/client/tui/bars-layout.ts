@@ -28,7 +28,7 @@ export function layoutHeader(state: ChatState, width: number, theme: Theme, scro
 
 /**
  * The status bar: connection state (coloured by tone, with the number of
- * sends waiting while not connected), user @ server, the conversation shown,
+ * sends waiting while not connected), user @ node (address), the conversation shown,
  * and the help key on the right.
  */
 export function layoutStatus(state: ChatState, width: number, theme: Theme, now: number): StyledLine {
@@ -37,7 +37,9 @@ export function layoutStatus(state: ChatState, width: number, theme: Theme, now:
   const waiting = state.pendingCount;
   const stateText = waiting > 0 && status.tone !== 'ok' ? `${status.text} · ${waiting} waiting` : status.text;
   const dot = status.tone === 'ok' ? '●' : '○';
-  const left: StyledLine = [seg(` ${dot} ${stateText} `, tone), seg(` ${state.me} @ ${state.server}`, theme.bar)];
+  // The node's name, when it says more than the address does (several nodes serve one chat).
+  const where = state.node && state.node !== state.server ? `${state.node} (${state.server})` : state.server;
+  const left: StyledLine = [seg(` ${dot} ${stateText} `, tone), seg(` ${state.me} @ ${where}`, theme.bar)];
   if (state.current) left.push(seg(' │ ', theme.bar), seg(state.current.peer, { ...theme.bar, bold: true }));
   return spread(left, [seg(' F1 help ', theme.bar)], width, theme.bar);
 }

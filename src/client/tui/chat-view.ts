@@ -36,6 +36,14 @@ function place(box: Box, rect: Rect): void {
   box.height = rect.height;
 }
 
+/** How the chat screen shows things. */
+export interface ChatViewOptions {
+  /** Times with seconds. */
+  seconds?: boolean;
+  /** The clock (ms since the epoch); Date.now by default. */
+  clock?: () => number;
+}
+
 /**
  * The chat screen: sidebar, conversation pane, input row and status bar. It
  * draws the ChatState after every change and turns keys into actions on the
@@ -73,7 +81,7 @@ export class ChatView {
     private readonly state: ChatState,
     private readonly controller: ChatController,
     private readonly theme: Theme,
-    private readonly clock: () => number = Date.now,
+    private readonly options: ChatViewOptions = {},
   ) {
     const canvas = (options: blessed.Widgets.BoxOptions = {}) => createCanvas(screen, options);
     this.parts = {
@@ -142,7 +150,7 @@ export class ChatView {
     const rows = this.screen.height as number;
     const input = this.inputArea(cols);
     const geometry = screenGeometry(cols, rows, input.rows.length);
-    const now = this.clock();
+    const now = (this.options.clock ?? Date.now)();
     const { theme, state, parts } = this;
 
     for (const name of ['header', 'pane', 'rule', 'input', 'status'] as const) place(parts[name].box, geometry[name]);
@@ -212,7 +220,7 @@ export class ChatView {
     const pane = geometry.pane;
     const current = state.current;
     const key = current?.key ?? HOME;
-    const options = { width: pane.width - 1, me: state.me, theme };
+    const options = { width: pane.width - 1, me: state.me, theme, seconds: this.options.seconds };
     const lines: PaneLine[] = current ? this.timeline(current, options) : layoutHome(state.home, { ...options, conversations: state.conversations.length });
     const height = pane.height;
     this.scroll.keepOnly(new Set([HOME, ...state.conversations.map((conversation) => conversation.key)]));
@@ -247,7 +255,7 @@ export class ChatView {
     const content: OverlayContent =
       overlay.kind === 'help'
         ? layoutHelp(this.state.commands, inner, this.theme)
-        : layoutUsers(overlay.people, this.state.me, new Date(this.clock()), this.theme);
+        : layoutUsers(overlay.people, this.state.me, new Date((this.options.clock ?? Date.now)()), this.theme);
     const room = Math.max(1, rows - 2);
     const all = content.rows.map((row) => fit(row, inner));
     let shownRows = all;

@@ -68,7 +68,7 @@ describe('the full-screen client on an in-memory terminal', function () {
     removeTempDirs();
   });
 
-  function open(user: string | undefined, options: { columns?: number; rows?: number; server?: string } = {}) {
+  function open(user: string | undefined, options: { columns?: number; rows?: number; server?: string; seconds?: boolean } = {}) {
     const terminal = fakeTerminal(options.columns, options.rows);
     const session = openTui({
       server: options.server ?? server.target,
@@ -78,6 +78,7 @@ describe('the full-screen client on an in-memory terminal', function () {
       output: terminal.output,
       terminal: 'xterm-256color',
       backoff: FAST_BACKOFF,
+      seconds: options.seconds,
     });
     sessions.push({ session, terminal });
     const see = (text: string, what = `"${text}" on the screen`) => eventually(what, () => screenText(session.screen).includes(text));
@@ -198,6 +199,27 @@ describe('the full-screen client on an in-memory terminal', function () {
     console.log(`      10,000 characters on screen: ${plainMs.toFixed(1)} ms without bracketed paste, ${bracketedMs.toFixed(1)} ms as a bracketed paste`);
     expect(plainMs).to.be.below(100);
     expect(bracketedMs).to.be.below(100);
+  });
+
+  it('names the server node in the status bar, and the next one after a failover; shows seconds when asked', async () => {
+    const second = await startTestServer({ dbPath: server.dbPath, nodeName: 'node-two' });
+    try {
+      const first = await startTestServer({ nodeName: 'node-one' });
+      const alice = open('alice', { server: `${first.target},${second.target}`, seconds: true });
+      await alice.see(`alice @ node-one (${first.target})`);
+      alice.type('/START alice\r');
+      alice.type('a note to self\r');
+      await eventually('the time with seconds', () => rowsOf(alice.screen).some((row) => /\d\d:\d\d:\d\d ✓ alice {2}a note to self/.test(row)));
+      await first.stop();
+      await alice.see(`alice @ node-two (${second.target})`, 'the second node in the status bar');
+    } finally {
+      for (const { session, terminal } of sessions.splice(0)) {
+        terminal.input.write('\x03');
+        setTimeout(() => terminal.input.write('\x03'), 50).unref();
+        await session.exit;
+      }
+      await second.stop();
+    }
   });
 
   it('completes names with Tab and brings earlier lines back with Up', async () => {

@@ -39,6 +39,18 @@ describe('screen layouts', () => {
     for (const row of rows) expect(textWidth(row)).to.be.at.most(50);
   });
 
+  it('shows seconds in times when asked, and an action as "* name action"', () => {
+    const state = new ChatState('alice', 'x');
+    const bob = state.open('bob', true);
+    bob.merge([stored(1, 'bob', 'alice', 'waves from the station', new Date(2024, 4, 14, 9, 7, 42))], () => false, false);
+    bob.entries().forEach((entry) => entry.kind === 'message' && (entry.action = true));
+    bob.addPending({ clientId: 'c', sender: 'alice', receiver: 'bob', body: 'waves back', action: true }, new Date(2024, 4, 14, 9, 8, 5));
+    const rows = layoutTimeline(bob, { width: 50, me: 'alice', theme, seconds: true }).map((row) => plain(row.line));
+    expect(rows[2]).to.equal('09:07:42          * bob waves from the station');
+    expect(rows[3]).to.equal('09:08:05 …        * alice waves back');
+    expect(plain(layoutTimeline(bob, { width: 50, me: 'alice', theme }).map((row) => row.line)[2])).to.equal('09:07          * bob waves from the station');
+  });
+
   it('wraps a long line in the input area, growing it up to five rows and then showing the rows up to the cursor', () => {
     const editor = new LineEditor('x'.repeat(100));
     const area = layoutInput(editor, { prompt: 'bob › ', placeholder: '', width: 40, theme });
@@ -96,6 +108,15 @@ describe('screen layouts', () => {
     const bar = plain(layoutStatus(state, 80, theme, 0));
     expect(bar).to.match(/^ ○ reconnecting in 2 s · 1 waiting {2}alice @ 127\.0\.0\.1:50051 │ bob +F1 help $/);
     expect(textWidth(bar)).to.equal(80);
+  });
+
+  it('names the server node in the status bar when it says more than the address, and follows a failover', () => {
+    const state = new ChatState('alice', 'a:1,b:2');
+    state.connection({ state: 'connected', reconnect: false, server: 'a:1', node: 'n1' }, 0);
+    expect(plain(layoutStatus(state, 80, theme, 0))).to.match(/^ ● connected {2}alice @ n1 \(a:1\) +F1 help $/);
+    state.connection({ state: 'reconnecting', reconnect: true, delayMs: 0, server: 'b:2' }, 0);
+    state.connection({ state: 'connected', reconnect: true, server: 'b:2', node: 'b:2' }, 0);
+    expect(plain(layoutStatus(state, 80, theme, 0))).to.match(/^ ● connected {2}alice @ b:2 +F1 help $/);
   });
 
   it('gives narrow terminals the whole width for the conversation', () => {
