@@ -51,6 +51,8 @@ export interface ChatConfig {
   tlsKey?: string;
   /** How long to keep trying while the server cannot be reached at start; 0 tries once. */
   connectTimeoutMs: number;
+  /** The full-screen client shows times with seconds. */
+  seconds: boolean;
 }
 
 /** Settings of `tinychat user`. */
@@ -132,6 +134,7 @@ const CHAT_OPTIONS: Option[] = [
   { flag: 'user', env: 'TINYCHAT_USER', kind: 'string', value: 'NAME', help: 'user name to log in as' },
   { flag: 'password-file', env: 'TINYCHAT_PASSWORD_FILE', kind: 'string', value: 'FILE', help: 'read the password from this file (else TINYCHAT_PASSWORD, else a prompt)' },
   { flag: 'plain', kind: 'boolean', help: 'line-based client (always used when stdin is not a terminal)' },
+  { flag: 'seconds', env: 'TINYCHAT_SECONDS', kind: 'boolean', help: 'show seconds in the full-screen client\'s times (HH:MM:SS)' },
   { flag: 'connect-timeout', env: 'TINYCHAT_CONNECT_TIMEOUT', kind: 'integer', value: 'SECONDS', default: 30, min: 0, max: 86_400, help: 'keep trying this long while the server cannot be reached at start (0: try once)' },
   { flag: 'tls', env: 'TINYCHAT_TLS', kind: 'boolean', help: 'connect with TLS (checked against the system CAs, or --ca)' },
   { flag: 'ca', env: 'TINYCHAT_CA', kind: 'string', value: 'FILE', help: 'trust this CA certificate (PEM); implies --tls' },
@@ -331,6 +334,7 @@ function readChat(args: string[], env: NodeJS.ProcessEnv): Config {
     tlsCert: str(v['tls-cert']),
     tlsKey: str(v['tls-key']),
     connectTimeoutMs: num(v['connect-timeout']) * 1000,
+    seconds: Boolean(v.seconds),
   };
 }
 

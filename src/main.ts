@@ -164,6 +164,7 @@ async function chat(config: ChatConfig): Promise<number> {
       errors: process.stderr,
       handleProcessEvents: true,
       connectTimeoutMs: config.connectTimeoutMs,
+      seconds: config.seconds,
     });
   }
   if (!config.user) {

@@ -102,6 +102,34 @@ describe('two people in real terminals (tmux)', function () {
     await tmux.see(user, `Welcome to TinyChat, ${user}.`);
   }
 
+  it('draws emoji made of several code points (👍🏽, 👨‍👩‍👧, 🇯🇵) without debris in the input line and the conversation', async () => {
+    await client('alice');
+    await client('bob');
+    await tmux.line('alice', '/START bob');
+    await tmux.see('alice', 'this is the start of your conversation with bob');
+    const rows = async () => (await tmux.screen('alice')).split('\n');
+    // tmux 3.3 draws 👍🏽 four columns wide, where the layout gives every emoji two; the
+    // thumb is kept and the skin tone may be cut, but nothing shifts or stays behind.
+    const thumb = '👍(?:🏽)?';
+    const text = 'ok 👍🏽 then 👨‍👩‍👧 and 🇯🇵 end';
+    const shown = new RegExp(`ok ${thumb} then 👨‍👩‍👧 and 🇯🇵 end`);
+    await tmux.command('send-keys', '-t', 'alice', '-l', text);
+    await tmux.waitFor('alice', 'the emoji typed', (s) => new RegExp(`^bob › ${shown.source}$`, 'm').test(s));
+    // Moving back over the emoji and deleting them one by one leaves the rest in place.
+    await tmux.keys('alice', 'C-a', 'Right', 'Right', 'Right', 'DC', 'Right', 'Right', 'Right', 'Right', 'Right', 'Right', 'DC');
+    await tmux.waitFor('alice', 'two emoji deleted', (s) => /^bob › ok {2}then  and 🇯🇵 end$/m.test(s));
+    await tmux.keys('alice', 'C-e', 'C-u');
+    await tmux.waitFor('alice', 'the placeholder back', (s) => /^bob › message bob — Enter sends, F1 help$/m.test(s));
+    await tmux.line('alice', text);
+    await tmux.waitFor('alice', 'the sent mark', (s) => new RegExp(`\\d\\d:\\d\\d ✓ alice {2}${shown.source}$`, 'm').test(s));
+    await tmux.waitFor('alice', 'the placeholder after sending', (s) => /^bob › message bob — Enter sends, F1 help$/m.test(s));
+    // The rows around the emoji are whole: the divider and the status bar stand where they belong.
+    for (const row of (await rows()).slice(0, 21)) expect(row, row).to.match(/^.{19}[│┴]/u);
+    expect((await rows())[23]).to.match(/^ ● connected {2}alice @ 127\.0\.0\.1:\d+ │ bob +F1 help$/);
+    await tmux.keys('bob', 'M-1');
+    await tmux.waitFor('bob', 'the message at bob', (s) => new RegExp(`\\d\\d:\\d\\d {3}alice {2}${shown.source}$`, 'm').test(s));
+  });
+
   it('lets Alice and Bob talk, survive a server restart with nothing lost or doubled, and leave with the terminal restored', async () => {
     await client('alice');
     await client('bob');

@@ -65,6 +65,12 @@ export class ChatController {
       return undefined;
     }
     switch (typed.name) {
+      case 'ME': {
+        const action = line.trim().replace(/^\/me\s*/i, '');
+        if (action === '') this.state.notify('/ME needs the action — usage: /ME <action>, e.g. /ME waves', 'error');
+        else this.send(action, true);
+        return undefined;
+      }
       case 'QUIT':
         return 'quit';
       case 'STOP':
@@ -161,15 +167,15 @@ export class ChatController {
     });
   }
 
-  private send(body: string): void {
+  private send(body: string, action = false): void {
     const conversation = this.state.current;
     if (!conversation) {
       this.state.notify('no conversation is open — type /START <name> first (Tab completes names)', 'error');
       return;
     }
     try {
-      const clientId = this.connection.send(conversation.peer, body);
-      this.state.sending(conversation.peer, clientId, body, new Date(this.clock()));
+      const clientId = this.connection.send(conversation.peer, body, { action });
+      this.state.sending(conversation.peer, clientId, body, new Date(this.clock()), action);
     } catch (err) {
       this.state.notify((err as Error).message, 'error');
     }

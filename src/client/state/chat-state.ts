@@ -33,6 +33,11 @@ export const KNOWN_COMMANDS: readonly CommandHelp[] = [
   { name: '/QUIT', usage: '', summary: 'log out and leave' },
 ];
 
+/** Commands the client itself answers, added to the server's list. */
+export const CLIENT_COMMANDS: readonly CommandHelp[] = [
+  { name: '/ME', usage: '<action>', summary: 'send an action to the conversation shown, shown as "* name action"' },
+];
+
 /** Events of ChatState. */
 export type ChatStateEvents = {
   /** Something shown changed; render again. */
@@ -53,17 +58,20 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   readonly roster = new Roster();
   readonly status = new ConnectionStatus();
   /** The server's commands, for help and completion. */
-  commands: readonly CommandHelp[] = KNOWN_COMMANDS;
+  commands: readonly CommandHelp[] = [...KNOWN_COMMANDS, ...CLIENT_COMMANDS];
   overlay: Overlay | undefined;
 
   private readonly tabs: Conversation[] = [];
   private currentKey: string | undefined;
 
+  /** The name of the server node connected to, once known (for the status bar; it changes on failover). */
+  node: string | undefined;
+
   constructor(
     /** The reader's name (the registered spelling once connected). */
     public me: string,
-    /** The server's address, for the status bar. */
-    readonly server: string,
+    /** The address in use, for the status bar (one of several, which changes on failover). */
+    public server: string,
   ) {
     super();
   }
@@ -166,9 +174,9 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   }
 
   /** Shows a send just handed to the connection as pending, in the conversation with `peer`. */
-  sending(peer: string, clientId: string, body: string, now: Date): void {
+  sending(peer: string, clientId: string, body: string, now: Date, action = false): void {
     const conversation = this.find(peer) ?? this.open(peer, false);
-    conversation.addPending({ clientId, sender: this.me, receiver: conversation.peer, body }, now);
+    conversation.addPending({ clientId, sender: this.me, receiver: conversation.peer, body, action }, now);
     this.changed();
   }
 
@@ -219,13 +227,15 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   /** Records a change of the connection at `now` (ms since the epoch). */
   connection(change: StateChange, now: number): void {
     this.status.update(change, now);
+    if (change.server) this.server = change.server;
+    if (change.state === 'connected') this.node = change.node;
     this.changed();
   }
 
-  /** Takes the server's command list, without /LOGIN: a connection belongs to one user. */
+  /** Takes the server's command list, without /LOGIN (a connection belongs to one user), with the client's own. */
   setCommands(commands: readonly CommandHelp[]): void {
     const usable = commands.filter((command) => command.name.toUpperCase() !== '/LOGIN');
-    if (usable.length > 0) this.commands = usable;
+    if (usable.length > 0) this.commands = [...usable, ...CLIENT_COMMANDS];
     this.changed();
   }
 

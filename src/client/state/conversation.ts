@@ -1,5 +1,5 @@
 import { nameKey } from '../../chat/names';
-import type { Message } from '../../gen/tinychat/v1/chat';
+import { MessageKind, type Message } from '../../gen/tinychat/v1/chat';
 import type { SentMessage } from '../events';
 
 /** Where an own message is: typed but not yet stored, stored, or refused by the server. */
@@ -15,6 +15,8 @@ export interface ChatMessage {
   sender: string;
   receiver: string;
   body: string;
+  /** True for an action (/ME): shown as "* sender body". */
+  action: boolean;
   /** The server's time once stored; the local time of typing while pending. */
   time: Date;
   /** True for the reader's own messages. */
@@ -123,6 +125,7 @@ export class Conversation {
       sender: message.sender,
       receiver: message.receiver,
       body: message.body,
+      action: message.kind === MessageKind.MESSAGE_KIND_ACTION,
       time: message.time ?? new Date(),
       own,
       delivery: 'sent',
@@ -143,7 +146,7 @@ export class Conversation {
   }
 
   /** Shows an own message that was just typed, as pending. */
-  addPending(send: { clientId: string; sender: string; receiver: string; body: string }, time: Date): void {
+  addPending(send: { clientId: string; sender: string; receiver: string; body: string; action?: boolean }, time: Date): void {
     const entry: ChatMessage = {
       kind: 'message',
       key: `c:${send.clientId}`,
@@ -151,6 +154,7 @@ export class Conversation {
       sender: send.sender,
       receiver: send.receiver,
       body: send.body,
+      action: send.action ?? false,
       time,
       own: true,
       delivery: 'pending',

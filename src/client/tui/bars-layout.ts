@@ -1,8 +1,6 @@
 import type { ChatState } from '../state/chat-state';
-import type { LineEditor } from '../state/line-editor';
 import { formatWhen } from '../state/local-time';
-import { fit, seg, spread, type Style, type StyledLine } from './styled-line';
-import { textWidth, truncate } from './text-width';
+import { seg, spread, type Style, type StyledLine } from './styled-line';
 import type { Theme } from './theme';
 
 /**
@@ -30,7 +28,7 @@ export function layoutHeader(state: ChatState, width: number, theme: Theme, scro
 
 /**
  * The status bar: connection state (coloured by tone, with the number of
- * sends waiting while not connected), user @ server, the conversation shown,
+ * sends waiting while not connected), user @ node (address), the conversation shown,
  * and the help key on the right.
  */
 export function layoutStatus(state: ChatState, width: number, theme: Theme, now: number): StyledLine {
@@ -39,45 +37,9 @@ export function layoutStatus(state: ChatState, width: number, theme: Theme, now:
   const waiting = state.pendingCount;
   const stateText = waiting > 0 && status.tone !== 'ok' ? `${status.text} · ${waiting} waiting` : status.text;
   const dot = status.tone === 'ok' ? '●' : '○';
-  const left: StyledLine = [seg(` ${dot} ${stateText} `, tone), seg(` ${state.me} @ ${state.server}`, theme.bar)];
+  // The node's name, when it says more than the address does (several nodes serve one chat).
+  const where = state.node && state.node !== state.server ? `${state.node} (${state.server})` : state.server;
+  const left: StyledLine = [seg(` ${dot} ${stateText} `, tone), seg(` ${state.me} @ ${where}`, theme.bar)];
   if (state.current) left.push(seg(' │ ', theme.bar), seg(state.current.peer, { ...theme.bar, bold: true }));
   return spread(left, [seg(' F1 help ', theme.bar)], width, theme.bar);
-}
-
-/** The input row and where the cursor goes on it. */
-export interface InputRow {
-  line: StyledLine;
-  /** Column of the cursor within the row. */
-  cursor: number;
-}
-
-/**
- * The input row: a prompt, then the part of the typed text around the
- * cursor that fits (long lines scroll sideways), or a quiet placeholder
- * while nothing is typed.
- */
-export function layoutInput(editor: LineEditor, prompt: string, placeholder: string, width: number, theme: Theme): InputRow {
-  const promptText = truncate(prompt, Math.max(0, width - 10));
-  const room = Math.max(1, width - textWidth(promptText) - 1);
-  const head: StyledLine = [seg(promptText, theme.prompt)];
-  if (editor.isEmpty) return { line: fit([...head, seg(placeholder, theme.quiet)], width), cursor: textWidth(promptText) };
-  const parts = editor.graphemes.map((grapheme) => (/[\u0000-\u001f\u007f-\u009f]/.test(grapheme) ? '\ufffd' : grapheme));
-  const widths = parts.map(textWidth);
-  // Start as far left as possible while the cursor stays visible.
-  let start = 0;
-  let upToCursor = widths.slice(0, editor.cursor).reduce((a, b) => a + b, 0);
-  while (upToCursor >= room && start < editor.cursor) {
-    upToCursor -= widths[start];
-    start += 1;
-  }
-  let used = 0;
-  let end = start;
-  while (end < parts.length && used + widths[end] <= room) {
-    used += widths[end];
-    end += 1;
-  }
-  return {
-    line: [...head, seg(parts.slice(start, end).join(''))],
-    cursor: textWidth(promptText) + upToCursor,
-  };
 }

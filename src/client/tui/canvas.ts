@@ -1,7 +1,7 @@
 import * as blessed from 'blessed';
 import { graphemes } from '../state/line-editor';
 import type { Style, StyledLine } from './styled-line';
-import { textWidth } from './text-width';
+import { graphemeWidth } from './text-width';
 
 /** A box that shows styled rows exactly as laid out. */
 export interface Canvas {
@@ -11,6 +11,29 @@ export interface Canvas {
 }
 
 type Cell = [number, string];
+
+/** The escape sequence that moves the terminal's cursor to column `x` (0-based) of its row. */
+function cha(x: number): string {
+  return `\x1b[${x + 1}G`;
+}
+
+const SEQUENCE_CELL = /^ {2}\x1b\[\d+G(.+)\x1b\[\d+G$/su;
+
+/** What a cell at column `x` holds to show an emoji sequence (see putSequence below). */
+function sequenceCell(x: number, grapheme: string): string {
+  return `  ${cha(x)}${grapheme}${cha(x + 2)}`;
+}
+
+/** The grapheme a cell shows: its text, or the emoji of a cell that holds a sequence. */
+export function cellGrapheme(cell: string): string {
+  return SEQUENCE_CELL.exec(cell)?.[1] ?? cell;
+}
+
+/** True for a grapheme of more than one code point. */
+function isSequence(grapheme: string): boolean {
+  const first = grapheme.codePointAt(0)!;
+  return grapheme.length > (first > 0xffff ? 2 : 1);
+}
 type Row = Cell[] & { dirty?: boolean };
 
 /**
@@ -58,13 +81,33 @@ export function createCanvas(screen: blessed.Widgets.Screen, options: blessed.Wi
         cell[1] = ch;
         line.dirty = true;
       };
+      // Terminals disagree on the width of emoji made of several code points
+      // (tmux 3.3 draws a skin-toned thumb four columns wide, and a symbol
+      // with the emoji selector one). Whatever the terminal does, the cell
+      // is written as: two blanks, back to its column, the emoji, then to the
+      // column two further on, where this layout continues. What a wider
+      // drawing spills into the next two cells is overwritten on every
+      // draw; near the right edge, where it would wrap, only the first code
+      // point is drawn.
+      const putSequence = (at: number, attr: number, grapheme: string) => {
+        const olines = (screen as unknown as { olines: Row[] }).olines;
+        const columns = screen.width as number;
+        const shown = at + 4 <= columns ? grapheme : String.fromCodePoint(grapheme.codePointAt(0)!);
+        put(at, attr, sequenceCell(at, shown));
+        for (const spill of [at + 2, at + 3]) {
+          const drawn = olines[y]?.[spill];
+          if (drawn) drawn[1] = '\0';
+        }
+        line.dirty = true;
+      };
       for (const segment of row) {
         const attr = attrOf(segment.style);
         for (const grapheme of graphemes(segment.text)) {
-          const width = textWidth(grapheme);
+          const width = graphemeWidth(grapheme);
           if (width === 0) continue;
           if (x + width > right) return;
-          put(x, attr, grapheme);
+          if (width === 2 && isSequence(grapheme)) putSequence(x, attr, grapheme);
+          else put(x, attr, grapheme);
           if (width === 2) put(x + 1, attr, ' ');
           x += width;
         }

@@ -5,14 +5,16 @@ import { Completer } from '../state/completion';
 import type { Conversation } from '../state/conversation';
 import { InputHistory } from '../state/input-history';
 import { LineEditor } from '../state/line-editor';
-import { layoutHeader, layoutInput, layoutStatus } from './bars-layout';
+import { layoutHeader, layoutStatus } from './bars-layout';
 import { createCanvas, type Canvas } from './canvas';
+import { layoutInput, type InputArea } from './input-layout';
 import { actionFor, applyEdit, type Action, type KeyEvent } from './keymap';
 import { layoutHelp, layoutUsers, type OverlayContent } from './overlay-layout';
 import { PaneScroll } from './pane-scroll';
 import { screenGeometry, type Geometry, type Rect } from './screen-geometry';
 import { layoutSidebar } from './sidebar-layout';
 import { fit, seg, type StyledLine } from './styled-line';
+import { TerminalInput } from './terminal-input';
 import type { Theme } from './theme';
 import { layoutHome, layoutTimeline, type PaneLine } from './timeline-layout';
 
@@ -34,6 +36,14 @@ function place(box: Box, rect: Rect): void {
   box.height = rect.height;
 }
 
+/** How the chat screen shows things. */
+export interface ChatViewOptions {
+  /** Times with seconds. */
+  seconds?: boolean;
+  /** The clock (ms since the epoch); Date.now by default. */
+  clock?: () => number;
+}
+
 /**
  * The chat screen: sidebar, conversation pane, input row and status bar. It
  * draws the ChatState after every change and turns keys into actions on the
@@ -50,6 +60,7 @@ export class ChatView {
   private readonly scroll = new PaneScroll();
   private readonly layouts = new Map<string, CachedLayout>();
   private readonly parts: Record<Part, Canvas>;
+  private readonly terminalInput: TerminalInput;
   private drawScheduled: NodeJS.Immediate | undefined;
   private tick: NodeJS.Timeout | undefined;
   private completionHint: string | undefined;
@@ -70,7 +81,7 @@ export class ChatView {
     private readonly state: ChatState,
     private readonly controller: ChatController,
     private readonly theme: Theme,
-    private readonly clock: () => number = Date.now,
+    private readonly options: ChatViewOptions = {},
   ) {
     const canvas = (options: blessed.Widgets.BoxOptions = {}) => createCanvas(screen, options);
     this.parts = {
@@ -83,6 +94,11 @@ export class ChatView {
       status: canvas(),
       overlay: canvas({ border: { type: 'line' }, padding: { left: 1, right: 1 }, hidden: true }),
     };
+    this.terminalInput = new TerminalInput(screen, {
+      paste: (text) => this.typed(text),
+      text: (text) => this.typed(text),
+      newline: () => this.typed('\n'),
+    });
     this.done = new Promise((resolve) => {
       this.finish = resolve;
     });
@@ -111,6 +127,7 @@ export class ChatView {
     this.state.removeListener('bell', this.onBell);
     this.screen.removeListener('keypress', this.onKey);
     this.screen.removeListener('resize', this.onResize);
+    this.terminalInput.dispose();
     if (this.drawScheduled) clearImmediate(this.drawScheduled);
     clearTimeout(this.tick);
     for (const part of Object.values(this.parts)) part.box.destroy();
@@ -131,8 +148,9 @@ export class ChatView {
     }
     const cols = this.screen.width as number;
     const rows = this.screen.height as number;
-    const geometry = screenGeometry(cols, rows);
-    const now = this.clock();
+    const input = this.inputArea(cols);
+    const geometry = screenGeometry(cols, rows, input.rows.length);
+    const now = (this.options.clock ?? Date.now)();
     const { theme, state, parts } = this;
 
     for (const name of ['header', 'pane', 'rule', 'input', 'status'] as const) place(parts[name].box, geometry[name]);
@@ -152,15 +170,14 @@ export class ChatView {
     parts.header.setRows([layoutHeader(state, geometry.header.width, theme, scrolledBack, new Date(now), !geometry.sidebar)]);
     parts.rule.setRows([this.rule(geometry)]);
     parts.status.setRows([layoutStatus(state, geometry.status.width, theme, now)]);
-    const input = this.inputRow(geometry.input.width);
-    parts.input.setRows([input.line]);
+    parts.input.setRows(input.rows);
     this.drawOverlay(cols, rows);
 
     this.screen.render();
     const program = this.screen.program;
     if (state.overlay) program.hideCursor();
     else {
-      program.cup(geometry.input.top, Math.min(geometry.input.width - 1, input.cursor));
+      program.cup(geometry.input.top + input.cursor.row, Math.min(geometry.input.width - 1, input.cursor.col));
       program.showCursor();
     }
 
@@ -180,11 +197,21 @@ export class ChatView {
     return fit([seg('──', this.theme.quiet), seg(label, this.theme.title), seg(text.slice(2 + label.length), this.theme.quiet)], width);
   }
 
-  private inputRow(width: number) {
+  private inputArea(width: number): InputArea {
     const current = this.state.current;
     const prompt = current ? `${current.peer} › ` : '› ';
     const placeholder = current ? `message ${current.peer} — Enter sends, F1 help` : 'type /START <name> to open a conversation, F1 for help';
-    return layoutInput(this.editor, prompt, placeholder, width, this.theme);
+    return layoutInput(this.editor, { prompt, placeholder, width, theme: this.theme });
+  }
+
+  /** Text that arrives whole (a paste, Alt-Enter's newline) goes into the line at the cursor. */
+  private typed(text: string): void {
+    if (this.state.overlay) this.state.setOverlay(undefined);
+    this.editor.insert(text);
+    this.history.reset();
+    this.completer.reset();
+    this.completionHint = undefined;
+    this.schedule();
   }
 
   /** Draws the conversation (or the home page); true when it is scrolled back from the newest line. */
@@ -193,7 +220,7 @@ export class ChatView {
     const pane = geometry.pane;
     const current = state.current;
     const key = current?.key ?? HOME;
-    const options = { width: pane.width - 1, me: state.me, theme };
+    const options = { width: pane.width - 1, me: state.me, theme, seconds: this.options.seconds };
     const lines: PaneLine[] = current ? this.timeline(current, options) : layoutHome(state.home, { ...options, conversations: state.conversations.length });
     const height = pane.height;
     this.scroll.keepOnly(new Set([HOME, ...state.conversations.map((conversation) => conversation.key)]));
@@ -228,7 +255,7 @@ export class ChatView {
     const content: OverlayContent =
       overlay.kind === 'help'
         ? layoutHelp(this.state.commands, inner, this.theme)
-        : layoutUsers(overlay.people, this.state.me, new Date(this.clock()), this.theme);
+        : layoutUsers(overlay.people, this.state.me, new Date((this.options.clock ?? Date.now)()), this.theme);
     const room = Math.max(1, rows - 2);
     const all = content.rows.map((row) => fit(row, inner));
     let shownRows = all;

@@ -43,6 +43,7 @@ export type Action =
 /** The key bindings, for the help overlay and the README. */
 export const KEY_BINDINGS: ReadonlyArray<{ keys: string; what: string }> = [
   { keys: 'Enter', what: 'send the line, or run the command' },
+  { keys: 'Alt-Enter', what: 'a new line in the message (a paste keeps its lines too)' },
   { keys: 'Tab, Shift-Tab', what: 'complete a command or name (again: the next one); on an empty line: next / previous conversation' },
   { keys: 'Up, Down', what: 'lines typed before' },
   { keys: 'Alt-1 … Alt-9', what: 'go to conversation 1 … 9' },

@@ -3,6 +3,7 @@ import type { LoginForm } from '../state/login-form';
 import { createCanvas, type Canvas } from './canvas';
 import { actionFor, applyEdit, type KeyEvent } from './keymap';
 import { layoutLogin } from './login-layout';
+import { TerminalInput } from './terminal-input';
 import type { Theme } from './theme';
 
 /** What the person did on the form. */
@@ -16,6 +17,7 @@ const BOX_WIDTH = 62;
  */
 export class LoginView {
   private readonly canvas: Canvas;
+  private readonly terminalInput: TerminalInput;
   private waiting: ((choice: LoginChoice) => void) | undefined;
   private readonly onKey = (ch: string | undefined, key: KeyEvent | undefined) => this.key(ch, key);
   private readonly onResize = () => this.draw();
@@ -36,6 +38,18 @@ export class LoginView {
     });
     screen.on('keypress', this.onKey);
     screen.on('resize', this.onResize);
+    this.terminalInput = new TerminalInput(screen, {
+      // A field holds one line: a pasted password loses its line breaks.
+      paste: (text) => this.typed(text.replace(/\n/g, '')),
+      text: (text) => this.typed(text),
+      newline: () => {},
+    });
+  }
+
+  private typed(text: string): void {
+    if (this.form.busy) return;
+    this.form.field.editor.insert(text);
+    this.draw();
   }
 
   /** Resolves when the person submits a valid form (Enter) or leaves (Esc, Ctrl-C). While busy, only leaving counts. */
@@ -67,6 +81,7 @@ export class LoginView {
   dispose(): void {
     this.screen.removeListener('keypress', this.onKey);
     this.screen.removeListener('resize', this.onResize);
+    this.terminalInput.dispose();
     this.canvas.box.destroy();
   }
 

@@ -27,6 +27,8 @@ export interface TuiOptions {
   errors?: NodeJS.WritableStream;
   /** The terminal type; $TERM by default. */
   terminal?: string;
+  /** Times with seconds (--seconds). */
+  seconds?: boolean;
   /** Delays between reconnect attempts (tests shorten them). */
   backoff?: BackoffOptions;
   /** How long a login keeps trying while the server cannot be reached; 0 (the default) tries once. */
@@ -95,7 +97,7 @@ async function run(screen: blessed.Widgets.Screen, options: TuiOptions, onState:
     const logged = await logIn(screen, options, theme, running);
     if (!logged) return 0;
     onState(logged.state);
-    const view = new ChatView(screen, logged.state, logged.controller, theme);
+    const view = new ChatView(screen, logged.state, logged.controller, theme, { seconds: options.seconds });
     const outcome = await view.done;
     view.dispose();
     restore();

@@ -1,52 +1,39 @@
+// East Asian widths from the Unicode data, kept current by its maintainers.
+// (An ES module; Node 20.19 and later load it with require.)
+import { eastAsianWidth } from 'get-east-asian-width';
 import { graphemes } from '../state/line-editor';
 
-// East Asian Wide and Fullwidth ranges of the Basic Multilingual Plane that
-// terminals draw two columns wide. Emoji with emoji presentation are added by
-// property below; everything past the BMP is counted as wide (see
-// codePointWidth).
-const WIDE_BMP: ReadonlyArray<readonly [number, number]> = [
-  [0x1100, 0x115f],
-  [0x2329, 0x232a],
-  [0x2e80, 0x303e],
-  [0x3041, 0x33ff],
-  [0x3400, 0x4dbf],
-  [0x4e00, 0x9fff],
-  [0xa000, 0xa4cf],
-  [0xa960, 0xa97f],
-  [0xac00, 0xd7a3],
-  [0xf900, 0xfaff],
-  [0xfe10, 0xfe19],
-  [0xfe30, 0xfe6f],
-  [0xff00, 0xff60],
-  [0xffe0, 0xffe6],
-];
-
-const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}\u1160-\u11ff]$/u;
-const EMOJI_PRESENTATION = /^\p{Emoji_Presentation}$/u;
+// Marks, invisible format characters and Hangul medial vowels: drawn on the character before.
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}\u1160-\u11ff]+$/u;
+// Built at run time: the `v` flag is newer than the compile target.
+const RGI_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+const PICTOGRAPHIC = /^[\p{Extended_Pictographic}\p{Regional_Indicator}]/u;
+const ASCII = /^[\x20-\x7e]*$/;
 
 /**
- * Columns a terminal gives one code point: 0 for combining marks and
- * invisible format characters, 2 for East Asian wide characters and emoji,
- * 1 otherwise. Code points past U+FFFF other than marks count 2: most are
- * emoji or CJK, and the screen library reserves two cells for them too.
+ * Columns a terminal gives one grapheme (what graphemes() returns): 0 for
+ * control characters and lone combining marks or joiners, 2 for an emoji
+ * (a skin tone, a family joined by ZWJ, a flag, a symbol with the emoji
+ * selector: one emoji, two columns) and for East Asian wide characters,
+ * 1 otherwise. This is the one measure of text on the screen: every view
+ * lays text out with it, and the screen library is made to use it too.
  */
-export function codePointWidth(codePoint: number): 0 | 1 | 2 {
-  if (codePoint < 0x300) return codePoint < 0x20 || (codePoint >= 0x7f && codePoint < 0xa0) ? 0 : 1;
-  const char = String.fromCodePoint(codePoint);
-  if (ZERO_WIDTH.test(char)) return 0;
-  if (codePoint > 0xffff) return 2;
-  if (EMOJI_PRESENTATION.test(char)) return 2;
-  for (const [low, high] of WIDE_BMP) {
-    if (codePoint < low) break;
-    if (codePoint <= high) return 2;
-  }
-  return 1;
+export function graphemeWidth(grapheme: string): 0 | 1 | 2 {
+  const first = grapheme.codePointAt(0);
+  if (first === undefined || first < 0x20 || (first >= 0x7f && first < 0xa0)) return 0;
+  if (first < 0x300) return grapheme.length === 1 || !grapheme.includes('\ufe0f') ? 1 : 2;
+  if (ZERO_WIDTH.test(grapheme)) return 0;
+  if (RGI_EMOJI.test(grapheme)) return 2;
+  // Half-typed sequences and emoji the list does not name yet still draw as one emoji.
+  if (PICTOGRAPHIC.test(grapheme) && (first > 0xffff || grapheme.includes('\ufe0f'))) return 2;
+  return eastAsianWidth(first) === 2 ? 2 : 1;
 }
 
-/** Columns a string takes in a terminal. */
+/** Columns a string takes in a terminal: the sum over its graphemes. */
 export function textWidth(text: string): number {
+  if (ASCII.test(text)) return text.length;
   let width = 0;
-  for (const char of text) width += codePointWidth(char.codePointAt(0)!);
+  for (const grapheme of graphemes(text)) width += graphemeWidth(grapheme);
   return width;
 }
 
@@ -55,7 +42,7 @@ export function cutToWidth(text: string, width: number): string {
   let used = 0;
   let out = '';
   for (const grapheme of graphemes(text)) {
-    const w = textWidth(grapheme);
+    const w = graphemeWidth(grapheme);
     if (used + w > width) break;
     used += w;
     out += grapheme;
@@ -116,7 +103,7 @@ export function wrapText(text: string, width: number): string[] {
       continue;
     }
     for (const grapheme of graphemes(token)) {
-      const gw = textWidth(grapheme);
+      const gw = graphemeWidth(grapheme);
       if (used + gw > limit) flush();
       line += grapheme;
       used += gw;

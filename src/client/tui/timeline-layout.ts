@@ -1,6 +1,6 @@
 import type { Conversation, TimelineEntry } from '../state/conversation';
 import { formatDay, formatHourMinute, sameDay } from '../state/local-time';
-import { printable } from '../format';
+import { formatClock, printable } from '../format';
 import { centred, seg, type StyledLine } from './styled-line';
 import { padTo, textWidth, truncate, wrapText } from './text-width';
 import type { Theme } from './theme';
@@ -17,9 +17,9 @@ export interface TimelineLayoutOptions {
   /** The reader's name. */
   me: string;
   theme: Theme;
+  /** Times with seconds (HH:MM:SS), for --seconds. */
+  seconds?: boolean;
 }
-
-const TIME_WIDTH = 5;
 const LONGEST_NAME_COLUMN = 16;
 const NARROWEST_BODY = 12;
 
@@ -46,10 +46,13 @@ function markOf(entry: TimelineEntry, theme: Theme): StyledLine[number] {
  * local date changes, then for each message `HH:MM mark name  text`, long
  * text wrapped under itself. The mark shows own messages' delivery: … until
  * the server stored it, ✓ once it did, ✗ when it was refused (with the reason
- * below). Notices (answers, errors, presence) fill the name column with text.
+ * below). An action (/ME) reads "* name action" after an empty name column.
+ * Notices (answers, errors, presence) fill the name column with text.
  */
 export function layoutTimeline(conversation: Conversation, options: TimelineLayoutOptions): PaneLine[] {
   const { width, me, theme } = options;
+  const TIME_WIDTH = options.seconds ? 8 : 5;
+  const clock = options.seconds ? formatClock : formatHourMinute;
   const lines: PaneLine[] = [];
   const entries = conversation.entries();
   const nameColumn = Math.min(
@@ -70,7 +73,7 @@ export function layoutTimeline(conversation: Conversation, options: TimelineLayo
       day = entry.time;
       lines.push({ line: centred(` ${formatDay(entry.time)} `, width, '─', theme.quiet) });
     }
-    const time = seg(formatHourMinute(entry.time), theme.quiet);
+    const time = seg(clock(entry.time), theme.quiet);
     const mark = markOf(entry, theme);
     if (entry.kind === 'notice') {
       const indent = TIME_WIDTH + 3;
@@ -83,10 +86,11 @@ export function layoutTimeline(conversation: Conversation, options: TimelineLayo
     }
     const indent = TIME_WIDTH + 3 + nameColumn + 2;
     const nameStyle = entry.own ? theme.own : theme.sender(entry.sender);
-    const name = seg(padTo(printable(entry.sender), nameColumn), nameStyle);
-    wrapAll(bodyLines(entry.body), width - indent).forEach((text, i) => {
+    const name = seg(entry.action ? ' '.repeat(nameColumn) : padTo(printable(entry.sender), nameColumn), nameStyle);
+    const body = entry.action ? `* ${entry.sender} ${entry.body}` : entry.body;
+    wrapAll(bodyLines(body), width - indent).forEach((text, i) => {
       const start = i === 0 ? [time, seg(' '), mark, seg(' '), name, seg('  ')] : [seg(' '.repeat(indent))];
-      lines.push({ line: [...start, seg(text)], key: entry.key });
+      lines.push({ line: [...start, seg(text, entry.action ? nameStyle : undefined)], key: entry.key });
     });
     if (entry.delivery === 'failed') {
       const why = `not sent: ${printable(entry.failure ?? 'refused by the server')} — press Up to get the text back`;

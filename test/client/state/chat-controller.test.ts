@@ -101,6 +101,21 @@ describe('ChatController', function () {
     expect(bodies(conversation)).to.deep.equal(['hello bob']);
   });
 
+  it('sends /ME as an action that both sides show as one, and explains /ME without an action', async () => {
+    const bob = await online('bob');
+    const alice = await online('alice');
+    await alice.controller.submit('/START bob');
+    await alice.controller.submit('/me waves from the station');
+    expect(messages(alice.state.current).map((m) => [m.body, m.action, m.delivery])).to.deep.equal([['waves from the station', true, 'pending']]);
+    await eventually('the receipt', () => messages(alice.state.current)[0]?.delivery === 'sent');
+    expect(messages(alice.state.current)[0].action).to.equal(true);
+    await eventually('the action at bob', () => messages(bob.state.find('alice'))[0]?.action === true);
+    expect(bodies(bob.state.find('alice'))).to.deep.equal(['waves from the station']);
+    await alice.controller.submit('/ME');
+    expect(notices(alice.state.current!.entries())).to.include('/ME needs the action — usage: /ME <action>, e.g. /ME waves');
+    expect(alice.state.commands.map((c) => c.name)).to.include('/ME');
+  });
+
   it('shows the recent history of a conversation opened by a message, without doubling that message', async () => {
     await register('bob');
     await sendAll('alice', 'bob', ['one', 'two', 'three']);

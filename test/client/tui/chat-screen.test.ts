@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
 import type { Widgets } from 'blessed';
 import { ChatConnection } from '../../../src/client/connection';
+import { cellGrapheme } from '../../../src/client/tui/canvas';
 import { textWidth } from '../../../src/client/tui/text-width';
 import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
@@ -32,8 +33,9 @@ function rowsOf(screen: Widgets.Screen): string[] {
   return lines.map((line) => {
     let text = '';
     for (let x = 0; x < line.length; x += 1) {
-      text += line[x][1];
-      if (textWidth(line[x][1]) === 2) x += 1;
+      const grapheme = cellGrapheme(line[x][1]);
+      text += grapheme;
+      if (textWidth(grapheme) === 2) x += 1;
     }
     return text;
   });
@@ -66,7 +68,7 @@ describe('the full-screen client on an in-memory terminal', function () {
     removeTempDirs();
   });
 
-  function open(user: string | undefined, options: { columns?: number; rows?: number; server?: string } = {}) {
+  function open(user: string | undefined, options: { columns?: number; rows?: number; server?: string; seconds?: boolean } = {}) {
     const terminal = fakeTerminal(options.columns, options.rows);
     const session = openTui({
       server: options.server ?? server.target,
@@ -76,6 +78,7 @@ describe('the full-screen client on an in-memory terminal', function () {
       output: terminal.output,
       terminal: 'xterm-256color',
       backoff: FAST_BACKOFF,
+      seconds: options.seconds,
     });
     sessions.push({ session, terminal });
     const see = (text: string, what = `"${text}" on the screen`) => eventually(what, () => screenText(session.screen).includes(text));
@@ -145,6 +148,78 @@ describe('the full-screen client on an in-memory terminal', function () {
     alice.type('\x1b2');
     await alice.see('are you free at three?');
     expect(rowsOf(alice.screen)[2].slice(0, 19)).to.match(/^ 2 ● carol +$/);
+  });
+
+  it('takes a bracketed paste whole, newlines included, grows the input area, and sends it as one message on Enter; Alt-Enter adds a line', async () => {
+    const bob = await person('bob');
+    const received: string[] = [];
+    bob.on('message', (message) => received.push(message.body));
+    const alice = open('alice');
+    await alice.see('Welcome to TinyChat, alice.');
+    expect(alice.terminal.written()).to.include('\x1b[?2004h');
+    alice.type('/START bob\r');
+    await alice.see('this is the start of your conversation with bob');
+    alice.type('\x1b[200~Traceback (most recent call last):\r  File "a.py", line 1\r\nValueError: bad\x1b[201~');
+    await eventually('the paste on three rows', () => {
+      const rows = rowsOf(alice.screen);
+      return rows[20] === 'bob › Traceback (most recent call last):' + ' '.repeat(40) && /^ {8}File "a.py", line 1 *$/.test(rows[21]) && /^ {6}ValueError: bad *$/.test(rows[22]);
+    });
+    expect(received).to.deep.equal([]);
+    alice.type('\x1b\r');
+    await eventually('a fourth row', () => rowsOf(alice.screen)[19].startsWith('bob › Traceback'));
+    alice.type('(end)');
+    await eventually('the fourth row typed', () => /^ {6}\(end\) *$/.test(rowsOf(alice.screen)[22]));
+    alice.type('\r');
+    await eventually('one message at bob', () => received.length === 1);
+    expect(received).to.deep.equal(['Traceback (most recent call last):\n  File "a.py", line 1\nValueError: bad\n(end)']);
+    await eventually('the input area back to one row', () => /^bob › message bob/.test(rowsOf(alice.screen)[22]));
+    await alice.see('ValueError: bad');
+  });
+
+  it('shows a paste of 10,000 characters at once, with bracketed paste and without', async () => {
+    const alice = open('alice');
+    await alice.see('Welcome to TinyChat, alice.');
+    const text = 'paste '.repeat(1666) + 'END-ONE';
+    const inputRow = () => rowsOf(alice.screen)[22];
+    const timeUntilShown = async (keys: string, end: string): Promise<number> => {
+      const started = process.hrtime.bigint();
+      alice.type(keys);
+      const giveUpAt = Date.now() + 10_000;
+      // Checked after every turn of the event loop, not at a polling interval, to time it closely.
+      while (!inputRow().includes(end)) {
+        if (Date.now() > giveUpAt) throw new Error(`the paste did not show within 10 s; the input row: ${inputRow()}`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    const plainMs = await timeUntilShown(text, 'END-ONE');
+    alice.type('\x15');
+    await eventually('the line emptied', () => /^› type \/START/.test(inputRow()));
+    const bracketedMs = await timeUntilShown(`\x1b[200~${text.replace('END-ONE', 'END-TWO')}\x1b[201~`, 'END-TWO');
+    console.log(`      10,000 characters on screen: ${plainMs.toFixed(1)} ms without bracketed paste, ${bracketedMs.toFixed(1)} ms as a bracketed paste`);
+    expect(plainMs).to.be.below(100);
+    expect(bracketedMs).to.be.below(100);
+  });
+
+  it('names the server node in the status bar, and the next one after a failover; shows seconds when asked', async () => {
+    const second = await startTestServer({ dbPath: server.dbPath, nodeName: 'node-two' });
+    try {
+      const first = await startTestServer({ nodeName: 'node-one' });
+      const alice = open('alice', { server: `${first.target},${second.target}`, seconds: true });
+      await alice.see(`alice @ node-one (${first.target})`);
+      alice.type('/START alice\r');
+      alice.type('a note to self\r');
+      await eventually('the time with seconds', () => rowsOf(alice.screen).some((row) => /\d\d:\d\d:\d\d ✓ alice {2}a note to self/.test(row)));
+      await first.stop();
+      await alice.see(`alice @ node-two (${second.target})`, 'the second node in the status bar');
+    } finally {
+      for (const { session, terminal } of sessions.splice(0)) {
+        terminal.input.write('\x03');
+        setTimeout(() => terminal.input.write('\x03'), 50).unref();
+        await session.exit;
+      }
+      await second.stop();
+    }
   });
 
   it('completes names with Tab and brings earlier lines back with Up', async () => {

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { ChatState } from '../../../src/client/state/chat-state';
 import { LineEditor } from '../../../src/client/state/line-editor';
 import { formatDay } from '../../../src/client/state/local-time';
-import { layoutInput, layoutStatus } from '../../../src/client/tui/bars-layout';
+import { layoutStatus } from '../../../src/client/tui/bars-layout';
+import { layoutInput } from '../../../src/client/tui/input-layout';
 import { actionFor } from '../../../src/client/tui/keymap';
 import { screenGeometry } from '../../../src/client/tui/screen-geometry';
 import { layoutSidebar } from '../../../src/client/tui/sidebar-layout';
@@ -38,18 +39,51 @@ describe('screen layouts', () => {
     for (const row of rows) expect(textWidth(row)).to.be.at.most(50);
   });
 
-  it('keeps the cursor on screen when the line is longer than the input row', () => {
+  it('shows seconds in times when asked, and an action as "* name action"', () => {
+    const state = new ChatState('alice', 'x');
+    const bob = state.open('bob', true);
+    bob.merge([stored(1, 'bob', 'alice', 'waves from the station', new Date(2024, 4, 14, 9, 7, 42))], () => false, false);
+    bob.entries().forEach((entry) => entry.kind === 'message' && (entry.action = true));
+    bob.addPending({ clientId: 'c', sender: 'alice', receiver: 'bob', body: 'waves back', action: true }, new Date(2024, 4, 14, 9, 8, 5));
+    const rows = layoutTimeline(bob, { width: 50, me: 'alice', theme, seconds: true }).map((row) => plain(row.line));
+    expect(rows[2]).to.equal('09:07:42          * bob waves from the station');
+    expect(rows[3]).to.equal('09:08:05 …        * alice waves back');
+    expect(plain(layoutTimeline(bob, { width: 50, me: 'alice', theme }).map((row) => row.line)[2])).to.equal('09:07          * bob waves from the station');
+  });
+
+  it('wraps a long line in the input area, growing it up to five rows and then showing the rows up to the cursor', () => {
     const editor = new LineEditor('x'.repeat(100));
-    const row = layoutInput(editor, 'bob › ', '', 40, theme);
-    expect(row.cursor).to.be.at.most(39);
-    expect(plain(row.line)).to.match(/^bob › x+$/);
-    expect(textWidth(plain(row.line))).to.be.at.most(40);
+    const area = layoutInput(editor, { prompt: 'bob › ', placeholder: '', width: 40, theme });
+    expect(area.rows.map(plain)).to.deep.equal(['bob › ' + 'x'.repeat(33), ' '.repeat(6) + 'x'.repeat(33), ' '.repeat(6) + 'x'.repeat(33), ' '.repeat(6) + 'x']);
+    expect(area.cursor).to.deep.equal({ row: 3, col: 7 });
     editor.home();
-    expect(layoutInput(editor, 'bob › ', '', 40, theme).cursor).to.equal(6);
+    expect(layoutInput(editor, { prompt: 'bob › ', placeholder: '', width: 40, theme }).cursor).to.deep.equal({ row: 0, col: 6 });
+    editor.set('x'.repeat(400));
+    const tall = layoutInput(editor, { prompt: 'bob › ', placeholder: '', width: 40, theme });
+    expect(tall.rows).to.have.length(5);
+    expect(tall.cursor.row).to.equal(4);
+    for (const row of tall.rows) expect(textWidth(plain(row))).to.be.at.most(40);
+  });
+
+  it('gives each line of a multi-line text its own row, the cursor on the line it is in', () => {
+    const editor = new LineEditor('first line\nsecond\n\nlast');
+    const area = layoutInput(editor, { prompt: '› ', placeholder: '', width: 40, theme });
+    expect(area.rows.map(plain)).to.deep.equal(['› first line', '  second', '  ', '  last']);
+    expect(area.cursor).to.deep.equal({ row: 3, col: 6 });
+    editor.set('one\ntwo\nthree\nfour\nfive\nsix\nseven', 'one\ntwo');
+    const scrolled = layoutInput(editor, { prompt: '› ', placeholder: '', width: 40, theme, maxRows: 3 });
+    expect(scrolled.rows.map(plain)).to.deep.equal(['› one', '  two', '  three']);
+    expect(scrolled.cursor).to.deep.equal({ row: 1, col: 5 });
   });
 
   it('shows the placeholder while nothing is typed', () => {
-    expect(plain(layoutInput(new LineEditor(), '› ', 'type /START <name>', 40, theme).line)).to.equal('› type /START <name>');
+    expect(plain(layoutInput(new LineEditor(), { prompt: '› ', placeholder: 'type /START <name>', width: 40, theme }).rows[0])).to.equal('› type /START <name>');
+  });
+
+  it('makes room for a taller input area, keeping the conversation at least four rows', () => {
+    expect(screenGeometry(80, 24, 3).input).to.deep.equal({ left: 0, top: 20, width: 80, height: 3 });
+    expect(screenGeometry(80, 24, 3).pane.height).to.equal(18);
+    expect(screenGeometry(80, 10, 5).input.height).to.equal(3);
   });
 
   it('lists conversations with numbers and unread counts, then people, online first', () => {
@@ -74,6 +108,15 @@ describe('screen layouts', () => {
     const bar = plain(layoutStatus(state, 80, theme, 0));
     expect(bar).to.match(/^ ○ reconnecting in 2 s · 1 waiting {2}alice @ 127\.0\.0\.1:50051 │ bob +F1 help $/);
     expect(textWidth(bar)).to.equal(80);
+  });
+
+  it('names the server node in the status bar when it says more than the address, and follows a failover', () => {
+    const state = new ChatState('alice', 'a:1,b:2');
+    state.connection({ state: 'connected', reconnect: false, server: 'a:1', node: 'n1' }, 0);
+    expect(plain(layoutStatus(state, 80, theme, 0))).to.match(/^ ● connected {2}alice @ n1 \(a:1\) +F1 help $/);
+    state.connection({ state: 'reconnecting', reconnect: true, delayMs: 0, server: 'b:2' }, 0);
+    state.connection({ state: 'connected', reconnect: true, server: 'b:2', node: 'b:2' }, 0);
+    expect(plain(layoutStatus(state, 80, theme, 0))).to.match(/^ ● connected {2}alice @ b:2 +F1 help $/);
   });
 
   it('gives narrow terminals the whole width for the conversation', () => {

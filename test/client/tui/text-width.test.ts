@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { codePointWidth, padTo, textWidth, truncate, wrapText } from '../../../src/client/tui/text-width';
+import { graphemeWidth, padTo, textWidth, truncate, wrapText } from '../../../src/client/tui/text-width';
 
 describe('text width', () => {
   it('counts CJK and emoji two columns, combining marks and joiners none, the rest one', () => {
@@ -7,9 +7,17 @@ describe('text width', () => {
     expect(textWidth('中文')).to.equal(4);
     expect(textWidth('✅😀')).to.equal(4);
     expect(textWidth('e\u0301')).to.equal(1);
-    expect(codePointWidth(0x200d)).to.equal(0);
-    expect(codePointWidth(0xfe0f)).to.equal(0);
+    expect(graphemeWidth('\u200d')).to.equal(0);
+    expect(graphemeWidth('\ufe0f')).to.equal(0);
     expect(textWidth('✓…─')).to.equal(3);
+  });
+
+  it('measures each emoji as two columns, whatever code points it is made of: skin tones, ZWJ families, flags, the emoji selector', () => {
+    for (const emoji of ['👍🏽', '👨‍👩‍👧', '🇯🇵', '☺️', '#️⃣', '🏴‍☠️']) expect(textWidth(emoji), emoji).to.equal(2);
+    expect(textWidth('a👍🏽b👨‍👩‍👧c🇯🇵d')).to.equal(10);
+    expect(truncate('👍🏽👨‍👩‍👧🇯🇵', 5)).to.equal('👍🏽👨‍👩‍👧…');
+    expect(wrapText('👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧', 4)).to.deep.equal(['👨‍👩‍👧👨‍👩‍👧', '👨‍👩‍👧']);
+    expect(padTo('🇯🇵', 4)).to.equal('🇯🇵  ');
   });
 
   it('cuts and pads by columns, never through a wide character', () => {
