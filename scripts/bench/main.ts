@@ -8,7 +8,7 @@ import { choosePinning } from './pinning';
 import { openFileLimit } from './proc-stats';
 import { formatProfileSummary, summarizeProfile } from './profile-summary';
 import { formatResults, type BenchResults } from './report';
-import { runOnce, scenarios, type Run } from './runs';
+import { runOnce, scenarios, stopRunning, type Run } from './runs';
 
 /**
  * `npm run bench`: every scenario against every target, repeated, with the
@@ -61,6 +61,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = { ...parsed, outDir: resolve(parsed.outDir) };
+  // Interrupted: stop the servers, the load and drop the run's database before leaving.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the run in progress`);
+      void stopRunning().then(() => process.exit(130));
+    });
+  }
   checkFileLimit(options);
   mkdirSync(options.outDir, { recursive: true });
   const pinning = choosePinning(options.pin);

@@ -54,7 +54,8 @@ medians, ranges and ratios to the relay; results also go to results/.
 
   --fast                    every scenario, tiny and once: checks the tool, measures nothing
   --only PARTS              throughput,rate,idle (default: all three)
-  --targets NAMES           ${ALL_TARGETS.join(',')} (default: all; the last two need PostgreSQL and NATS)
+  --targets NAMES           ${ALL_TARGETS.join(",")} (default: all; the last two need PostgreSQL and
+                            NATS, and run the fixed rates only)
   --repetitions N           runs of each scenario and target (default 3)
   --pairs LIST              sender→receiver pair counts for saturation (default 10,100)
   --messages N              messages per pair in saturation runs (default 5000)

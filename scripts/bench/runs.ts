@@ -90,7 +90,10 @@ export interface RunContext {
 export function scenarios(options: BenchOptions): Scenario[] {
   const list: Scenario[] = [];
   if (options.only.includes('throughput')) {
-    for (const pairs of options.pairs) list.push({ id: `sat-${pairs}`, kind: 'pairs', pairs, targets: options.targets });
+    // Saturation compares one server with the relay; a PostgreSQL node's
+    // limit is the database's, and its cost is what the fixed rates show.
+    const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
+    if (targets.length > 0) for (const pairs of options.pairs) list.push({ id: `sat-${pairs}`, kind: 'pairs', pairs, targets });
   }
   if (options.only.includes('rate')) {
     for (const rate of options.rates) list.push({ id: `rate-${rate}`, kind: 'pairs', pairs: options.ratePairs, rate, targets: options.targets });
@@ -101,6 +104,14 @@ export function scenarios(options: BenchOptions): Scenario[] {
     if (targets.length > 0) list.push({ id: `idle-${options.idleUsers}`, kind: 'idle', pairs: 0, users: options.idleUsers, targets });
   }
   return list;
+}
+
+/** What is running now, so that an interrupted benchmark can stop it. */
+const running = new Set<{ stop(): Promise<void> }>();
+
+/** Stops the deployment and load of the run in progress, if any (for SIGINT and SIGTERM). */
+export async function stopRunning(): Promise<void> {
+  await Promise.all([...running].map((r) => r.stop().catch(() => undefined)));
 }
 
 /** Splits items round-robin over `workers` lists, dropping the empty ones. */
@@ -152,6 +163,8 @@ export async function runOnce(scenario: Scenario, target: TargetName, ctx: RunCo
   const { options, pinning } = ctx;
   const cpuProfile = profilePath(ctx, scenario, target);
   const pool = new LoadPool(options.workers);
+  const load = { stop: () => pool.exit() };
+  running.add(load);
   try {
     for (const pid of pool.pids) pinning.pinLoad(pid);
     const deployment = await startDeployment(target, {
@@ -161,15 +174,18 @@ export async function runOnce(scenario: Scenario, target: TargetName, ctx: RunCo
       cpuProfilePath: cpuProfile,
       dropEvery: options.bareDropEvery,
     });
+    running.add(deployment);
     try {
       const run = scenario.kind === 'pairs' ? await runPairs(pool, deployment, scenario, ctx) : await runIdle(pool, deployment, scenario, ctx);
       return { ...run, cpuProfile };
     } catch (err) {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- end of the ${target} server's log ---\n${deployment.logTail()}`);
     } finally {
+      running.delete(deployment);
       await deployment.stop();
     }
   } finally {
+    running.delete(load);
     await pool.exit();
   }
 }
