@@ -481,10 +481,11 @@ export class SqliteStore implements Store {
   private appendOne(message: NewMessage): AppendResult {
     const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
     if (original) return { message: original, duplicate: true };
-    const sender = this.stmt.userName.get(message.senderId);
-    if (!sender) throw unknownUser(message.senderId);
-    const receiver = this.stmt.nextSequence.get(message.receiverId);
+    // One statement takes the receiver's next sequence and reads both names;
+    // throwing rolls the sequence back with the rest of the transaction.
+    const receiver = this.stmt.nextSequence.get(message.receiverId, message.senderId);
     if (!receiver) throw unknownUser(message.receiverId);
+    if (receiver.sender === null) throw unknownUser(message.senderId);
     const kind = message.kind ?? 'text';
     const info = this.stmt.insertMessage.run(
       message.senderId,
@@ -500,7 +501,7 @@ export class SqliteStore implements Store {
         id: Number(info.lastInsertRowid),
         senderId: message.senderId,
         receiverId: message.receiverId,
-        sender: sender.name,
+        sender: receiver.sender,
         receiver: receiver.name,
         clientId: message.clientId,
         body: message.body,
@@ -549,7 +550,6 @@ function prepareStatements(db: Database.Database) {
     allUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name_key`),
     setPassword: db.prepare<[string | null, number]>(`UPDATE users SET password_hash = ? WHERE id = ?`),
     setDisabled: db.prepare<[number, number]>(`UPDATE users SET disabled = ? WHERE id = ?`),
-    userName: db.prepare<[number], { name: string }>(`SELECT name FROM users WHERE id = ?`),
     touchUser: db.prepare<[number, number]>(`UPDATE users SET last_seen_at = ? WHERE id = ?`),
     ack: db.prepare<[number, number]>(`UPDATE users SET acked_sequence = max(acked_sequence, ?) WHERE id = ?`),
     lastSequence: db.prepare<[number], { lastSequence: number }>(`SELECT last_sequence AS lastSequence FROM users WHERE id = ?`),
@@ -579,8 +579,9 @@ function prepareStatements(db: Database.Database) {
     messageByClientId: db.prepare<[number, string], StoredMessage>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,
     ),
-    nextSequence: db.prepare<[number], { sequence: number; name: string }>(
-      `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence AS sequence, name`,
+    nextSequence: db.prepare<[number, number], { sequence: number; name: string; sender: string | null }>(
+      `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ?
+       RETURNING last_sequence AS sequence, name, (SELECT name FROM users WHERE id = ?) AS sender`,
     ),
     insertMessage: db.prepare<[number, number, string, string, number, number, string]>(
       `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind) VALUES (?, ?, ?, ?, ?, ?, ?)`,
