@@ -131,7 +131,7 @@ export function formatResults(results: BenchResults): string {
     markdownTable(header, rows),
     '',
     `Delivery: ${broken.length === 0 ? `every message exactly once and in order in all ${runs.length} runs.` : `PROBLEMS in ${broken.length} of ${runs.length} runs (see below).`}`,
-    `Machine: ${quiet} of ${runs.length} runs quiet (other processes used at most ${o.quietCores} of a core); ${retried} run(s) repeated because they were not` +
+    `Machine: ${quiet} of ${runs.length} runs quiet (other processes used at most ${o.quietCores} of a core); ${retried} run(s) kept from a repeat after a noisy try` +
       (noisy.length > 0
         ? `; still noisy after ${o.retries} retries: ${noisy.map((r) => `${describe(r)} (${r.otherCores.toFixed(2)} cores)`).join(', ')}.`
         : '.'),

@@ -41,7 +41,8 @@ describe('the benchmark (npm run bench -- --fast)', function () {
       expect(run.errors, `${run.scenario} ${run.target}`).to.deep.equal([]);
       if (run.kind === 'pairs') {
         expect(run.delivered).to.equal(run.messages).and.be.greaterThan(0);
-        expect(run.serverCpuMicrosPerMessage).to.be.greaterThan(0);
+        // CPU is read in 10 ms ticks: a tiny run may show none, but never a missing figure.
+        expect(run.serverCpuMicrosPerMessage).to.be.a('number').and.be.at.least(0);
         expect(run.latencyMs.count).to.be.greaterThan(0);
         expect(run.latencyMs.p99).to.be.at.least(run.latencyMs.p50);
         expect(run.receiptLatencyMs.count).to.be.greaterThan(0);
@@ -89,7 +90,7 @@ describe('the benchmark (npm run bench -- --fast)', function () {
       expect(run.errors).to.deep.equal([]);
       if (run.kind !== 'pairs') throw new Error('expected a pairs run');
       expect(run.delivered).to.equal(run.messages).and.be.greaterThan(0);
-      expect(run.engineCpuMicrosPerMessage).to.be.greaterThan(0);
+      expect(run.engineCpuMicrosPerMessage).to.be.a('number').and.be.at.least(0);
     }
     expect(stdout).to.match(/\| PostgreSQL \(\+ NATS\) CPU µs\/msg, fixed 100 msg\/s \| [\d,.]+ \| [\d,.]+ \|/);
   });
