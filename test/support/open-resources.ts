@@ -135,20 +135,19 @@ function patchListeningServers(): void {
   } as typeof listen;
 }
 
-function patchGrpcCalls(): void {
-  type Listener = {
-    onReceiveMetadata?(metadata: unknown): void;
-    onReceiveMessage?(message: unknown): void;
-    onReceiveStatus?(status: unknown): void;
-  };
-  type Call = { start(metadata: unknown, listener: Listener): void; cancelWithStatus(code: grpc.status, details: string): void };
-  const channels = new WeakSet<grpc.Channel>();
-  const proto = grpc.Channel.prototype as unknown as { createCall(this: grpc.Channel, method: string, ...rest: unknown[]): Call };
-  const createCall = proto.createCall;
-  proto.createCall = function (this: grpc.Channel, method: string, ...rest: unknown[]) {
-    if (!channels.has(this)) {
-      channels.add(this);
-      const channel = this;
+/**
+ * Channels are tracked from their construction, so that a client made in a
+ * suite's before hook belongs to the suite even when a test first uses it.
+ * grpc-js's Client reads ChannelImplementation from its module when it
+ * builds a channel; a subclass put there sees every new channel.
+ */
+function patchGrpcChannels(): void {
+  const channelModule = require('@grpc/grpc-js/build/src/channel') as { ChannelImplementation: typeof grpc.Channel };
+  const Original = channelModule.ChannelImplementation;
+  class TrackedChannel extends Original {
+    constructor(...args: ConstructorParameters<typeof grpc.Channel>) {
+      super(...args);
+      const channel = this as grpc.Channel;
       track(
         `gRPC channel to ${channel.getTarget()}`,
         'close the client that owns it (`client.close()`)',
@@ -156,6 +155,20 @@ function patchGrpcCalls(): void {
         () => channel.close(),
       );
     }
+  }
+  channelModule.ChannelImplementation = TrackedChannel;
+}
+
+function patchGrpcCalls(): void {
+  type Listener = {
+    onReceiveMetadata?(metadata: unknown): void;
+    onReceiveMessage?(message: unknown): void;
+    onReceiveStatus?(status: unknown): void;
+  };
+  type Call = { start(metadata: unknown, listener: Listener): void; cancelWithStatus(code: grpc.status, details: string): void };
+  const proto = grpc.Channel.prototype as unknown as { createCall(this: grpc.Channel, method: string, ...rest: unknown[]): Call };
+  const createCall = proto.createCall;
+  proto.createCall = function (this: grpc.Channel, method: string, ...rest: unknown[]) {
     const call = createCall.call(this, method, ...rest);
     let ended = false;
     let resource: Resource | undefined;
@@ -224,6 +237,7 @@ function patchChildProcesses(): void {
 patchGrpcServers();
 patchListeningServers();
 patchGrpcCalls();
+patchGrpcChannels();
 patchChildProcesses();
 
 /** A path shown relative to the project, as in failure messages; a compiled test names its TypeScript source. */
