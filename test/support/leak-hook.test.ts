@@ -52,6 +52,16 @@ describe('the leak hook', function () {
     expect(() => process.kill(pid, 0), 'the leaked child was killed').to.throw(/ESRCH/);
   });
 
+  it('fails a test that leaves its gRPC client or a listening socket open, naming each', async () => {
+    const { code, output } = await runFixture('leaks-client-and-listener');
+    expect(code, output).to.equal(2);
+    expect(output).to.match(/gRPC channel to (dns:)?127\.0\.0\.1:\d+, opened by the test "tests that leak a client and a listening socket logs in with a client it never closes"/);
+    expect(output).to.match(/at new WireClient \(test\/support\/grpc-client\.ts:\d+:\d+\)\n\s+at Context\.<anonymous> \(test\/support\/leak-fixtures\/leaks-client-and-listener\.fixture\.ts:18:\d+\)/);
+    expect(output).to.contain('To fix: close the client that owns it (`client.close()`)');
+    expect(output).to.match(/Server listening \(node:net\), opened by the test "tests that leak a client and a listening socket listens on a port it never closes"/);
+    expect(output).to.contain('To fix: close it and await its close callback');
+  });
+
   it('fails the suite whose before hook started a server its after hooks never stopped, naming the suite and its file', async () => {
     const { code, output } = await runFixture('leaks-in-before');
     expect(code, output).to.equal(1);

@@ -109,8 +109,8 @@ export function mochaGlobalSetup(this: Mocha.Runner): void {
   const suites: Mocha.Suite[] = [];
   runner.on('suite', (suite: Mocha.Suite) => {
     suites.push(suite);
-    setOwner(ownerOfSuite(suite));
     const owner = ownerOfSuite(suite);
+    setOwner(owner);
     suite.afterAll('leak check: nothing this suite’s hooks opened is left open', async function () {
       // The root suite's check, the last of the run, also takes what was opened outside any suite.
       const leaks = await stillOpen(suite.root ? openResources() : openResources(owner));

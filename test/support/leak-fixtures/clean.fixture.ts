@@ -5,12 +5,15 @@ import { startTestServer, type TestServer } from '../test-server';
 // Run by leak-hook.test.ts under the leak hook; not part of the suite.
 describe('tests that close everything they open', function () {
   let shared: TestServer;
+  let sharedClient: WireClient;
 
   before(async () => {
     shared = await startTestServer();
+    sharedClient = new WireClient(shared.target);
   });
 
   after(async () => {
+    sharedClient.close();
     await shared.stop();
   });
 
@@ -31,9 +34,10 @@ describe('tests that close everything they open', function () {
     await new Promise((resolve) => child.once('exit', resolve));
   });
 
-  it('uses the suite’s server, which the suite’s after hook stops', async () => {
+  it('uses the suite’s server and client, which the suite’s after hook closes', async () => {
+    await sharedClient.login('bob');
     const client = new WireClient(shared.target);
-    await client.login('bob');
+    await client.login('carol');
     client.close();
   });
 });
