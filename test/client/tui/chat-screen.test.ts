@@ -8,8 +8,7 @@ import { textWidth } from '../../../src/client/tui/text-width';
 import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
 import { eventually, unusedPort } from '../../support/eventually';
-
-const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
+import { FAST_BACKOFF } from '../../support/connection-watcher';
 
 /** A terminal in memory: keys go in, the screen's bytes come out. */
 interface FakeTerminal {
