@@ -237,6 +237,8 @@ describe('ChatController', function () {
     const alice = await online('alice');
     await online('bob');
     await online('carol');
+    // Presence arrives on its own time; once alice has seen both online, no late notice joins the ones checked.
+    await eventually('bob and carol online for alice', () => alice.state.roster.get('bob')?.online && alice.state.roster.get('carol')?.online);
     await alice.controller.submit('/START bob');
     await alice.controller.submit('/START carol');
     await alice.controller.submit('/STOP');
