@@ -302,6 +302,18 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * Runs a command already split into its name and arguments, so that an
+   * argument may hold spaces or quotes (a password). Not for /QUIT nor
+   * /LOGIN, which command() handles.
+   */
+  async invoke(name: string, args: string[]): Promise<CommandResponse> {
+    if (this.closing) {
+      throw new ClientError('the connection is closed — start the client again', Status.FAILED_PRECONDITION);
+    }
+    return this.commands.run({ input: { $case: 'invocation', invocation: { name, args } } });
+  }
+
+  /**
    * Resolves true once every send was confirmed or refused, false if
    * timeoutMs passed without any send being answered.
    */

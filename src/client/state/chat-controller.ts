@@ -4,6 +4,7 @@ import { formatClock } from '../format';
 import type { ChatState } from './chat-state';
 import type { Conversation } from './conversation';
 import { formatDay } from './local-time';
+import { SecretPrompt } from './secret-input';
 import { readTypedLine } from './typed-line';
 
 /** Messages fetched per PageUp at the top of a conversation. */
@@ -71,6 +72,13 @@ export class ChatController {
         else this.send(action, true);
         return undefined;
       }
+      case 'PASSWORD':
+        // Without arguments, the passwords are asked for in a masked prompt.
+        if (typed.args.length === 0) {
+          this.askPasswords();
+          return undefined;
+        }
+        break;
       case 'QUIT':
         return 'quit';
       case 'STOP':
@@ -90,6 +98,30 @@ export class ChatController {
     }
     await this.run(typed.line, (response) => this.show(response));
     return undefined;
+  }
+
+  /**
+   * Asks for the current password and the new one twice, masked, then
+   * changes it (as split arguments, so spaces and quotes are part of them).
+   */
+  private askPasswords(): void {
+    const prompt = new SecretPrompt(['current password', 'new password', 'new password again'], ([current, next, again]) => {
+      this.state.setPrompt(undefined);
+      if (next !== again) {
+        this.state.notify('the two new passwords differ — the password was not changed; type /PASSWORD to try again', 'error');
+        return;
+      }
+      void this.invoke('PASSWORD', [current, next]);
+    });
+    this.state.setPrompt(prompt);
+  }
+
+  private async invoke(name: string, args: string[]): Promise<void> {
+    try {
+      this.show(await this.connection.invoke(name, args));
+    } catch (err) {
+      this.state.notify((err as Error).message, 'error');
+    }
   }
 
   /** Loads the page before the oldest loaded message of a conversation (PageUp at the top). */

@@ -6,6 +6,7 @@ import type { CompletionSources } from './completion';
 import { ConnectionStatus } from './connection-status';
 import { Conversation, type Notice } from './conversation';
 import { Roster, type Person, type PersonUpdate } from './roster';
+import type { SecretPrompt } from './secret-input';
 
 /** A box shown over the conversation until dismissed. */
 export type Overlay = { kind: 'help' } | { kind: 'users'; people: Person[] };
@@ -60,6 +61,8 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   /** The server's commands, for help and completion. */
   commands: readonly CommandHelp[] = [...KNOWN_COMMANDS, ...CLIENT_COMMANDS];
   overlay: Overlay | undefined;
+  /** A masked prompt on the input row (a password asked for), while open. */
+  prompt: SecretPrompt | undefined;
 
   private readonly tabs: Conversation[] = [];
   private currentKey: string | undefined;
@@ -236,6 +239,12 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   setCommands(commands: readonly CommandHelp[]): void {
     const usable = commands.filter((command) => command.name.toUpperCase() !== '/LOGIN');
     if (usable.length > 0) this.commands = [...usable, ...CLIENT_COMMANDS];
+    this.changed();
+  }
+
+  /** Opens a masked prompt on the input row (undefined closes it). */
+  setPrompt(prompt: SecretPrompt | undefined): void {
+    this.prompt = prompt;
     this.changed();
   }
 

@@ -5,6 +5,7 @@ import { Completer } from '../state/completion';
 import type { Conversation } from '../state/conversation';
 import { InputHistory } from '../state/input-history';
 import { LineEditor } from '../state/line-editor';
+import { holdsSecret, secretStart, type SecretPrompt } from '../state/secret-input';
 import { layoutHeader, layoutStatus } from './bars-layout';
 import { createCanvas, type Canvas } from './canvas';
 import { layoutInput, type InputArea } from './input-layout';
@@ -198,15 +199,27 @@ export class ChatView {
   }
 
   private inputArea(width: number): InputArea {
+    const asked = this.state.prompt;
+    if (asked) {
+      const placeholder = 'shown as dots — Enter: next, Esc: cancel';
+      return layoutInput(asked.editor, { prompt: `${asked.question}: `, placeholder, width, theme: this.theme, secretFrom: 0 });
+    }
     const current = this.state.current;
     const prompt = current ? `${current.peer} › ` : '› ';
     const placeholder = current ? `message ${current.peer} — Enter sends, F1 help` : 'type /START <name> to open a conversation, F1 for help';
-    return layoutInput(this.editor, { prompt, placeholder, width, theme: this.theme });
+    // A password typed after /PASSWORD or /LOGIN <name> shows as dots; only the line's start can say so.
+    const secretFrom = secretStart(this.editor.graphemes.slice(0, 200).join(''));
+    return layoutInput(this.editor, { prompt, placeholder, width, theme: this.theme, secretFrom });
   }
 
   /** Text that arrives whole (a paste, Alt-Enter's newline) goes into the line at the cursor. */
   private typed(text: string): void {
     if (this.state.overlay) this.state.setOverlay(undefined);
+    if (this.state.prompt) {
+      // A password is one line: a pasted one loses its line breaks.
+      this.state.prompt.editor.insert(text.replace(/[\r\n]/g, ''));
+      return this.schedule();
+    }
     this.editor.insert(text);
     this.history.reset();
     this.completer.reset();
@@ -291,6 +304,10 @@ export class ChatView {
     }
     // An overlay scrolls with the scrolling keys and goes away at any other
     // key, which then does what it always does; Esc, Enter and F1 only close it.
+    if (this.state.prompt) {
+      this.promptKey(this.state.prompt, action);
+      return this.schedule();
+    }
     if (this.state.overlay) {
       if (this.scrollOverlay(action)) return this.schedule();
       this.overlayTop = 0;
@@ -299,6 +316,34 @@ export class ChatView {
     }
     this.act(action);
     this.schedule();
+  }
+
+  /** Keys while a masked prompt is open: they edit its answer; Esc cancels it, Ctrl-C leaves. */
+  private promptKey(prompt: SecretPrompt, action: Action): void {
+    switch (action.type) {
+      case 'insert':
+        prompt.editor.insert(action.text);
+        return;
+      case 'edit':
+        applyEdit(prompt.editor, action.op);
+        return;
+      case 'submit':
+        prompt.answer();
+        return;
+      case 'close':
+        this.state.setPrompt(undefined);
+        this.state.notify('cancelled — nothing was changed');
+        return;
+      case 'quit':
+        this.state.setPrompt(undefined);
+        return this.act(action);
+      case 'scroll':
+      case 'redraw':
+        return this.act(action);
+      default:
+        // Up, Tab and the rest have nothing to do in a password.
+        return;
+    }
   }
 
   private scrollOverlay(action: Action): boolean {
@@ -359,7 +404,9 @@ export class ChatView {
 
   private submit(): void {
     const line = this.editor.clear();
-    this.history.add(line);
+    // A line with a password is never brought back by Up.
+    if (holdsSecret(line)) this.history.reset();
+    else this.history.add(line);
     if (line.trim() === '') return;
     const current = this.state.current;
     if (current) this.scroll.follow(current.key);
