@@ -20,6 +20,8 @@ export class CommandCaller {
     private readonly timeoutMs: number,
     /** Told about every successful login (for the registered spelling of the name). */
     private readonly onLogin: (login: LoginResult) => void,
+    /** Never register: an unknown name fails with NOT_FOUND (the client asks for the password again first). */
+    private readonly loginOnly = false,
   ) {}
 
   /** The current token, if logged in. */
@@ -70,6 +72,7 @@ export class CommandCaller {
     // Split form: a password may hold spaces, and a name with a space is refused as a name.
     const request: CommandRequest = {
       input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [this.user, this.password] } },
+      loginOnly: this.loginOnly,
     };
     const response = await this.call(request, undefined, this.timeoutMs);
     if (response.result?.$case !== 'login' || !response.result.login.token) {

@@ -34,6 +34,12 @@ export interface ConnectionOptions {
   user: string;
   /** The password; the first login of a name sets it. */
   password: string;
+  /**
+   * False: log in to an existing account only; connect() then fails with
+   * NOT_FOUND for a name nobody registered. True (the default): the first
+   * login of a name registers it.
+   */
+  register?: boolean;
   /** Connect with TLS; `ca` replaces the system's trusted CAs, `cert`/`key` are for mutual TLS. */
   tls?: ClientTls;
   /** Delays between reconnect attempts; 250 ms doubling to 5 s by default. */
@@ -128,6 +134,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private readonly pump = new SendPump(this.outbox);
 
   private userName: string;
+  private registeredName: string | undefined;
   private current: ConnectionState = 'idle';
   private stream: ConverseStream | undefined;
   // True once resume has been written: only then may sends and acks follow.
@@ -169,8 +176,17 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     };
     this.commands = new CommandCaller(() => ({ client: this.client, server: this.server }), options.user, options.password, this.callTimeoutMs, (login) =>
-      this.setUser(login.user),
+      {
+        this.setUser(login.user);
+        if (login.registered) this.registeredName = login.user;
+      },
+      options.register === false,
     );
+  }
+
+  /** True when a login of this connection registered the name (a new account). */
+  get registeredAccount(): boolean {
+    return this.registeredName !== undefined;
   }
 
   /** The address this connection talks to now. */
