@@ -49,6 +49,7 @@ export class ChatController {
   async connect(): Promise<void> {
     await this.connection.connect();
     this.state.me = this.connection.user;
+    if (this.connection.registeredAccount) this.state.notify(`a new account, ${this.state.me}, was created with the password you gave`, 'info', this.state.home);
     this.state.changed();
     await Promise.all([this.refreshPeople(), this.run('/COMMANDS', (response) => this.takeCommands(response, false))]);
   }

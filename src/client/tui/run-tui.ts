@@ -1,6 +1,7 @@
 import * as blessed from 'blessed';
 import type { BackoffOptions } from '../backoff';
-import { ChatConnection, type ClientTls, type PendingSend } from '../connection';
+import { status as Status } from '@grpc/grpc-js';
+import { ChatConnection, ClientError, type ClientTls, type PendingSend } from '../connection';
 import { printable } from '../format';
 import { ChatController } from '../state/chat-controller';
 import { ChatState } from '../state/chat-state';
@@ -130,6 +131,9 @@ async function logIn(
         server: values.server,
         user: values.user,
         password: values.password,
+        // A password from TINYCHAT_PASSWORD or --password-file was not typed:
+        // no typo needs catching, so it registers a new name at once.
+        register: !form.passwordTyped || form.registering,
         tls: options.tls,
         backoff: options.backoff,
         connectTimeoutMs: options.connectTimeoutMs,
@@ -145,7 +149,8 @@ async function logIn(
       await connection.close();
       running.connection = undefined;
       if (outcome === 'cancel' || outcome === 'submit') return undefined;
-      form.error = outcome.message;
+      if (outcome instanceof ClientError && outcome.code === Status.NOT_FOUND && !form.registering) form.confirmNewAccount(values.user);
+      else form.failed(outcome instanceof ClientError ? outcome : { message: outcome.message, retryable: false }, Date.now());
       choice = await view.next();
     }
     return undefined;

@@ -1,5 +1,6 @@
+import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { ChatConnection } from '../../../src/client/connection';
+import { ChatConnection, ClientError } from '../../../src/client/connection';
 import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
 import { eventually } from '../../support/eventually';
 import { fakeTerminal, rowsOf, screenText, type FakeTerminal } from '../../support/fake-terminal';
@@ -28,9 +29,10 @@ describe('the full-screen client with passwords', function () {
     removeTempDirs();
   });
 
-  function open(user: string | undefined, password: string | undefined = TEST_PASSWORD) {
+  /** The client for `user`; with `password` null, the login form asks for it. */
+  function open(user: string | undefined, password: string | null = TEST_PASSWORD) {
     const terminal = fakeTerminal();
-    const session = openTui({ server: server.target, user, password, input: terminal.input, output: terminal.output, terminal: 'xterm-256color', backoff: FAST_BACKOFF });
+    const session = openTui({ server: server.target, user, password: password ?? undefined, input: terminal.input, output: terminal.output, terminal: 'xterm-256color', backoff: FAST_BACKOFF });
     sessions.push({ session, terminal });
     const see = (text: string, what = `"${text}" on the screen`) => eventually(what, () => screenText(session.screen).includes(text));
     const type = (keys: string) => terminal.input.write(keys);
@@ -98,4 +100,49 @@ describe('the full-screen client with passwords', function () {
     expect(alice.everything()).not.to.include('hunter2');
     expect(await canLogIn('alice', 'another pass 1')).to.equal(true);
   });
+
+  it('asks for the password a second time when the name is new, says a new account is being created, and registers only then', async function () {
+    const carol = open('carol', null);
+    await carol.see('Log in to chat.');
+    carol.type('first pass 1\r');
+    await carol.see('Nobody is named carol yet: a new account is being created.');
+    const check = new ChatConnection({ server: server.target, user: 'carol', password: 'first pass 1', register: false });
+    const unknown = await check.connect().then(() => undefined, (err: ClientError) => err);
+    await check.close();
+    expect(unknown?.code).to.equal(status.NOT_FOUND);
+    // The cursor waits in the new field; a different second password starts both again.
+    carol.type('first pass 2\r');
+    await carol.see('the two passwords differ — type the password twice again');
+    expect(passwordRow(carol.screen)).to.equal('Password');
+    carol.type('first pass 1\tfirst pass 1\r');
+    await carol.see('Welcome to TinyChat, carol.');
+    await carol.see('a new account, carol, was created');
+    expect(await canLogIn('carol', 'first pass 1')).to.equal(true);
+  });
+
+  it('clears the password after a failed login, and counts a lockout down', async function () {
+    expect(await canLogIn('alice', TEST_PASSWORD)).to.equal(true);
+    const alice = open('alice', null);
+    await alice.see('Log in to chat.');
+    alice.type('wrong password\r');
+    await alice.see('wrong name or password for alice');
+    expect(passwordRow(alice.screen)).to.equal('Password');
+    for (let i = 0; i < 5; i += 1) {
+      alice.type('wrong password\r');
+      await eventually('the attempt answered', () => passwordRow(alice.screen) === 'Password');
+    }
+    await alice.see('too many failed logins');
+    // The sentence may wrap inside the box.
+    const seconds = () => Number(/try[\s│]+again[\s│]+in[\s│]+(\d+)[\s│]+s\b/.exec(screenText(alice.screen))?.[1]);
+    await eventually('a countdown', () => seconds() > 50);
+    const first = seconds();
+    await eventually('the countdown going down', () => seconds() < first, 3000);
+    expect(screenText(alice.screen)).to.include('Logging in is refused until then.');
+  });
 });
+
+/** The login form's password row, from its label to the box's edge, trimmed: "Password" when empty. */
+function passwordRow(screen: Parameters<typeof rowsOf>[0]): string {
+  const row = rowsOf(screen).find((line) => line.includes('Password')) ?? '';
+  return row.slice(row.indexOf('Password')).split('│')[0].trimEnd();
+}

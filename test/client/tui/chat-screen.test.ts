@@ -172,6 +172,7 @@ describe('the full-screen client on an in-memory terminal', function () {
       const alice = open('alice', { server: `${first.target},${second.target}`, seconds: true });
       await alice.see(`alice @ node-one (${first.target})`);
       alice.type('/START alice\r');
+      await alice.see('this is the start of your conversation with alice');
       alice.type('a note to self\r');
       await eventually('the time with seconds', () => rowsOf(alice.screen).some((row) => /\d\d:\d\d:\d\d ✓ alice {2}a note to self/.test(row)));
       await first.stop();
