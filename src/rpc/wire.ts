@@ -4,7 +4,7 @@ import { invalidUtf8Fields } from './strict-utf8';
 import type { CommandInput, CommandResult } from '../chat/commands';
 import { MessageKind, type ClientFrame, type CommandRequest, type CommandResponse, type Message, type ServerFrame } from '../gen/tinychat/v1/chat';
 import type { InboundFrame, OutboundBatch } from '../session/frames';
-import type { StoredMessage } from '../store/store';
+import type { MessageKind as StoreMessageKind, StoredMessage } from '../store/store';
 
 /**
  * Translation between the wire types generated from chat.proto and the
@@ -56,6 +56,12 @@ function invalidUtf8Error(fields: string[]): ChatError {
   );
 }
 
+/** The wire's message kinds as the store's. */
+const MESSAGE_KINDS = new Map<number, StoreMessageKind>([
+  [MessageKind.MESSAGE_KIND_UNSPECIFIED, 'text'],
+  [MessageKind.MESSAGE_KIND_ACTION, 'action'],
+]);
+
 /** A ClientFrame as the session's InboundFrame. */
 export function toInboundFrame(frame: ClientFrame): InboundFrame {
   const invalid = invalidUtf8Fields(frame);
@@ -67,14 +73,18 @@ export function toInboundFrame(frame: ClientFrame): InboundFrame {
   }
   const kind = frame.kind;
   switch (kind?.$case) {
-    case 'send':
-      return {
-        kind: 'send',
-        clientId: kind.send.clientId,
-        receiver: kind.send.receiver,
-        body: kind.send.body,
-        messageKind: kind.send.kind === MessageKind.MESSAGE_KIND_ACTION ? 'action' : 'text',
-      };
+    case 'send': {
+      const messageKind = MESSAGE_KINDS.get(kind.send.kind);
+      if (messageKind === undefined) {
+        // A kind from a newer client is refused rather than stored as something it is not.
+        const error = new ChatError(
+          'invalid-argument',
+          `the message kind ${kind.send.kind} is not one this server knows — send MESSAGE_KIND_UNSPECIFIED (text) or MESSAGE_KIND_ACTION`,
+        );
+        return { kind: 'invalid', error, clientId: kind.send.clientId };
+      }
+      return { kind: 'send', clientId: kind.send.clientId, receiver: kind.send.receiver, body: kind.send.body, messageKind };
+    }
     case 'ack':
       return { kind: 'ack', sequence: kind.ack.sequence };
     case 'resume':

@@ -393,6 +393,69 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       });
     });
 
+    describe('searching messages', function () {
+      it('finds the messages a user sent or received that hold every word, regardless of case, newest first and at most the limit', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const cat = await user('cat');
+        await store.appendMessages([
+          msg(ann, bob, 'The Lighthouse keeper waves'),
+          msg(bob, ann, 'a lighthouse at night'),
+          msg(cat, bob, 'lighthouse keeper, not for ann'),
+          msg(bob, ann, 'keeper of the LIGHTHOUSE'),
+          msg(ann, cat, 'lighthouses are not a lighthouse-free word'),
+        ]);
+        const found = await store.search(ann.id, ['lighthouse', 'KEEPER'], 10);
+        expect(found.map((m) => m.body)).to.deep.equal(['keeper of the LIGHTHOUSE', 'The Lighthouse keeper waves']);
+        expect(found[0]).to.deep.include({ sender: 'bob', receiver: 'ann' });
+        expect((await store.search(ann.id, ['lighthouse'], 2)).map((m) => m.body)).to.deep.equal([
+          'lighthouses are not a lighthouse-free word',
+          'keeper of the LIGHTHOUSE',
+        ]);
+        expect((await store.search(cat.id, ['lighthouse'], 10)).map((m) => m.body)).to.deep.equal([
+          'lighthouses are not a lighthouse-free word',
+          'lighthouse keeper, not for ann',
+        ]);
+      });
+
+      it('matches whole words only and finds nothing for a word nobody wrote', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        await store.appendMessages([msg(ann, bob, 'xylophone practice')]);
+        expect(await store.search(ann.id, ['xylo'], 10)).to.deep.equal([]);
+        expect(await store.search(ann.id, ['practice', 'piano'], 10)).to.deep.equal([]);
+        expect(await store.search(ann.id, [], 10)).to.deep.equal([]);
+        expect(await store.search(ann.id, ['practice'], 0)).to.deep.equal([]);
+      });
+
+      it('reads words as text, never as a query language', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        await store.appendMessages([msg(ann, bob, 'xylophone or drums'), msg(ann, bob, 'near the end')]);
+        for (const word of ['"', "'", '*', 'xylo*', '-drums', 'AND', ':', '(', ')', '^', '&', '|', '!', '\\', '"xylophone']) {
+          const found = await store.search(ann.id, [word], 10);
+          expect(found.map((m) => m.body), `searching for ${word}`).to.not.include('near the end');
+        }
+        expect((await store.search(ann.id, ['OR'], 10)).map((m) => m.body)).to.deep.equal(['xylophone or drums']);
+        expect((await store.search(ann.id, ['NEAR('], 10)).map((m) => m.body)).to.deep.equal(['near the end']);
+      });
+    });
+
+    describe('message kinds', function () {
+      it('keeps an action an action wherever the message is read, and a message without a kind text', async function () {
+        const ann = await user('ann');
+        const bob = await user('bob');
+        const [action, text] = await store.appendMessages([{ ...msg(ann, bob, 'waves hello'), kind: 'action' }, msg(ann, bob, 'hello')]);
+        expect([action.message.kind, text.message.kind]).to.deep.equal(['action', 'text']);
+        expect((await store.inboxAfter(bob.id, 0, 10)).map((m) => m.kind)).to.deep.equal(['action', 'text']);
+        expect((await store.conversation(ann.id, bob.id, { limit: 10 })).map((m) => m.kind)).to.deep.equal(['text', 'action']);
+        expect((await store.search(bob.id, ['waves'], 10)).map((m) => m.kind)).to.deep.equal(['action']);
+        const [again] = await store.appendMessages([{ ...msg(ann, bob, 'waves hello', action.message.clientId), kind: 'action' }]);
+        expect(again.duplicate).to.equal(true);
+        expect(again.message.kind).to.equal('action');
+      });
+    });
+
     describe('deleting old messages', function () {
       function at(from: UserRecord, to: UserRecord, body: string, time: number): NewMessage {
         return { senderId: from.id, receiverId: to.id, clientId: `c${++clientCounter}`, body, time };

@@ -1,15 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import type { CommandRequest, CommandResponse, Message } from '../../src/gen/tinychat/v1/chat';
+import { MessageKind, type CommandRequest, type CommandResponse, type Message } from '../../src/gen/tinychat/v1/chat';
 import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 
 /** Every command, in the order /COMMANDS lists them. */
-const ALL_COMMANDS = ['/LOGIN', '/USERS', '/TIME', '/START', '/STOP', '/HISTORY', '/COMMANDS', '/PASSWORD', '/QUIT'];
+const ALL_COMMANDS = ['/LOGIN', '/USERS', '/TIME', '/START', '/STOP', '/HISTORY', '/SEARCH', '/COMMANDS', '/PASSWORD', '/QUIT'];
 
 /** Commands that need a session, each with arguments that would otherwise be valid. */
-const SESSION_COMMANDS = ['/USERS', '/TIME', '/START bob', '/STOP', '/HISTORY bob', '/PASSWORD old-password new-password', '/QUIT'];
+const SESSION_COMMANDS = ['/USERS', '/TIME', '/START bob', '/STOP', '/HISTORY bob', '/SEARCH word', '/PASSWORD old-password new-password', '/QUIT'];
 
 describe('every command against a real server', function () {
   let server: TestServer;
@@ -94,6 +94,11 @@ describe('every command against a real server', function () {
   function historyResult(response: CommandResponse) {
     if (response.result?.$case !== 'history') throw new Error(`not a history result: ${response.text}`);
     return response.result.history;
+  }
+
+  function searchResult(response: CommandResponse) {
+    if (response.result?.$case !== 'search') throw new Error(`not a search result: ${response.text}`);
+    return response.result.search;
   }
 
   function commandsResult(response: CommandResponse) {
@@ -402,6 +407,79 @@ describe('every command against a real server', function () {
       expect((await failure(alice.command('/HISTORY'), status.INVALID_ARGUMENT)).details).to.contain(
         'usage: /HISTORY <name> [count] [before-id]',
       );
+    });
+  });
+
+  describe('/SEARCH', function () {
+    it('finds the messages of every conversation of yours that hold all the words, newest first, naming the other person and the id', async function () {
+      const alice = await loggedIn('alice');
+      const bob = await loggedIn('bob');
+      const carol = await loggedIn('carol');
+      const aliceStream = await openStream(alice);
+      const bobStream = await openStream(bob);
+      const carolStream = await openStream(carol);
+      await sendAll(aliceStream, 'bob', ['the Release notes are ready', 'lunch?'], 'a');
+      await sendAll(bobStream, 'alice', ['release notes reviewed'], 'b');
+      await sendAll(carolStream, 'alice', ['notes on the release'], 'c');
+      await sendAll(carolStream, 'bob', ['release notes for bob only'], 'd');
+
+      const response = await alice.command('/SEARCH release NOTES');
+      const result = searchResult(response);
+      expect(result.words).to.deep.equal(['release', 'NOTES']);
+      expect(bodies(result.messages)).to.deep.equal(['notes on the release', 'release notes reviewed', 'the Release notes are ready']);
+      expect(result.hasMore).to.equal(false);
+      const lines = response.text.split('\n');
+      expect(lines).to.have.length(3);
+      expect(lines[0]).to.contain('carol: notes on the release').and.to.contain(`(with carol, #${result.messages[0].id})`);
+      expect(lines[2]).to.contain('alice: the Release notes are ready').and.to.contain(`(with bob, #${result.messages[2].id})`);
+    });
+
+    it('says when nothing matches, says there is more past twenty, and refuses a search without words', async function () {
+      const alice = await loggedIn('alice');
+      await loggedIn('bob');
+      const aliceStream = await openStream(alice);
+      await sendAll(aliceStream, 'bob', Array.from({ length: 21 }, (_, i) => `status report ${i + 1}`), 's');
+      const none = await alice.command('/SEARCH "weekly digest"');
+      expect(searchResult(none).messages).to.deep.equal([]);
+      expect(none.text).to.equal('no messages of yours contain "weekly" and "digest"');
+      const many = searchResult(await alice.command('/SEARCH report'));
+      expect(many.messages).to.have.length(20);
+      expect(many.messages[0].body).to.equal('status report 21');
+      expect(many.hasMore).to.equal(true);
+      const err = await failure(alice.command('/SEARCH'), status.INVALID_ARGUMENT);
+      expect(err.details).to.contain('/SEARCH');
+    });
+  });
+
+  describe('action messages (/ME)', function () {
+    it('stores an action as an action: the receiver, the history and search all see its kind', async function () {
+      const alice = await loggedIn('alice');
+      const bob = await loggedIn('bob');
+      const aliceStream = await openStream(alice);
+      const bobStream = await openStream(bob);
+      aliceStream.send('bob', 'waves from the station', 'act-1', MessageKind.MESSAGE_KIND_ACTION);
+      aliceStream.send('bob', 'plain words', 'text-1');
+      await bobStream.until('two messages', (s) => s.messages.length === 2);
+      expect(bobStream.messages.map((m) => [m.body, m.kind])).to.deep.equal([
+        ['waves from the station', MessageKind.MESSAGE_KIND_ACTION],
+        ['plain words', MessageKind.MESSAGE_KIND_UNSPECIFIED],
+      ]);
+      const history = historyResult(await bob.command('/HISTORY alice'));
+      expect(history.messages.map((m) => m.kind)).to.deep.equal([MessageKind.MESSAGE_KIND_ACTION, MessageKind.MESSAGE_KIND_UNSPECIFIED]);
+      expect(searchResult(await bob.command('/SEARCH station')).messages[0].kind).to.equal(MessageKind.MESSAGE_KIND_ACTION);
+    });
+
+    it('refuses a message kind the server does not know with INVALID_ARGUMENT, stores nothing and keeps the stream open', async function () {
+      const alice = await loggedIn('alice');
+      const bob = await loggedIn('bob');
+      const aliceStream = await openStream(alice);
+      await openStream(bob);
+      aliceStream.send('bob', 'from the future', 'kind-9', 9);
+      await aliceStream.until('the refusal', (s) => s.errors.length === 1);
+      expect(aliceStream.errors[0]).to.deep.include({ code: status.INVALID_ARGUMENT, clientId: 'kind-9' });
+      expect(aliceStream.errors[0].message).to.contain('message kind 9');
+      await sendAll(aliceStream, 'bob', ['still here'], 'after');
+      expect(bodies(historyResult(await alice.command('/HISTORY bob')).messages)).to.deep.equal(['still here']);
     });
   });
 

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ChatClient, type ClientFrame, type CommandResponse, type ServerFrame } from '../../src/gen/tinychat/v1/chat';
+import { ChatClient, MessageKind, type ClientFrame, type CommandResponse, type ServerFrame } from '../../src/gen/tinychat/v1/chat';
 
 /** The password every test user logs in with unless a test says otherwise. */
 export const TEST_PASSWORD = 'correct horse battery staple';
@@ -76,8 +76,9 @@ export class WireStream {
     this.write({ kind: { $case: 'resume', resume: { afterSequence: afterSequence ?? 0, watchPresence } } });
   }
 
-  send(receiver: string, body: string, clientId: string): void {
-    this.write({ kind: { $case: 'send', send: { clientId, receiver, body, kind: 0 } } });
+  /** Sends a message; `kind` is MessageKind (text when left out), or any number to test refusals. */
+  send(receiver: string, body: string, clientId: string, kind: number = MessageKind.MESSAGE_KIND_UNSPECIFIED): void {
+    this.write({ kind: { $case: 'send', send: { clientId, receiver, body, kind } } });
   }
 
   ack(sequence: number): void {

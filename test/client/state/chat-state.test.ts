@@ -153,6 +153,6 @@ describe('ChatState', () => {
     ]);
     state.setPeople([{ name: 'bob', online: true }]);
     state.open('Carol', false);
-    expect(state.completionSources()).to.deep.equal({ commands: ['/START'], names: ['bob', 'Carol'] });
+    expect(state.completionSources()).to.deep.equal({ commands: ['/START', '/ME'], names: ['bob', 'Carol'] });
   });
 });
