@@ -306,11 +306,8 @@ export class ChatController {
     // hasMore speaks of what is older than this page: it is news only when
     // the page reaches at least as far back as what is loaded.
     const reachesBack = messages.length === 0 || oldestBefore === undefined || messages[0].id <= oldestBefore;
-    conversation.merge(messages, this.isOwn, reachesBack ? hasMore : undefined);
-    this.state.changed();
+    this.state.takePage(conversation, messages, reachesBack ? hasMore : undefined);
   }
-
-  private readonly isOwn = (message: Message): boolean => this.state.isOwn(message);
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

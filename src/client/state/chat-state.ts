@@ -126,8 +126,7 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
     this.tabs.splice(at, 1);
     if (this.currentKey === conversation.key) {
       this.currentKey = (this.tabs[at] ?? this.tabs[at - 1])?.key;
-      const now = this.current;
-      if (now) now.unread = 0;
+      this.current?.markRead();
     }
     this.changed();
     return conversation;
@@ -135,8 +134,11 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
 
   /** Shows a conversation (undefined: the home notices) and clears its unread count. */
   focus(conversation: Conversation | undefined): void {
+    const left = this.current;
+    // The "new messages" line is for the visit it was drawn for.
+    if (left && left !== conversation) left.markerId = undefined;
     this.currentKey = conversation?.key;
-    if (conversation) conversation.unread = 0;
+    conversation?.markRead();
     this.changed();
   }
 
@@ -169,11 +171,28 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
     const conversation = existing ?? this.open(peer, false);
     const isNew = conversation.add(message, own);
     if (isNew && !own && conversation !== this.current) {
-      conversation.unread += 1;
+      conversation.countUnread(message.id);
       this.emit('bell');
     }
     this.changed();
     return { conversation, opened: !existing, isNew };
+  }
+
+  /**
+   * Adds a page of stored messages (from /START or /HISTORY) to a
+   * conversation. Messages from the peer newer than its first unread one
+   * count as unread too while it is not shown: in a burst, the page loaded
+   * when a message opened the conversation holds messages that have not
+   * arrived live yet (and are then not counted again).
+   */
+  takePage(conversation: Conversation, messages: readonly Message[], hasMore: boolean | undefined): void {
+    const counting = conversation !== this.current && conversation.firstUnreadId !== undefined;
+    for (const message of messages) {
+      const own = this.isOwn(message);
+      if (conversation.add(message, own) && counting && !own && message.id > conversation.firstUnreadId!) conversation.countUnread(message.id);
+    }
+    if (hasMore !== undefined) conversation.hasMore = hasMore;
+    this.changed();
   }
 
   /** Shows a send just handed to the connection as pending, in the conversation with `peer`. */

@@ -72,6 +72,10 @@ export class Conversation {
   hasMore: boolean | undefined;
   /** True while an older page is being fetched. */
   loadingOlder = false;
+  /** The id of the oldest message counted in `unread`, while there are unread ones. */
+  firstUnreadId: number | undefined;
+
+  private marker: number | undefined;
 
   private readonly slots: Slot[] = [];
   private readonly byId = new Map<number, Slot>();
@@ -87,6 +91,33 @@ export class Conversation {
   /** Grows with every change of the entries, so a view can keep its layout until then. */
   get revision(): number {
     return this.changes;
+  }
+
+  /** The id of the message a "new messages" line is drawn above: the first one unread when the conversation was opened. */
+  get markerId(): number | undefined {
+    return this.marker;
+  }
+
+  set markerId(id: number | undefined) {
+    if (id === this.marker) return;
+    this.marker = id;
+    this.changes += 1;
+  }
+
+  /**
+   * Counts a message from the peer as unread; the first one counted is
+   * where the "new messages" line goes once the conversation is shown.
+   */
+  countUnread(id: number): void {
+    if (this.unread === 0 || this.firstUnreadId === undefined || id < this.firstUnreadId) this.firstUnreadId = id;
+    this.unread += 1;
+  }
+
+  /** The reader looks at the conversation: nothing is unread, and the line marks where the unread ones began. */
+  markRead(): void {
+    if (this.unread > 0) this.markerId = this.firstUnreadId;
+    this.unread = 0;
+    this.firstUnreadId = undefined;
   }
 
   /** Everything to show, oldest first. */

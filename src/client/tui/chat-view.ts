@@ -17,7 +17,7 @@ import { layoutSidebar } from './sidebar-layout';
 import { fit, seg, type StyledLine } from './styled-line';
 import { TerminalInput } from './terminal-input';
 import type { Theme } from './theme';
-import { layoutHome, layoutTimeline, type PaneLine } from './timeline-layout';
+import { layoutHome, layoutTimeline, NEW_MESSAGES_ROW, type PaneLine } from './timeline-layout';
 
 /** A conversation's rows, kept until it or the width changes. */
 interface CachedLayout {
@@ -65,6 +65,8 @@ export class ChatView {
   private drawScheduled: NodeJS.Immediate | undefined;
   private tick: NodeJS.Timeout | undefined;
   private completionHint: string | undefined;
+  /** The conversation drawn last, to notice when another is shown. */
+  private shownKey: string | undefined;
   /** First row of the overlay shown, and how far it can go. */
   private overlayTop = 0;
   private overlayMaxTop = 0;
@@ -238,6 +240,11 @@ export class ChatView {
     const height = pane.height;
     this.scroll.keepOnly(new Set([HOME, ...state.conversations.map((conversation) => conversation.key)]));
     for (const known of this.layouts.keys()) if (!state.find(known)) this.layouts.delete(known);
+    if (key !== this.shownKey) {
+      // A conversation opened with unread messages starts at its "new messages" line.
+      this.shownKey = key;
+      if (current?.markerId !== undefined) this.scroll.showFrom(key, NEW_MESSAGES_ROW);
+    }
     const { start, following } = this.scroll.window(key, lines, height);
     const visible = lines.slice(start, start + height).map((line) => [seg(' '), ...line.line]);
     // A short conversation sits on the input, as chats do; the home page reads from the top.

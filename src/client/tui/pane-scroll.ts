@@ -78,6 +78,14 @@ export class PaneScroll {
     this.position(key).follow = true;
   }
 
+  /** Shows the rows of `key` from the row keyed `rowKey` on (the "new messages" line), or its newest rows when that is nearer the end. */
+  showFrom(key: string, rowKey: string): void {
+    const position = this.position(key);
+    position.follow = false;
+    position.anchorKey = rowKey;
+    position.anchorOffset = 0;
+  }
+
   /** Forgets every conversation but these: one opened again starts at its newest row. */
   keepOnly(keys: ReadonlySet<string>): void {
     for (const key of this.positions.keys()) if (!keys.has(key)) this.positions.delete(key);

@@ -10,13 +10,15 @@ import { removeTempDirs, startTestServer, type TestServer } from '../../support/
 const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 const UP = '\x1b[A';
 
-describe('the full-screen client with passwords', function () {
+describe('the full-screen client in daily use: passwords, unread messages, sessions kept', function () {
   let server: TestServer;
   let sessions: Array<{ session: TuiSession; terminal: FakeTerminal }>;
+  let connections: ChatConnection[];
 
   beforeEach(async () => {
     server = await startTestServer();
     sessions = [];
+    connections = [];
   });
 
   afterEach(async () => {
@@ -25,6 +27,7 @@ describe('the full-screen client with passwords', function () {
       setTimeout(() => terminal.input.write('\x03'), 50).unref();
       await session.exit;
     }
+    await Promise.all(connections.map((connection) => connection.close()));
     await server.stop();
     removeTempDirs();
   });
@@ -37,6 +40,13 @@ describe('the full-screen client with passwords', function () {
     const see = (text: string, what = `"${text}" on the screen`) => eventually(what, () => screenText(session.screen).includes(text));
     const type = (keys: string) => terminal.input.write(keys);
     return { terminal, session, see, type, screen: session.screen, everything: () => terminal.written() };
+  }
+
+  async function person(user: string): Promise<ChatConnection> {
+    const connection = new ChatConnection({ server: server.target, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF });
+    connections.push(connection);
+    await connection.connect();
+    return connection;
   }
 
   async function canLogIn(user: string, password: string): Promise<boolean> {
@@ -138,6 +148,28 @@ describe('the full-screen client with passwords', function () {
     const first = seconds();
     await eventually('the countdown going down', () => seconds() < first, 3000);
     expect(screenText(alice.screen)).to.include('Logging in is refused until then.');
+  });
+
+  it('counts every message of a burst as unread and opens the conversation at a "new messages" line above the first', async function () {
+    await person('bob');
+    const carol = await person('carol');
+    const alice = open('alice');
+    await alice.see('Welcome to TinyChat, alice.');
+    carol.send('alice', 'read long ago');
+    alice.type('/START carol\r');
+    await alice.see('read long ago');
+    alice.type('/START bob\r');
+    await alice.see('this is the start of your conversation with bob');
+    for (let i = 1; i <= 40; i += 1) carol.send('alice', `burst ${i}`);
+    expect(await carol.drain(10_000)).to.equal(true);
+    await eventually('40 unread from carol in the sidebar', () => /^ 1 ● carol +40 $/.test(rowsOf(alice.screen)[1].slice(0, 19)));
+    alice.type('\x1b1');
+    await alice.see('burst 1');
+    const pane = rowsOf(alice.screen).map((row) => row.slice(20));
+    const marker = pane.findIndex((row) => /─ new messages ─/.test(row));
+    expect(marker, pane.join('\n')).to.be.greaterThan(-1);
+    expect(pane[marker + 1]).to.match(/carol +burst 1 *$/);
+    expect(rowsOf(alice.screen)[1].slice(0, 19)).to.match(/^ 1 ● carol +$/);
   });
 });
 
