@@ -154,6 +154,7 @@ async function chat(config: ChatConfig): Promise<number> {
     const password = config.passwordFile || process.env.TINYCHAT_PASSWORD ? await readPassword({ file: config.passwordFile, env: process.env, prompt: '' }) : undefined;
     // Loaded here so that the server and the line client never load the screen library.
     const { runTui } = await import('./client/tui/run-tui');
+    const { defaultConfigDir } = await import('./client/saved-sessions');
     return runTui({
       server: config.server,
       user: config.user,
@@ -165,6 +166,7 @@ async function chat(config: ChatConfig): Promise<number> {
       handleProcessEvents: true,
       connectTimeoutMs: config.connectTimeoutMs,
       seconds: config.seconds,
+      configDir: defaultConfigDir(),
     });
   }
   if (!config.user) {

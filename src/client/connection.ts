@@ -32,8 +32,14 @@ export interface ConnectionOptions {
   server: string;
   /** The name to log in as. */
   user: string;
-  /** The password; the first login of a name sets it. */
+  /** The password; the first login of a name sets it. Empty with a saved `token`. */
   password: string;
+  /**
+   * A session token saved by an earlier run: the connection uses it instead
+   * of logging in. Without a password, a token the server refuses fails with
+   * UNAUTHENTICATED.
+   */
+  token?: string;
   /**
    * False: log in to an existing account only; connect() then fails with
    * NOT_FOUND for a name nobody registered. True (the default): the first
@@ -181,7 +187,13 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
         if (login.registered) this.registeredName = login.user;
       },
       options.register === false,
+      options.token,
     );
+  }
+
+  /** The session token in use, once logged in (to save it for the next run). */
+  get sessionToken(): string | undefined {
+    return this.commands.currentToken;
   }
 
   /** True when a login of this connection registered the name (a new account). */
@@ -360,19 +372,20 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Acknowledges what was shown, ends the stream, ends the session with
-   * /QUIT (failures ignored) and releases the channel. Nothing reconnects
-   * afterwards. Safe to call more than once.
+   * /QUIT (failures ignored; not with `keepSession`, whose token then still
+   * works for a later run) and releases the channel. Nothing reconnects
+   * afterwards. Safe to call more than once; the first call decides.
    */
-  async close(): Promise<void> {
-    await this.shutdown();
+  async close(options: { keepSession?: boolean } = {}): Promise<void> {
+    await this.shutdown(options.keepSession ?? false);
   }
 
-  private shutdown(): Promise<CommandResponse | undefined> {
-    this.closed ??= this.closeNow();
+  private shutdown(keepSession = false): Promise<CommandResponse | undefined> {
+    this.closed ??= this.closeNow(keepSession);
     return this.closed;
   }
 
-  private async closeNow(): Promise<CommandResponse | undefined> {
+  private async closeNow(keepSession: boolean): Promise<CommandResponse | undefined> {
     const ackWritten = this.flushAck();
     this.closing = true;
     this.pump.stop();
@@ -391,7 +404,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     }
     let response: CommandResponse | undefined;
     const token = this.commands.currentToken;
-    if (token) {
+    if (token && !keepSession) {
       try {
         response = await this.commands.call(lineRequest('/QUIT'), token, CLOSE_QUIT_TIMEOUT_MS);
       } catch {

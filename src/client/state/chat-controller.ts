@@ -29,6 +29,13 @@ export type QuitOutcome =
  * nothing of the screen; the view calls submit(), loadOlder() and quit().
  */
 export class ChatController {
+  /**
+   * True when the session outlives the client (it was saved for the next
+   * run): leaving then keeps it on the server; /LOGOUT ends it.
+   */
+  keepSession = false;
+  /** Called on /LOGOUT, before leaving: forget what was saved. */
+  onLogout: (() => void) | undefined;
   private quitConfirmUntil = 0;
   private quitting: Promise<QuitOutcome> | undefined;
   private previousState: StateChange['state'] = 'idle';
@@ -82,6 +89,14 @@ export class ChatController {
         break;
       case 'QUIT':
         return 'quit';
+      case 'LOGOUT':
+        if (typed.args.length > 0) {
+          this.state.notify('/LOGOUT has no arguments — usage: /LOGOUT (ends the session and forgets it on this computer)', 'error');
+          return undefined;
+        }
+        this.keepSession = false;
+        this.onLogout?.();
+        return 'quit';
       case 'STOP':
         this.stop(typed.args);
         return undefined;
@@ -123,6 +138,22 @@ export class ChatController {
     } catch (err) {
       this.state.notify((err as Error).message, 'error');
     }
+  }
+
+  /**
+   * Opens the conversations of an earlier run again, each with its latest
+   * page; messages from the peer after `readId` count as unread. Then shows
+   * the one that was shown, from its "new messages" line.
+   */
+  async resume(conversations: ReadonlyArray<{ peer: string; readId: number }>, current: string | undefined): Promise<void> {
+    const opened = conversations.map(({ peer, readId }) => {
+      const conversation = this.state.open(peer, false);
+      conversation.readUpTo = readId;
+      return conversation;
+    });
+    await Promise.all(opened.map((conversation) => this.page(conversation, RECENT_PAGE_SIZE, undefined)));
+    const shown = current === undefined ? undefined : this.state.find(current);
+    if (shown) this.state.focus(shown);
   }
 
   /** Loads the page before the oldest loaded message of a conversation (PageUp at the top). */
@@ -170,7 +201,7 @@ export class ChatController {
       );
       return { done: false };
     }
-    await this.connection.close();
+    await this.connection.close({ keepSession: this.keepSession });
     return { done: true, unsent };
   }
 

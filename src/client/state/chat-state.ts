@@ -36,6 +36,7 @@ export const KNOWN_COMMANDS: readonly CommandHelp[] = [
 
 /** Commands the client itself answers, added to the server's list. */
 export const CLIENT_COMMANDS: readonly CommandHelp[] = [
+  { name: '/LOGOUT', usage: '', summary: 'end the session and forget it on this computer (the next start asks for the password)' },
   { name: '/ME', usage: '<action>', summary: 'send an action to the conversation shown, shown as "* name action"' },
 ];
 
@@ -183,13 +184,16 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
    * conversation. Messages from the peer newer than its first unread one
    * count as unread too while it is not shown: in a burst, the page loaded
    * when a message opened the conversation holds messages that have not
-   * arrived live yet (and are then not counted again).
+   * arrived live yet (and are then not counted again). So do those newer
+   * than what was read before this run, in a resumed conversation.
    */
   takePage(conversation: Conversation, messages: readonly Message[], hasMore: boolean | undefined): void {
-    const counting = conversation !== this.current && conversation.firstUnreadId !== undefined;
+    // Unread starts after the first message counted, or after what was read before this run.
+    const after = conversation.firstUnreadId ?? conversation.readUpTo;
+    const counting = conversation !== this.current && after !== undefined;
     for (const message of messages) {
       const own = this.isOwn(message);
-      if (conversation.add(message, own) && counting && !own && message.id > conversation.firstUnreadId!) conversation.countUnread(message.id);
+      if (conversation.add(message, own) && counting && !own && message.id > after!) conversation.countUnread(message.id);
     }
     if (hasMore !== undefined) conversation.hasMore = hasMore;
     this.changed();

@@ -74,6 +74,8 @@ export class Conversation {
   loadingOlder = false;
   /** The id of the oldest message counted in `unread`, while there are unread ones. */
   firstUnreadId: number | undefined;
+  /** The newest id read before this run (a resumed conversation): newer messages from the peer in a page are unread. */
+  readUpTo: number | undefined;
 
   private marker: number | undefined;
 
@@ -134,6 +136,16 @@ export class Conversation {
   get oldestId(): number | undefined {
     for (const slot of this.slots) if (slot.rank === 0) return slot.order;
     return undefined;
+  }
+
+  /** The newest stored id loaded (0: none). */
+  get newestStoredId(): number {
+    return this.newestId;
+  }
+
+  /** The newest id the reader has read here: everything loaded, but what is counted unread. */
+  get readId(): number {
+    return this.firstUnreadId !== undefined ? this.firstUnreadId - 1 : Math.max(this.newestId, this.readUpTo ?? 0);
   }
 
   /** Number of stored messages loaded. */

@@ -3,6 +3,8 @@ import type { BackoffOptions } from '../backoff';
 import { status as Status } from '@grpc/grpc-js';
 import { ChatConnection, ClientError, type ClientTls, type PendingSend } from '../connection';
 import { printable } from '../format';
+import { SavedSessions } from '../saved-sessions';
+import { keepSession } from '../session-keeper';
 import { ChatController } from '../state/chat-controller';
 import { ChatState } from '../state/chat-state';
 import { LoginForm, type LoginValues } from '../state/login-form';
@@ -30,6 +32,11 @@ export interface TuiOptions {
   terminal?: string;
   /** Times with seconds (--seconds). */
   seconds?: boolean;
+  /**
+   * Where the session is kept between runs (`~/.config/tinychat` for
+   * `tinychat chat`); without it nothing is saved and leaving ends the session.
+   */
+  configDir?: string;
   /** Delays between reconnect attempts (tests shorten them). */
   backoff?: BackoffOptions;
   /** How long a login keeps trying while the server cannot be reached; 0 (the default) tries once. */
@@ -95,11 +102,14 @@ async function run(screen: blessed.Widgets.Screen, options: TuiOptions, onState:
   };
   const detach = options.handleProcessEvents ? watchProcess(running, options.output, restore) : () => {};
   try {
-    const logged = await logIn(screen, options, theme, running);
+    const memory = options.configDir ? new SavedSessions(options.configDir) : undefined;
+    const logged = await logIn(screen, options, theme, running, memory);
     if (!logged) return 0;
     onState(logged.state);
+    const stopKeeping = memory ? keepSession(memory, logged.server, logged.controller.connection, logged.state, logged.controller) : () => {};
     const view = new ChatView(screen, logged.state, logged.controller, theme, { seconds: options.seconds });
     const outcome = await view.done;
+    stopKeeping();
     view.dispose();
     restore();
     if (outcome.unsent.length > 0) {
@@ -119,12 +129,42 @@ async function logIn(
   options: TuiOptions,
   theme: ReturnType<typeof makeTheme>,
   running: Running,
-): Promise<{ state: ChatState; controller: ChatController } | undefined> {
-  const form = new LoginForm({ server: options.server, user: options.user, password: options.password });
+  memory: SavedSessions | undefined,
+): Promise<{ state: ChatState; controller: ChatController; server: string } | undefined> {
+  const saved = memory?.find(options.server, options.user);
+  const form = new LoginForm({ server: options.server, user: options.user ?? saved?.user, password: options.password });
   const view = new LoginView(screen, form, theme);
   try {
+    if (saved) {
+      // The session of an earlier run, resumed without the password.
+      const connection = new ChatConnection({
+        server: saved.server,
+        user: saved.user,
+        password: '',
+        token: saved.token,
+        tls: options.tls,
+        backoff: options.backoff,
+        connectTimeoutMs: options.connectTimeoutMs,
+      });
+      const state = new ChatState(saved.user, saved.server);
+      const controller = new ChatController(connection, state);
+      running.connection = connection;
+      form.busy = true;
+      const cancelled = view.next();
+      const outcome = await Promise.race([controller.connect().then(() => 'connected' as const, (err: Error) => err), cancelled]);
+      form.busy = false;
+      if (outcome === 'connected') {
+        await controller.resume(saved.conversations, saved.current);
+        return { state, controller, server: saved.server };
+      }
+      await connection.close({ keepSession: true });
+      running.connection = undefined;
+      if (outcome === 'cancel' || outcome === 'submit') return undefined;
+      if (outcome instanceof ClientError && outcome.code === Status.UNAUTHENTICATED) memory!.forget(saved.server, saved.user);
+      form.failed(outcome instanceof ClientError ? outcome : { message: outcome.message, retryable: false }, Date.now());
+    }
     // With --user and a password the first attempt needs no key press.
-    let choice: 'submit' | 'cancel' = options.user && options.password && form.validate() ? 'submit' : await view.next();
+    let choice: 'submit' | 'cancel' = !saved && options.user && options.password && form.validate() ? 'submit' : await view.next();
     while (choice === 'submit') {
       const values: LoginValues = form.values();
       const connection = new ChatConnection({
@@ -145,7 +185,7 @@ async function logIn(
       const cancelled = view.next();
       const outcome = await Promise.race([controller.connect().then(() => 'connected' as const, (err: Error) => err), cancelled]);
       form.busy = false;
-      if (outcome === 'connected') return { state, controller };
+      if (outcome === 'connected') return { state, controller, server: values.server };
       await connection.close();
       running.connection = undefined;
       if (outcome === 'cancel' || outcome === 'submit') return undefined;

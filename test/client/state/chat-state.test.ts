@@ -184,6 +184,6 @@ describe('ChatState', () => {
     ]);
     state.setPeople([{ name: 'bob', online: true }]);
     state.open('Carol', false);
-    expect(state.completionSources()).to.deep.equal({ commands: ['/START', '/ME'], names: ['bob', 'Carol'] });
+    expect(state.completionSources()).to.deep.equal({ commands: ['/START', '/LOGOUT', '/ME'], names: ['bob', 'Carol'] });
   });
 });

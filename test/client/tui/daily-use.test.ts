@@ -1,10 +1,13 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { ChatConnection, ClientError } from '../../../src/client/connection';
 import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
 import { eventually } from '../../support/eventually';
 import { fakeTerminal, rowsOf, screenText, type FakeTerminal } from '../../support/fake-terminal';
 import { TEST_PASSWORD } from '../../support/grpc-client';
+import { makeTempDir } from '../../support/temp-dir';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
 
 const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
@@ -33,9 +36,9 @@ describe('the full-screen client in daily use: passwords, unread messages, sessi
   });
 
   /** The client for `user`; with `password` null, the login form asks for it. */
-  function open(user: string | undefined, password: string | null = TEST_PASSWORD) {
+  function open(user: string | undefined, password: string | null = TEST_PASSWORD, configDir?: string) {
     const terminal = fakeTerminal();
-    const session = openTui({ server: server.target, user, password: password ?? undefined, input: terminal.input, output: terminal.output, terminal: 'xterm-256color', backoff: FAST_BACKOFF });
+    const session = openTui({ server: server.target, user, password: password ?? undefined, configDir, input: terminal.input, output: terminal.output, terminal: 'xterm-256color', backoff: FAST_BACKOFF });
     sessions.push({ session, terminal });
     const see = (text: string, what = `"${text}" on the screen`) => eventually(what, () => screenText(session.screen).includes(text));
     const type = (keys: string) => terminal.input.write(keys);
@@ -170,6 +173,64 @@ describe('the full-screen client in daily use: passwords, unread messages, sessi
     expect(marker, pane.join('\n')).to.be.greaterThan(-1);
     expect(pane[marker + 1]).to.match(/carol +burst 1 *$/);
     expect(rowsOf(alice.screen)[1].slice(0, 19)).to.match(/^ 1 ● carol +$/);
+  });
+
+  it('resumes where it was after a restart, without the password, and asks for it again after /LOGOUT', async function () {
+    const configDir = join(makeTempDir(), 'tinychat');
+    await (await person('alice')).close();
+    const bob = await person('bob');
+    const carol = await person('carol');
+    bob.send('alice', 'from bob, read');
+    carol.send('alice', 'from carol, read');
+    expect(await bob.drain(5000)).to.equal(true);
+    expect(await carol.drain(5000)).to.equal(true);
+    const first = open('alice', TEST_PASSWORD, configDir);
+    await first.see('Welcome to TinyChat, alice.');
+    first.type('\x1b1');
+    await first.see('from bob, read');
+    first.type('\x1b2');
+    await first.see('from carol, read');
+    first.type('/QUIT\r');
+    expect(await first.session.exit).to.equal(0);
+    expect(statSync(configDir).mode & 0o777).to.equal(0o700);
+    expect(statSync(join(configDir, 'sessions.json')).mode & 0o777).to.equal(0o600);
+    // While alice is away, bob writes twice.
+    bob.send('alice', 'new from bob 1');
+    bob.send('alice', 'new from bob 2');
+    expect(await bob.drain(5000)).to.equal(true);
+
+    // No password and no name: the saved session is resumed, carol's conversation shown, bob's with 2 unread.
+    const second = open(undefined, null, configDir);
+    await second.see('from carol, read');
+    await eventually('bob with 2 unread', () => /^ 1 ● bob +2 $/.test(rowsOf(second.screen)[1].slice(0, 19)));
+    expect(rowsOf(second.screen)[23]).to.match(/alice @ 127\.0\.0\.1:\d+ │ carol/);
+    second.type('\x1b1');
+    await second.see('new from bob 2');
+    const pane = rowsOf(second.screen).map((row) => row.slice(20));
+    const marker = pane.findIndex((row) => /─ new messages ─/.test(row));
+    expect(pane[marker + 1], pane.join('\n')).to.match(/bob +new from bob 1 *$/);
+    second.type('/LOGOUT\r');
+    expect(await second.session.exit).to.equal(0);
+
+    const third = open(undefined, null, configDir);
+    await third.see('Log in to chat.');
+    expect(JSON.parse(readFileSync(join(configDir, 'sessions.json'), 'utf8')).sessions).to.deep.equal([]);
+  });
+
+  it('asks for the password when the saved session has ended on the server', async function () {
+    const configDir = join(makeTempDir(), 'tinychat');
+    const first = open('alice', TEST_PASSWORD, configDir);
+    await first.see('Welcome to TinyChat, alice.');
+    first.type('\x03');
+    expect(await first.session.exit).to.equal(0);
+    // Another terminal changes the password, which ends every other session.
+    const other = await person('alice');
+    await other.command(`/PASSWORD "${TEST_PASSWORD}" "a brand new password"`);
+    const second = open(undefined, null, configDir);
+    await second.see('the saved session of alice has ended');
+    expect(rowsOf(second.screen).some((row) => /Name +alice/.test(row))).to.equal(true);
+    second.type('a brand new password\r');
+    await second.see('Welcome to TinyChat, alice.');
   });
 });
 
