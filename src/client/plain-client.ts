@@ -42,8 +42,9 @@ function plural(n: number, word: string): string {
 
 /**
  * The line-based client, for pipes and scripts. Each input line is a
- * command ("/START bob") or a message to the open conversation ("//text"
- * sends "/text"). Messages print to output as `[HH:MM:SS] sender: body`;
+ * command ("/START bob"), an action ("/ME waves") or a message to the open
+ * conversation ("//text" sends "/text"). Messages print to output as
+ * `[HH:MM:SS] sender: body`, actions as `[HH:MM:SS] * sender action`;
  * errors and connection news go to errors. Ends on /QUIT or at the end of
  * input, after waiting (bounded) for the server to confirm every send.
  *
@@ -134,13 +135,13 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     }
   };
 
-  const sendLine = (body: string) => {
+  const sendLine = (body: string, action = false) => {
     if (!conversation) {
       complain('error: no conversation open — type /START <name> first');
       return;
     }
     try {
-      connection.send(conversation, body);
+      connection.send(conversation, body, { action });
     } catch (err) {
       complain(`error: ${(err as Error).message}`);
     }
@@ -154,7 +155,15 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
         sendLine(line.slice(1));
       } else if (line.startsWith('/')) {
         // /QUIT ends the loop; the connection sends it while closing, after the sends are confirmed.
-        if (line.trim().split(/\s+/, 1)[0].toUpperCase() === '/QUIT') break;
+        const name = line.trim().split(/\s+/, 1)[0].toUpperCase();
+        if (name === '/QUIT') break;
+        // /ME is the client's own: the rest of the line is sent as an action.
+        if (name === '/ME') {
+          const action = line.trim().slice(3).trim();
+          if (action === '') complain('error: /ME needs the action — usage: /ME <action>, e.g. /ME waves');
+          else sendLine(action, true);
+          continue;
+        }
         await runCommand(line);
       } else {
         sendLine(line);

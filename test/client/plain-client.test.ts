@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { ChatConnection } from '../../src/client/connection';
 import { formatClock } from '../../src/client/format';
 import { runPlainClient } from '../../src/client/plain-client';
-import type { Message } from '../../src/gen/tinychat/v1/chat';
+import { MessageKind, type Message } from '../../src/gen/tinychat/v1/chat';
 import { startTestServer } from '../support/test-server';
 import { makeTempDir, removeTempDir } from '../support/temp-dir';
 import { eventually, sleep, unusedPort } from '../support/eventually';
@@ -179,6 +179,26 @@ describe('runPlainClient', function () {
       sender: 'alice',
       body: 'sent from the phone: a: b',
     });
+  });
+
+  it('sends /ME as an action and prints actions as [HH:MM:SS] * sender action', async () => {
+    await register('bob');
+    const alice = await listener('alice');
+    const bob = run('bob');
+    bob.type('/START alice', '/ME waves: hello', '/me', 'and a plain line');
+    await eventually('both messages at alice', () => alice.messages.length === 2);
+    expect(alice.messages.map((m) => [m.kind, m.body])).to.deep.equal([
+      [MessageKind.MESSAGE_KIND_ACTION, 'waves: hello'],
+      [MessageKind.MESSAGE_KIND_UNSPECIFIED, 'and a plain line'],
+    ]);
+    await eventually('the /ME usage', () => bob.err().includes('/ME needs the action — usage: /ME <action>'));
+    let stored: Message | undefined;
+    alice.connection.on('receipt', (sent) => (stored = sent.message));
+    alice.connection.send('bob', 'nods', { action: true });
+    await eventually('the receipt', () => stored);
+    await eventually('the action printed', () => bob.out().includes(`[${formatClock(stored!.time!)}] * alice nods\n`));
+    bob.type('/QUIT');
+    expect(await bob.exit).to.equal(0);
   });
 
   it('acknowledges the waiting messages it printed before it exits, so the next run does not print them again', async () => {
