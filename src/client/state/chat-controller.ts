@@ -11,6 +11,8 @@ import { readTypedLine } from './typed-line';
 export const OLDER_PAGE_SIZE = 50;
 /** Messages fetched when a conversation opens because a message arrived. */
 export const RECENT_PAGE_SIZE = 20;
+/** How many older pages a chosen search hit may load before giving up. */
+export const MAX_JUMP_PAGES = 40;
 /** How long leaving waits for the server to confirm what was sent. */
 export const QUIT_DRAIN_MS = 5000;
 /** How long a second Ctrl-C (or /QUIT) counts as "leave anyway". */
@@ -154,6 +156,27 @@ export class ChatController {
     await Promise.all(opened.map((conversation) => this.page(conversation, RECENT_PAGE_SIZE, undefined)));
     const shown = current === undefined ? undefined : this.state.find(current);
     if (shown) this.state.focus(shown);
+  }
+
+  /**
+   * Opens the conversation of a message (a search hit) and loads older
+   * pages until the message is among them, then asks the view to bring it
+   * into view. Gives up, saying so, after MAX_JUMP_PAGES pages.
+   */
+  async openAt(message: Message): Promise<void> {
+    const conversation = this.state.open(this.state.peerOf(message), true);
+    if (conversation.storedCount === 0) await this.page(conversation, RECENT_PAGE_SIZE, undefined);
+    for (let pages = 0; !conversation.has(message.id) && conversation.hasMore !== false && pages < MAX_JUMP_PAGES; pages += 1) {
+      const oldest = conversation.oldestId;
+      await this.loadOlder(conversation);
+      if (conversation.oldestId === oldest) break;
+    }
+    if (!conversation.has(message.id)) {
+      this.state.notify(`message #${message.id} is further back than ${MAX_JUMP_PAGES * OLDER_PAGE_SIZE} messages — PageUp goes on loading`, 'error', conversation);
+      return;
+    }
+    this.state.jump = { key: conversation.key, id: message.id };
+    this.state.changed();
   }
 
   /** Loads the page before the oldest loaded message of a conversation (PageUp at the top). */
@@ -305,6 +328,12 @@ export class ChatController {
         this.mergePage(conversation, messages, hasMore);
         const word = messages.length === 1 ? 'message' : 'messages';
         this.state.notify(messages.length === 0 ? `no older messages with ${peer}` : `${messages.length} ${word} loaded`, 'info', conversation);
+        return;
+      }
+      case 'search': {
+        const { words, messages, hasMore } = result.search;
+        if (messages.length === 0) this.state.notify(response.text);
+        else this.state.setOverlay({ kind: 'search', words, hits: messages, hasMore, selected: 0 });
         return;
       }
       case 'users':

@@ -9,7 +9,11 @@ import { Roster, type Person, type PersonUpdate } from './roster';
 import type { SecretPrompt } from './secret-input';
 
 /** A box shown over the conversation until dismissed. */
-export type Overlay = { kind: 'help' } | { kind: 'users'; people: Person[] };
+export type Overlay =
+  | { kind: 'help' }
+  | { kind: 'users'; people: Person[] }
+  /** /SEARCH's answer: the hits, newest first, one of them selected (Up, Down; Enter opens it). */
+  | { kind: 'search'; words: string[]; hits: Message[]; hasMore: boolean; selected: number };
 
 /** What happened to a delivered message. */
 export interface Received {
@@ -62,6 +66,8 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   /** The server's commands, for help and completion. */
   commands: readonly CommandHelp[] = [...KNOWN_COMMANDS, ...CLIENT_COMMANDS];
   overlay: Overlay | undefined;
+  /** A message to bring into view once its conversation is drawn (a search hit chosen), until the view takes it. */
+  jump: { key: string; id: number } | undefined;
   /** A masked prompt on the input row (a password asked for), while open. */
   prompt: SecretPrompt | undefined;
 

@@ -10,7 +10,7 @@ import { layoutHeader, layoutStatus } from './bars-layout';
 import { createCanvas, type Canvas } from './canvas';
 import { layoutInput, type InputArea } from './input-layout';
 import { actionFor, applyEdit, type Action, type KeyEvent } from './keymap';
-import { layoutHelp, layoutUsers, type OverlayContent } from './overlay-layout';
+import { layoutHelp, layoutSearch, layoutUsers, type OverlayContent } from './overlay-layout';
 import { PaneScroll } from './pane-scroll';
 import { screenGeometry, type Geometry, type Rect } from './screen-geometry';
 import { layoutSidebar } from './sidebar-layout';
@@ -240,6 +240,14 @@ export class ChatView {
     const height = pane.height;
     this.scroll.keepOnly(new Set([HOME, ...state.conversations.map((conversation) => conversation.key)]));
     for (const known of this.layouts.keys()) if (!state.find(known)) this.layouts.delete(known);
+    const jump = state.jump;
+    if (current && jump?.key === key) {
+      // A chosen search hit: its message at the top of the pane.
+      state.jump = undefined;
+      const entry = current.entries().find((e) => e.kind === 'message' && e.id === jump.id);
+      this.shownKey = key;
+      if (entry) this.scroll.showFrom(key, entry.key);
+    }
     if (key !== this.shownKey) {
       // A conversation opened with unread messages starts at its "new messages" line.
       this.shownKey = key;
@@ -275,7 +283,9 @@ export class ChatView {
     const content: OverlayContent =
       overlay.kind === 'help'
         ? layoutHelp(this.state.commands, inner, this.theme)
-        : layoutUsers(overlay.people, this.state.me, new Date((this.options.clock ?? Date.now)()), this.theme);
+        : overlay.kind === 'search'
+          ? layoutSearch(overlay, this.state.me, new Date((this.options.clock ?? Date.now)()), inner, this.theme)
+          : layoutUsers(overlay.people, this.state.me, new Date((this.options.clock ?? Date.now)()), this.theme);
     const room = Math.max(1, rows - 2);
     const all = content.rows.map((row) => fit(row, inner));
     let shownRows = all;
@@ -315,6 +325,8 @@ export class ChatView {
       this.promptKey(this.state.prompt, action);
       return this.schedule();
     }
+    const overlay = this.state.overlay;
+    if (overlay?.kind === 'search' && this.chooseHit(overlay, action)) return this.schedule();
     if (this.state.overlay) {
       if (this.scrollOverlay(action)) return this.schedule();
       this.overlayTop = 0;
@@ -351,6 +363,23 @@ export class ChatView {
         // Up, Tab and the rest have nothing to do in a password.
         return;
     }
+  }
+
+  /** Up and Down move through the search hits, Enter opens the one selected; false for other keys. */
+  private chooseHit(search: Extract<NonNullable<ChatState['overlay']>, { kind: 'search' }>, action: Action): boolean {
+    if (action.type === 'history') {
+      search.selected = Math.max(0, Math.min(search.hits.length - 1, search.selected + action.direction));
+      // Keep the selected row in the box.
+      if (search.selected < this.overlayTop) this.overlayTop = search.selected;
+      else if (search.selected >= this.overlayTop + this.overlayPage && this.overlayMaxTop > 0) this.overlayTop = search.selected - this.overlayPage + 1;
+      return true;
+    }
+    if (action.type !== 'submit') return false;
+    const hit = search.hits[search.selected];
+    this.overlayTop = 0;
+    this.state.setOverlay(undefined);
+    if (hit) void this.controller.openAt(hit);
+    return true;
   }
 
   private scrollOverlay(action: Action): boolean {

@@ -232,6 +232,30 @@ describe('the full-screen client in daily use: passwords, unread messages, sessi
     second.type('a brand new password\r');
     await second.see('Welcome to TinyChat, alice.');
   });
+
+  it('lists /SEARCH hits in a box and opens the conversation at the one chosen, loading older pages to reach it', async function () {
+    const reader = await person('alice');
+    let shown = 0;
+    reader.on('message', () => (shown += 1));
+    const carol = await person('carol');
+    for (let i = 1; i <= 80; i += 1) carol.send('alice', i === 5 || i === 70 ? `message ${i} has the needle` : `message ${i}`);
+    expect(await carol.drain(10_000)).to.equal(true);
+    // Alice reads them elsewhere first, so the next start has them only in history.
+    await eventually('all 80 shown', () => shown === 80);
+    await reader.close();
+    const alice = open('alice');
+    await alice.see('Welcome to TinyChat, alice.');
+    alice.type('/SEARCH needle\r');
+    await alice.see('Search: needle');
+    const rows = () => rowsOf(alice.screen).join('\n');
+    expect(rows()).to.match(/› carol .*carol: message 70 has the needle/);
+    alice.type('\x1b[B');
+    await eventually('the older hit selected', () => /› carol .*carol: message 5 has the needle/.test(rows()));
+    alice.type('\r');
+    await alice.see('carol  message 5 has the needle');
+    expect(rows()).not.to.include('Search: needle');
+    expect(rowsOf(alice.screen)[23]).to.match(/│ carol/);
+  });
 });
 
 /** The login form's password row, from its label to the box's edge, trimmed: "Password" when empty. */
