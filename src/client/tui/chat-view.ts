@@ -11,7 +11,7 @@ import { createCanvas, type Canvas } from './canvas';
 import { layoutInput, type InputArea } from './input-layout';
 import { actionFor, applyEdit, type Action, type KeyEvent } from './keymap';
 import { layoutHelp, layoutSearch, layoutUsers, type OverlayContent } from './overlay-layout';
-import { PaneScroll } from './pane-scroll';
+import { PaneScroll, WHEEL_ROWS } from './pane-scroll';
 import { screenGeometry, type Geometry, type Rect } from './screen-geometry';
 import { layoutSidebar } from './sidebar-layout';
 import { fit, seg, type StyledLine } from './styled-line';
@@ -78,6 +78,9 @@ export class ChatView {
   private readonly onBell = () => this.screen.program.bell();
   private readonly onKey = (ch: string | undefined, key: KeyEvent | undefined) => this.key(ch, key);
   private readonly onResize = () => this.draw();
+  private readonly onMouse = (event: { action?: string }) => this.wheel(event);
+  /** True while the client takes the mouse (wheel scrolling); F2 gives it back to the terminal for selecting text. */
+  private mouseOn = true;
 
   constructor(
     private readonly screen: blessed.Widgets.Screen,
@@ -109,6 +112,8 @@ export class ChatView {
     state.on('bell', this.onBell);
     screen.on('keypress', this.onKey);
     screen.on('resize', this.onResize);
+    screen.program.on('mouse', this.onMouse);
+    screen.program.enableMouse();
     this.draw();
   }
 
@@ -130,6 +135,8 @@ export class ChatView {
     this.state.removeListener('bell', this.onBell);
     this.screen.removeListener('keypress', this.onKey);
     this.screen.removeListener('resize', this.onResize);
+    this.screen.program.removeListener('mouse', this.onMouse);
+    this.screen.program.disableMouse();
     this.terminalInput.dispose();
     if (this.drawScheduled) clearImmediate(this.drawScheduled);
     clearTimeout(this.tick);
@@ -337,6 +344,16 @@ export class ChatView {
     this.schedule();
   }
 
+  /** The mouse wheel scrolls the box shown, else the conversation; other mouse events do nothing. */
+  private wheel(event: { action?: string }): void {
+    if (!this.mouseOn || (event.action !== 'wheelup' && event.action !== 'wheeldown')) return;
+    const up = event.action === 'wheelup';
+    if (this.state.overlay) {
+      this.overlayTop = Math.max(0, Math.min(this.overlayMaxTop, this.overlayTop + (up ? -WHEEL_ROWS : WHEEL_ROWS)));
+    } else this.act({ type: 'scroll', to: up ? 'wheel-up' : 'wheel-down' });
+    this.schedule();
+  }
+
   /** Keys while a masked prompt is open: they edit its answer; Esc cancels it, Ctrl-C leaves. */
   private promptKey(prompt: SecretPrompt, action: Action): void {
     switch (action.type) {
@@ -425,6 +442,15 @@ export class ChatView {
         return;
       case 'help':
         state.setOverlay({ kind: 'help' });
+        return;
+      case 'mouse':
+        this.mouseOn = !this.mouseOn;
+        if (this.mouseOn) this.screen.program.enableMouse();
+        else this.screen.program.disableMouse();
+        state.notify(
+          this.mouseOn ? 'mouse on: the wheel scrolls (F2 turns it off to select text)' : 'mouse off: select text with it as usual; F2 turns the wheel back on',
+          'info',
+        );
         return;
       case 'close':
         return;

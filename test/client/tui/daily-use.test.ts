@@ -256,6 +256,37 @@ describe('the full-screen client in daily use: passwords, unread messages, sessi
     expect(rows()).not.to.include('Search: needle');
     expect(rowsOf(alice.screen)[23]).to.match(/│ carol/);
   });
+
+  it('scrolls the conversation with the mouse wheel, and leaves the mouse to the terminal after F2 until F2 again', async function () {
+    const carol = await person('carol');
+    const alice = open('alice');
+    await alice.see('Welcome to TinyChat, alice.');
+    for (let i = 1; i <= 40; i += 1) carol.send('alice', `message ${i}`);
+    expect(await carol.drain(10_000)).to.equal(true);
+    alice.type('\x1b1');
+    // It opens at the "new messages" line; End goes to the newest.
+    await alice.see('new messages');
+    alice.type('\x1b[F');
+    await alice.see('message 40');
+    // xterm's report of the wheel turned up, and down, over the pane (column 40, row 10).
+    const wheelUp = '\x1b[M`H*';
+    const wheelDown = '\x1b[MaH*';
+    expect(alice.everything()).to.include('\x1b[?1000h');
+    alice.type(wheelUp);
+    await eventually('scrolled back', () => rowsOf(alice.screen)[0].includes('newer below') && !screenText(alice.screen).includes('message 40'));
+    alice.type(wheelDown);
+    await eventually('back at the newest', () => screenText(alice.screen).includes('message 40') && !rowsOf(alice.screen)[0].includes('newer below'));
+    alice.type('\x1bOQ');
+    await alice.see('mouse off: select text with it as usual');
+    expect(alice.everything().lastIndexOf('\x1b[?1000l')).to.be.greaterThan(alice.everything().lastIndexOf('\x1b[?1000h'));
+    alice.type(wheelUp);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(rowsOf(alice.screen)[0]).not.to.include('newer below');
+    alice.type('\x1bOQ');
+    await alice.see('mouse on: the wheel scrolls');
+    alice.type(wheelUp);
+    await eventually('scrolled back again', () => rowsOf(alice.screen)[0].includes('newer below'));
+  });
 });
 
 /** The login form's password row, from its label to the box's edge, trimmed: "Password" when empty. */
