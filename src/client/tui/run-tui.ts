@@ -161,10 +161,11 @@ async function logIn(
       running.connection = undefined;
       if (outcome === 'cancel' || outcome === 'submit') return undefined;
       if (outcome instanceof ClientError && outcome.code === Status.UNAUTHENTICATED) memory!.forget(saved.server, saved.user);
-      form.failed(outcome instanceof ClientError ? outcome : { message: outcome.message, retryable: false }, Date.now());
+      // The password field keeps what was given (TINYCHAT_PASSWORD), which is tried next.
+      form.error = outcome.message;
     }
     // With --user and a password the first attempt needs no key press.
-    let choice: 'submit' | 'cancel' = !saved && options.user && options.password && form.validate() ? 'submit' : await view.next();
+    let choice: 'submit' | 'cancel' = options.user && options.password && form.validate() ? 'submit' : await view.next();
     while (choice === 'submit') {
       const values: LoginValues = form.values();
       const connection = new ChatConnection({

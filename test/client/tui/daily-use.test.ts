@@ -233,6 +233,22 @@ describe('the full-screen client in daily use: passwords, unread messages, sessi
     await second.see('Welcome to TinyChat, alice.');
   });
 
+  it('logs in with the password it was given when the saved session has ended, without stopping at the form', async function () {
+    const configDir = join(makeTempDir(), 'tinychat');
+    const first = open('alice', TEST_PASSWORD, configDir);
+    await first.see('Welcome to TinyChat, alice.');
+    first.type('\x03');
+    expect(await first.session.exit).to.equal(0);
+    // The token is refused once the session is ended on the server.
+    const saved = JSON.parse(readFileSync(join(configDir, 'sessions.json'), 'utf8')).sessions[0];
+    const other = await person('alice');
+    await other.command(`/PASSWORD "${TEST_PASSWORD}" "${TEST_PASSWORD}"`);
+    const second = open('alice', TEST_PASSWORD, configDir);
+    await second.see('Welcome to TinyChat, alice.');
+    const now = JSON.parse(readFileSync(join(configDir, 'sessions.json'), 'utf8')).sessions[0];
+    expect(now.token).not.to.equal(saved.token);
+  });
+
   it('lists /SEARCH hits in a box and opens the conversation at the one chosen, loading older pages to reach it', async function () {
     const reader = await person('alice');
     let shown = 0;
