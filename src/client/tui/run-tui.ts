@@ -123,43 +123,61 @@ async function run(screen: blessed.Widgets.Screen, options: TuiOptions, onState:
   }
 }
 
-/** Shows the login form until a connection is made or the person leaves (undefined). */
+/** A client logged in: its state, its controller and the address used. */
+interface LoggedIn {
+  state: ChatState;
+  controller: ChatController;
+  server: string;
+}
+
+/**
+ * One attempt to connect, shown as busy on the form: the client logged in,
+ * the reason it could not, or 'left' when the person left meanwhile. A
+ * failed connection is closed (keeping the session when asked).
+ */
+async function attempt(
+  view: LoginView,
+  form: LoginForm,
+  running: Running,
+  connection: ChatConnection,
+  who: { user: string; server: string },
+  keepSession = false,
+): Promise<LoggedIn | Error | 'left'> {
+  const state = new ChatState(who.user, who.server);
+  const controller = new ChatController(connection, state);
+  running.connection = connection;
+  form.busy = true;
+  const cancelled = view.next();
+  const outcome = await Promise.race([controller.connect().then(() => 'connected' as const, (err: Error) => err), cancelled]);
+  form.busy = false;
+  if (outcome === 'connected') return { state, controller, server: who.server };
+  await connection.close({ keepSession });
+  running.connection = undefined;
+  return outcome instanceof Error ? outcome : 'left';
+}
+
+/** Resumes the saved session, else shows the login form until a connection is made or the person leaves (undefined). */
 async function logIn(
   screen: blessed.Widgets.Screen,
   options: TuiOptions,
   theme: ReturnType<typeof makeTheme>,
   running: Running,
   memory: SavedSessions | undefined,
-): Promise<{ state: ChatState; controller: ChatController; server: string } | undefined> {
+): Promise<LoggedIn | undefined> {
   const saved = memory?.find(options.server, options.user);
   const form = new LoginForm({ server: options.server, user: options.user ?? saved?.user, password: options.password });
   const view = new LoginView(screen, form, theme);
+  const reach = { tls: options.tls, backoff: options.backoff, connectTimeoutMs: options.connectTimeoutMs };
   try {
     if (saved) {
       // The session of an earlier run, resumed without the password.
-      const connection = new ChatConnection({
-        server: saved.server,
-        user: saved.user,
-        password: '',
-        token: saved.token,
-        tls: options.tls,
-        backoff: options.backoff,
-        connectTimeoutMs: options.connectTimeoutMs,
-      });
-      const state = new ChatState(saved.user, saved.server);
-      const controller = new ChatController(connection, state);
-      running.connection = connection;
-      form.busy = true;
-      const cancelled = view.next();
-      const outcome = await Promise.race([controller.connect().then(() => 'connected' as const, (err: Error) => err), cancelled]);
-      form.busy = false;
-      if (outcome === 'connected') {
-        await controller.resume(saved.conversations, saved.current);
-        return { state, controller, server: saved.server };
+      const connection = new ChatConnection({ server: saved.server, user: saved.user, password: '', token: saved.token, ...reach });
+      const outcome = await attempt(view, form, running, connection, saved, true);
+      if (outcome === 'left') return undefined;
+      if (!(outcome instanceof Error)) {
+        await outcome.controller.resume(saved.conversations, saved.current);
+        return outcome;
       }
-      await connection.close({ keepSession: true });
-      running.connection = undefined;
-      if (outcome === 'cancel' || outcome === 'submit') return undefined;
       if (outcome instanceof ClientError && outcome.code === Status.UNAUTHENTICATED) memory!.forget(saved.server, saved.user);
       // The password field keeps what was given (TINYCHAT_PASSWORD), which is tried next.
       form.error = outcome.message;
@@ -175,21 +193,11 @@ async function logIn(
         // A password from TINYCHAT_PASSWORD or --password-file was not typed:
         // no typo needs catching, so it registers a new name at once.
         register: !form.passwordTyped || form.registering,
-        tls: options.tls,
-        backoff: options.backoff,
-        connectTimeoutMs: options.connectTimeoutMs,
+        ...reach,
       });
-      const state = new ChatState(values.user, values.server);
-      const controller = new ChatController(connection, state);
-      running.connection = connection;
-      form.busy = true;
-      const cancelled = view.next();
-      const outcome = await Promise.race([controller.connect().then(() => 'connected' as const, (err: Error) => err), cancelled]);
-      form.busy = false;
-      if (outcome === 'connected') return { state, controller, server: values.server };
-      await connection.close();
-      running.connection = undefined;
-      if (outcome === 'cancel' || outcome === 'submit') return undefined;
+      const outcome = await attempt(view, form, running, connection, values);
+      if (outcome === 'left') return undefined;
+      if (!(outcome instanceof Error)) return outcome;
       if (outcome instanceof ClientError && outcome.code === Status.NOT_FOUND && !form.registering) form.confirmNewAccount(values.user);
       else form.failed(outcome instanceof ClientError ? outcome : { message: outcome.message, retryable: false }, Date.now());
       choice = await view.next();
