@@ -5,7 +5,7 @@ import { connectBus } from './bus/connect-bus';
 import { announceSessionEnds } from './cluster/cluster-link';
 import { UserAdmin } from './admin/user-admin';
 import { runPlainClient } from './client/plain-client';
-import { readPassword } from './client/password';
+import { promptHidden, readPassword } from './client/password';
 import { createLogger, silentLogger, type Logger } from './log';
 import { backupSqlite, restoreSqlite } from './ops/backup';
 import { listenForMetrics } from './ops/metrics-endpoint';
@@ -172,13 +172,12 @@ async function chat(config: ChatConfig): Promise<number> {
   if (!config.user) {
     throw new UsageError('say who you are with --user NAME (or TINYCHAT_USER=NAME)');
   }
-  const password = await readPassword({
-    file: config.passwordFile,
-    env: process.env,
-    terminal: process.stdin.isTTY ? { input: process.stdin, output: process.stderr } : undefined,
-    prompt: `password for ${config.user}: `,
-  });
+  const terminal = process.stdin.isTTY ? { input: process.stdin, output: process.stderr } : undefined;
+  const password = await readPassword({ file: config.passwordFile, env: process.env, terminal, prompt: `password for ${config.user}: ` });
+  // A password typed at the prompt is asked again before it registers a new name.
+  const typed = terminal && !config.passwordFile && !process.env.TINYCHAT_PASSWORD;
   return runPlainClient({
+    confirmPassword: typed ? () => promptHidden('the same password again: ', terminal.input, terminal.output) : undefined,
     server: config.server,
     user: config.user,
     password,

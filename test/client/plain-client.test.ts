@@ -62,7 +62,7 @@ describe('runPlainClient', function () {
 
   function run(
     user: string,
-    options: { target?: string; drainTimeoutMs?: number; connectTimeoutMs?: number; password?: string } = {},
+    options: { target?: string; drainTimeoutMs?: number; connectTimeoutMs?: number; password?: string; confirmPassword?: () => Promise<string> } = {},
   ): Running {
     const input = new PassThrough();
     const output = new PassThrough();
@@ -80,6 +80,7 @@ describe('runPlainClient', function () {
       backoff: FAST_BACKOFF,
       drainTimeoutMs: options.drainTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
+      confirmPassword: options.confirmPassword,
     });
     const client: Running = {
       type: (...lines) => lines.forEach((line) => input.write(`${line}\n`)),
@@ -179,6 +180,29 @@ describe('runPlainClient', function () {
       sender: 'alice',
       body: 'sent from the phone: a: b',
     });
+  });
+
+  it('asks for a typed password a second time before it registers a new name, and registers nothing when they differ', async () => {
+    const alice = await listener('alice');
+    let asked = 0;
+    const typo = run('newcomer', { password: 'my pass phrase', confirmPassword: async () => (asked += 1, 'my pass phrose') });
+    typo.end();
+    expect(await typo.exit).to.equal(1);
+    expect(asked).to.equal(1);
+    expect(typo.err()).to.include('there is no account named newcomer yet: a new account is being created');
+    expect(typo.err()).to.include('the two passwords differ — nothing was registered');
+    const users = await alice.connection.command('/USERS');
+    expect(users.result?.$case === 'users' && users.result.users.users.map((u) => u.name)).to.deep.equal(['alice']);
+    const confirmed = run('newcomer', { password: 'my pass phrase', confirmPassword: async () => 'my pass phrase' });
+    confirmed.type('/START alice', 'hello, I am new');
+    confirmed.end();
+    expect(await confirmed.exit).to.equal(0);
+    await eventually('the message at alice', () => alice.messages.some((m) => m.body === 'hello, I am new'));
+    // An existing name is not asked about.
+    const again = run('newcomer', { password: 'my pass phrase', confirmPassword: async () => { throw new Error('asked for an existing name'); } });
+    again.end();
+    expect(await again.exit).to.equal(0);
+    expect(again.err()).not.to.include('new account');
   });
 
   it('sends /ME as an action and prints actions as [HH:MM:SS] * sender action', async () => {
