@@ -59,6 +59,11 @@ export class LoadPool {
     this.workers = Array.from({ length: count }, (_, i) => new Worker(i, heapMb));
   }
 
+  /** The workers' process ids, to pin them and to read their CPU time. */
+  get pids(): number[] {
+    return this.workers.map((w) => w.child.pid!);
+  }
+
   get size(): number {
     return this.workers.length;
   }

@@ -24,7 +24,10 @@ export interface FixedRate {
 /** Drive pairs: each sender sends `messages` messages of `bytes` bytes to its receiver. */
 export interface PairsJob {
   kind: 'pairs';
+  /** Where senders connect. */
   target: string;
+  /** Where receivers connect (another node of the same cluster, or the same server). */
+  receiverTarget: string;
   pairs: PairSpec[];
   /** Per pair; ignored at a fixed rate, where rate × time decides. */
   messages: number;
@@ -63,6 +66,8 @@ export interface PairsResult {
   delivered: number;
   /** End-to-end latency of each measured message (send written → delivery read), in ms. */
   latenciesMs: Float64Array;
+  /** Time from each measured send being written to its receipt being read, in ms. */
+  receiptLatenciesMs: Float64Array;
   /** Problems found: lost, repeated or reordered messages, refused sends, streams that ended. */
   errors: string[];
   timedOut: boolean;

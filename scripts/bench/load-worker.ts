@@ -46,7 +46,7 @@ async function setupPairs(pairsJob: PairsJob): Promise<void> {
     : warmup + pairsJob.messages;
   plan = { total, bytes: pairsJob.bytes, window: pairsJob.window, measureFromIndex: warmup, measureFrom: 0 };
   const shared = plan;
-  drivers = pairsJob.pairs.map((spec) => new PairDriver(spec, pairsJob.target, shared));
+  drivers = pairsJob.pairs.map((spec) => new PairDriver(spec, pairsJob.target, pairsJob.receiverTarget, shared));
   await forEachLimited(drivers, SETUP_CONCURRENCY, (driver) => driver.open(pairsJob.timeoutMs));
   acker = setInterval(() => {
     for (const driver of drivers) {
@@ -126,6 +126,7 @@ async function runPairs(pairsJob: PairsJob): Promise<void> {
     receipted: 0,
     delivered: 0,
     latenciesMs: concat(drivers.map((d) => d.latenciesMs())),
+    receiptLatenciesMs: concat(drivers.map((d) => d.receiptLatenciesMs())),
     errors: drivers.flatMap((d) => d.errors).slice(0, MAX_ERRORS),
     timedOut,
     cpuSeconds,

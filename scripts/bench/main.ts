@@ -1,19 +1,22 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LoadPool } from './load-pool';
+import { TARGET_LABELS } from './deployment';
 import { readOptions, USAGE, type BenchOptions } from './options';
+import { choosePinning } from './pinning';
 import { openFileLimit } from './proc-stats';
 import { formatProfileSummary, summarizeProfile } from './profile-summary';
 import { formatResults, type BenchResults } from './report';
-import { runIdle, runPairs } from './runs';
-import { TARGET_LABELS } from './server-child';
+import { runOnce, scenarios, stopRunning, type Run } from './runs';
 
 /**
- * `npm run bench`: TinyChat and the bare relay under the same load, one
- * after the other, each on a fresh server process; prints the table and
- * writes the results as JSON under results/.
+ * `npm run bench`: every scenario against every target, repeated, with the
+ * targets interleaved run by run so that a change in the machine's state
+ * touches all of them alike. Each run gets a fresh server and load process,
+ * pinned to their own cores; a run during which the rest of the machine was
+ * busy is repeated. Prints a markdown table (medians, ranges, ratios to the
+ * bare relay) and writes it with the raw runs under results/.
  */
 
 // Descriptors a process needs besides its sockets (stdio, the database, pipes, epoll…).
@@ -32,9 +35,8 @@ function commit(): string {
 function checkFileLimit(options: BenchOptions): void {
   if (!options.only.includes('idle')) return;
   const limit = openFileLimit();
-  const perWorker = Math.ceil(options.idleUsers / options.workers);
   // The server holds every user's connection; each worker holds its share.
-  const needed = Math.max(options.idleUsers, perWorker) + SPARE_FDS;
+  const needed = options.idleUsers + SPARE_FDS;
   if (needed > limit) {
     throw new Error(
       `the idle run needs about ${needed} open files per process but the limit is ${limit}: ` +
@@ -59,90 +61,87 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = { ...parsed, outDir: resolve(parsed.outDir) };
+  // Interrupted: stop the servers, the load and drop the run's database before leaving.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the run in progress`);
+      void stopRunning().then(() => process.exit(130));
+    });
+  }
   checkFileLimit(options);
   mkdirSync(options.outDir, { recursive: true });
+  const pinning = choosePinning(options.pin);
+  log(pinning.description);
+  // This process only coordinates; it stays off the server's core.
+  pinning.pinLoad(process.pid);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const plan = scenarios(options);
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
+    finishedAt: '',
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
       commit: commit(),
+      loadAverage: loadavg(),
     },
+    pinning: pinning.description,
     options: { ...options },
-    throughput: [],
-    rate: [],
-    idle: [],
+    scenarios: plan,
+    runs: [],
+    failures: [],
     profiles: [],
   };
-  const failures: string[] = [];
-  let pool = new LoadPool(options.workers);
-  // After a failed run the workers may be mid-job: start over with fresh ones.
-  const failed = async (what: string, err: unknown) => {
-    failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-    log(`FAILED: ${what}`);
-    await pool.exit();
-    pool = new LoadPool(options.workers);
-  };
-  try {
-    if (options.only.includes('throughput')) {
-      for (const pairs of options.pairs) {
-        for (const target of options.targets) {
-          log(`throughput: ${TARGET_LABELS[target]}, ${pairs} pairs × ${options.messages} messages`);
-          try {
-            results.throughput.push(await runPairs(pool, target, options, { pairs, fixedRate: false, stamp }));
-          } catch (err) {
-            await failed(`throughput ${target} ${pairs} pairs`, err);
-          }
-        }
-      }
-    }
-    if (options.only.includes('rate')) {
-      for (const target of options.targets) {
-        log(`fixed rate: ${TARGET_LABELS[target]}, ${options.rate} msg/s over ${options.ratePairs} pairs`);
-        try {
-          results.rate.push(await runPairs(pool, target, options, { pairs: options.ratePairs, fixedRate: true, stamp }));
-        } catch (err) {
-          await failed(`fixed rate ${target}`, err);
-        }
-      }
-    }
-    if (options.only.includes('idle')) {
-      for (const target of options.targets) {
-        log(`idle: ${TARGET_LABELS[target]}, ${options.idleUsers} users`);
-        try {
-          results.idle.push(await runIdle(pool, target, options, stamp));
-        } catch (err) {
-          await failed(`idle ${target}`, err);
-        }
-      }
-    }
-  } finally {
-    await pool.exit();
-  }
 
-  const profiled = [...results.throughput, ...results.rate, ...results.idle].flatMap((r) => (r.cpuProfile ? [r.cpuProfile] : []));
+  for (let repetition = 1; repetition <= options.repetitions; repetition++) {
+    for (const scenario of plan) {
+      // Who goes first changes from one repetition to the next.
+      const order = scenario.targets.map((_, i) => scenario.targets[(i + repetition - 1) % scenario.targets.length]);
+      for (const target of order) {
+        const what = `${scenario.id}, ${TARGET_LABELS[target]}, repetition ${repetition}/${options.repetitions}`;
+        let kept: Run | undefined;
+        for (let attempt = 1; attempt <= options.retries + 1; attempt++) {
+          log(`${what}${attempt > 1 ? `, attempt ${attempt}` : ''}`);
+          try {
+            const run = await runOnce(scenario, target, { options, pinning, stamp, repetition });
+            kept = { ...run, attempts: attempt };
+          } catch (err) {
+            results.failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+            log(`FAILED: ${what}`);
+            kept = undefined;
+            break;
+          }
+          if (kept.quiet) break;
+          log(`  other processes used ${kept.otherCores.toFixed(2)} cores (more than ${options.quietCores})${attempt <= options.retries ? ': repeating' : ': kept, marked noisy'}`);
+        }
+        if (kept) results.runs.push(kept);
+      }
+    }
+  }
+  results.finishedAt = new Date().toISOString();
+
   const profileTexts: string[] = [];
-  for (const file of profiled) {
+  for (const file of results.runs.flatMap((r) => (r.cpuProfile ? [r.cpuProfile] : []))) {
     try {
       const summary = summarizeProfile(file);
       results.profiles.push(summary);
       profileTexts.push(formatProfileSummary(summary));
     } catch (err) {
-      failures.push(`profile ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      results.failures.push(`profile ${file}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
-  const file = join(options.outDir, `bench-${stamp}.json`);
-  writeFileSync(file, `${JSON.stringify({ ...results, failures }, null, 2)}\n`);
-  process.stdout.write(`\n${formatResults(results)}\n`);
+  const report = formatResults(results);
+  const base = join(options.outDir, `bench-${stamp}`);
+  writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${base}.md`, `${report}\n`);
+  process.stdout.write(`\n${report}\n`);
   for (const text of profileTexts) process.stdout.write(`\n${text}\n`);
-  for (const failure of failures) process.stdout.write(`\nFAILED: ${failure}\n`);
-  process.stdout.write(`\nresults written to ${file}\n`);
-  const problems = [...results.throughput, ...results.rate, ...results.idle].some((r) => r.errors.length > 0);
-  return failures.length > 0 || problems ? 1 : 0;
+  process.stdout.write(`\nresults written to ${base}.md and ${base}.json\n`);
+  const problems = results.runs.some((r) => r.errors.length > 0);
+  return results.failures.length > 0 || problems ? 1 : 0;
 }
 
 main().then(

@@ -38,6 +38,9 @@ export class PairDriver {
   private readonly sendTimes: Float64Array;
   private readonly latencies: Float64Array;
   private measured = 0;
+  private readonly receiptLatencies: Float64Array;
+  private receiptsMeasured = 0;
+  private readonly clientIdPrefix: string;
   private lastSequence = 0;
   private ackedSequence = 0;
   private failed = false;
@@ -45,13 +48,16 @@ export class PairDriver {
 
   constructor(
     private readonly spec: PairSpec,
-    target: string,
+    senderTarget: string,
+    receiverTarget: string,
     private readonly plan: PairPlan,
   ) {
-    this.sender = new UserChannel(spec.sender, target);
-    this.receiver = new UserChannel(spec.receiver, target);
+    this.sender = new UserChannel(spec.sender, senderTarget);
+    this.receiver = new UserChannel(spec.receiver, receiverTarget);
     this.sendTimes = new Float64Array(plan.total);
     this.latencies = new Float64Array(plan.total);
+    this.receiptLatencies = new Float64Array(plan.total);
+    this.clientIdPrefix = `${spec.sender}-`;
     this.padding = 'x'.repeat(plan.bytes);
   }
 
@@ -76,13 +82,18 @@ export class PairDriver {
       const prefix = `${index}:`;
       const body = prefix + this.padding.slice(prefix.length);
       this.sendTimes[index] = performance.now();
-      this.sender.write({ kind: { $case: 'send', send: { clientId: `${this.spec.sender}-${index}`, receiver: this.spec.receiver, body, kind: 0 } } });
+      this.sender.write({ kind: { $case: 'send', send: { clientId: this.clientIdPrefix + index, receiver: this.spec.receiver, body, kind: 0 } } });
     }
   }
 
   /** Latencies of the measured messages, in ms. */
   latenciesMs(): Float64Array {
     return this.latencies.slice(0, this.measured);
+  }
+
+  /** Receipt latencies of the measured messages, in ms. */
+  receiptLatenciesMs(): Float64Array {
+    return this.receiptLatencies.slice(0, this.receiptsMeasured);
   }
 
   /** Acknowledges what was received, as a client does every so often. */
@@ -106,6 +117,15 @@ export class PairDriver {
 
   private onSenderFrame(frame: ServerFrame): void {
     this.receipted += frame.receipts.length;
+    if (frame.receipts.length > 0) {
+      const now = performance.now();
+      for (const receipt of frame.receipts) {
+        const index = Number(receipt.clientId.slice(this.clientIdPrefix.length));
+        const sentAt = this.sendTimes[index];
+        const measured = index >= this.plan.measureFromIndex && sentAt >= this.plan.measureFrom;
+        if (measured && index < this.sent && this.receiptsMeasured < this.receiptLatencies.length) this.receiptLatencies[this.receiptsMeasured++] = now - sentAt;
+      }
+    }
     for (const error of frame.errors) {
       this.receipted++;
       this.fail(`${this.spec.sender}: send ${error.clientId} refused: ${error.code} ${error.message}`);

@@ -1,138 +1,145 @@
-import type { IdleRun, PairsRun } from './runs';
-import { TARGET_LABELS } from './server-child';
+import { ALL_TARGETS, TARGET_LABELS, type TargetName } from './deployment';
+import type { IdleRun, PairsRun, Run, Scenario } from './runs';
 
-/** Everything one benchmark run measured, as written to results/. */
+/** Everything one benchmark invocation measured, as written to results/. */
 export interface BenchResults {
   startedAt: string;
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; commit: string };
+  finishedAt: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; commit: string; loadAverage: number[] };
+  pinning: string;
   options: Record<string, unknown>;
-  throughput: PairsRun[];
-  rate: PairsRun[];
-  idle: IdleRun[];
+  scenarios: Scenario[];
+  runs: Run[];
+  /** Runs that failed outright (a server that did not start, a timeout…). */
+  failures: string[];
   profiles: unknown[];
 }
 
-const MIB = 1024 * 1024;
-
-function fixed(value: number | undefined, digits: number): string {
-  return value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+/** One row of the table: a figure taken from the runs of one scenario. */
+interface Measure {
+  label: string;
+  scenario: Scenario;
+  value: (run: Run) => number;
+  digits: number;
+  /** Only for these targets (default: every target the scenario ran). */
+  targets?: TargetName[];
 }
 
-function ratio(a: number | undefined, b: number | undefined): string {
-  return a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? '-' : `${(a / b).toFixed(2)}×`;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
-function check(errors: string[]): string {
-  return errors.length === 0 ? 'ok' : `${errors.length} PROBLEMS`;
-}
-
-function pairsRows(runs: PairsRun[], key: (run: PairsRun) => string): string[][] {
-  const rows: string[][] = [];
-  const groups = new Map<string, PairsRun[]>();
-  for (const run of runs) groups.set(key(run), [...(groups.get(key(run)) ?? []), run]);
-  for (const [group, members] of groups) {
-    for (const run of members) {
-      rows.push([
-        group,
-        TARGET_LABELS[run.target],
-        fixed(run.messagesPerSecond, 0),
-        fixed(run.latencyMs.p50, 2),
-        fixed(run.latencyMs.p99, 2),
-        fixed(run.latencyMs.max, 1),
-        fixed(run.serverCpuMicrosPerMessage, 1),
-        fixed(run.serverPeakRssBytes / MIB, 0),
-        fixed(run.serverCores, 2),
-        fixed(run.loadCores, 2),
-        fixed(run.otherCores, 2),
-        `${run.delivered}/${run.messages} ${check(run.errors)}`,
-      ]);
-    }
-    const tiny = members.find((r) => r.target === 'tinychat');
-    const bare = members.find((r) => r.target === 'bare');
-    if (tiny && bare) {
-      rows.push([
-        group,
-        'ratio T/B',
-        ratio(tiny.messagesPerSecond, bare.messagesPerSecond),
-        ratio(tiny.latencyMs.p50, bare.latencyMs.p50),
-        ratio(tiny.latencyMs.p99, bare.latencyMs.p99),
-        ratio(tiny.latencyMs.max, bare.latencyMs.max),
-        ratio(tiny.serverCpuMicrosPerMessage, bare.serverCpuMicrosPerMessage),
-        ratio(tiny.serverPeakRssBytes, bare.serverPeakRssBytes),
-        ratio(tiny.serverCores, bare.serverCores),
-        '',
-        '',
-        '',
-      ]);
-    }
+function measures(scenario: Scenario): Measure[] {
+  const pairs = (f: (r: PairsRun) => number) => (run: Run) => f(run as PairsRun);
+  const idle = (f: (r: IdleRun) => number) => (run: Run) => f(run as IdleRun);
+  const engines: TargetName[] = ['postgres', 'cluster'];
+  if (scenario.kind === 'idle') {
+    return [
+      { label: `RSS per idle user, KiB, ${scenario.users} users`, scenario, value: idle((r) => r.rssPerUserBytes / 1024), digits: 1 },
+      { label: `time to log in ${scenario.users} users, s`, scenario, value: idle((r) => r.connectSeconds), digits: 1 },
+    ];
   }
-  return rows;
+  if (scenario.rate === undefined) {
+    return [
+      { label: `msg/s, saturation, ${scenario.pairs} pairs`, scenario, value: pairs((r) => r.messagesPerSecond), digits: 0 },
+      { label: `server CPU µs/msg, saturation, ${scenario.pairs} pairs`, scenario, value: pairs((r) => r.serverCpuMicrosPerMessage), digits: 1 },
+    ];
+  }
+  const at = `fixed ${scenario.rate} msg/s`;
+  return [
+    { label: `server CPU µs/msg, ${at}`, scenario, value: pairs((r) => r.serverCpuMicrosPerMessage), digits: 1 },
+    { label: `p99 latency ms, ${at}`, scenario, value: pairs((r) => r.latencyMs.p99), digits: 2 },
+    { label: `p99 receipt ms, ${at}`, scenario, value: pairs((r) => r.receiptLatencyMs.p99), digits: 2 },
+    { label: `msg/s delivered, ${at}`, scenario, value: pairs((r) => r.messagesPerSecond), digits: 0 },
+    { label: `PostgreSQL (+ NATS) CPU µs/msg, ${at}`, scenario, value: pairs((r) => r.engineCpuMicrosPerMessage), digits: 1, targets: engines },
+  ];
 }
 
-const PAIRS_HEADER = ['pairs', 'server', 'msg/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU µs/msg', 'peak RSS MiB', 'server cores', 'load cores', 'other cores', 'delivered / check'];
+/** The middle value (mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
-/** The results as the tables printed at the end of a run. */
+function number(value: number, digits: number): string {
+  if (!Number.isFinite(value)) return '-';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function spreadOf(values: number[], digits: number): string {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length < 2) return '';
+  return ` [${number(Math.min(...finite), digits)}–${number(Math.max(...finite), digits)}]`;
+}
+
+/**
+ * One cell: the median over repetitions with its range, and the median of
+ * the ratios to the relay measured in the same repetition, with theirs.
+ */
+function cell(measure: Measure, target: TargetName, runs: Run[]): string {
+  const mine = runs.filter((r) => r.scenario === measure.scenario.id && r.target === target && r.errors.length === 0);
+  if (mine.length === 0) return '-';
+  const values = mine.map(measure.value);
+  let text = `${number(median(values), measure.digits)}${spreadOf(values, measure.digits)}`;
+  if (target !== 'bare') {
+    const ratios = mine.flatMap((run) => {
+      const bare = runs.find((r) => r.scenario === run.scenario && r.target === 'bare' && r.repetition === run.repetition && r.errors.length === 0);
+      const base = bare ? measure.value(bare) : NaN;
+      return Number.isFinite(base) && base !== 0 ? [measure.value(run) / base] : [];
+    });
+    if (ratios.length > 0) text += ` · **${median(ratios).toFixed(2)}×**${ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : ''}`;
+  }
+  return text;
+}
+
+function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+function describe(run: Run): string {
+  return `${run.scenario} ${TARGET_LABELS[run.target]} #${run.repetition}`;
+}
+
+/** The whole report, in markdown: how it was measured, the table, and what went wrong. */
 export function formatResults(results: BenchResults): string {
   const o = results.options;
-  const out: string[] = [
-    `TinyChat vs a bare gRPC relay — ${results.machine.cpus} cores (${results.machine.cpuModel}), node ${results.machine.node}, commit ${results.machine.commit}`,
-    `${o.bytes}-byte messages; load from ${o.workers} worker processes on the same machine`,
-    'CPU µs/msg: server CPU time (all threads, from /proc) per delivered message; cores: CPU seconds per second of the run;',
-    'other cores: the rest of the machine meanwhile (kernel networking, anything else running — high values mean noisy numbers)',
-  ];
-  if (results.throughput.length > 0) {
-    out.push('', `Throughput: each pair sends ${o.messages} messages, at most ${o.window} without a receipt`);
-    out.push(table(PAIRS_HEADER, pairsRows(results.throughput, (r) => String(r.pairs))));
-  }
-  if (results.rate.length > 0) {
-    const r = results.rate[0];
-    out.push('', `Fixed rate: ${r.targetRate} msg/s over ${r.pairs} pairs, ${o.rateSeconds} s measured after ${o.rateWarmupSeconds} s of warm-up`);
-    out.push(table(PAIRS_HEADER, pairsRows(results.rate, (run) => String(run.pairs))));
-  }
-  if (results.idle.length > 0) {
-    out.push('', `Idle: users logged in, each holding a Converse stream on its own connection${o.idleWatchPresence ? ' (watching presence)' : ''}`);
-    const rows = results.idle.map((run) => [
-      `${run.connected}/${run.users}`,
-      TARGET_LABELS[run.target],
-      fixed(run.connectSeconds, 1),
-      fixed(run.rssPerUserBytes / 1024, 1),
-      fixed(run.rssBeforeBytes / MIB, 0),
-      fixed(run.rssAfterBytes / MIB, 0),
-      fixed(run.serverPeakRssBytes / MIB, 0),
-      String(run.serverOpenFds),
-      fixed(run.serverCpuSecondsToConnect, 1),
-      check(run.errors),
-    ]);
-    const tiny = results.idle.find((r) => r.target === 'tinychat');
-    const bare = results.idle.find((r) => r.target === 'bare');
-    if (tiny && bare) {
-      rows.push([
-        '',
-        'ratio T/B',
-        ratio(tiny.connectSeconds, bare.connectSeconds),
-        ratio(tiny.rssPerUserBytes, bare.rssPerUserBytes),
-        '',
-        ratio(tiny.rssAfterBytes, bare.rssAfterBytes),
-        ratio(tiny.serverPeakRssBytes, bare.serverPeakRssBytes),
-        '',
-        ratio(tiny.serverCpuSecondsToConnect, bare.serverCpuSecondsToConnect),
-        '',
-      ]);
+  const { runs } = results;
+  const targets = ALL_TARGETS.filter((t) => results.scenarios.some((s) => s.targets.includes(t)));
+  const header = ['', ...targets.map((t) => TARGET_LABELS[t])];
+  const rows: string[][] = [];
+  for (const scenario of results.scenarios) {
+    for (const measure of measures(scenario)) {
+      const shown = measure.targets ?? scenario.targets;
+      if (!targets.some((t) => shown.includes(t) && scenario.targets.includes(t))) continue;
+      rows.push([measure.label, ...targets.map((t) => (shown.includes(t) && scenario.targets.includes(t) ? cell(measure, t, runs) : ''))]);
     }
-    out.push(
-      table(['users', 'server', 'connect s', 'RSS KiB/user', 'RSS before MiB', 'RSS after MiB', 'peak RSS MiB', 'server fds', 'server CPU s', 'check'], rows),
-    );
   }
-  const problems = [...results.throughput, ...results.rate, ...results.idle].filter((r) => r.errors.length > 0);
-  for (const run of problems) {
-    out.push('', `Problems with ${TARGET_LABELS[run.target]} (${'pairs' in run ? `${run.pairs} pairs` : `${run.users} idle users`}):`);
+  const m = results.machine;
+  const quiet = runs.filter((r) => r.quiet).length;
+  const noisy = runs.filter((r) => !r.quiet);
+  const broken = runs.filter((r) => r.errors.length > 0);
+  const retried = runs.filter((r) => r.attempts > 1).length;
+  const out: string[] = [
+    `Benchmark of ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; load average at the start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}.`,
+    '',
+    `${o.fast ? '**Fast mode: every scenario, tiny and once; the figures check the tool and mean nothing.** ' : ''}` +
+      `Each cell: median of ${o.repetitions} run(s) [range] · **median ratio to the bare relay in the same repetition** (range). ` +
+      `Targets alternate run by run; every run has a fresh server process and a fresh load process; ${results.pinning}. ` +
+      `${o.bytes}-byte messages; saturation: ${o.messages} messages per pair, at most ${o.window} without a receipt; ` +
+      `fixed rates over ${o.ratePairs} pairs, ${o.rateSeconds} s measured after ${o.rateWarmupSeconds} s of warm-up. ` +
+      'Server CPU is every server process (both nodes for two), from /proc; PostgreSQL (+ NATS) CPU counts the database backends of the run and the whole NATS process.',
+    '',
+    markdownTable(header, rows),
+    '',
+    `Delivery: ${broken.length === 0 ? `every message exactly once and in order in all ${runs.length} runs.` : `PROBLEMS in ${broken.length} of ${runs.length} runs (see below).`}`,
+    `Machine: ${quiet} of ${runs.length} runs quiet (other processes used at most ${o.quietCores} of a core); ${retried} run(s) kept from a repeat after a noisy try` +
+      (noisy.length > 0
+        ? `; still noisy after ${o.retries} retries: ${noisy.map((r) => `${describe(r)} (${r.otherCores.toFixed(2)} cores)`).join(', ')}.`
+        : '.'),
+  ];
+  for (const run of broken) {
+    out.push('', `Problems in ${describe(run)}:`);
     for (const error of run.errors) out.push(`  - ${error}`);
   }
+  for (const failure of results.failures) out.push('', `FAILED: ${failure}`);
   return out.join('\n');
 }

@@ -1,43 +1,70 @@
 import { join } from 'node:path';
-import type { LoadPool } from './load-pool';
+import { startDeployment, type Deployment, type TargetName } from './deployment';
+import { LoadPool } from './load-pool';
 import type { IdleJob, PairSpec, PairsJob } from './load-protocol';
 import type { BenchOptions } from './options';
-import { machineBusySeconds } from './proc-stats';
-import { startServerChild, type ServerChild, type TargetName } from './server-child';
+import type { Pinning } from './pinning';
+import { cpuSeconds, machineBusySeconds } from './proc-stats';
 import { concat, summarize, type LatencySummary } from './stats';
 
-/** One server under one pairs load (as fast as the window allows, or at a fixed rate). */
-export interface PairsRun {
-  target: TargetName;
+/** One thing measured: a load shape, run against every target. */
+export interface Scenario {
+  /** Short and stable, for file names and the JSON: sat-10, rate-5000, idle-10000. */
+  id: string;
+  kind: 'pairs' | 'idle';
   pairs: number;
-  /** Messages expected to be delivered. */
-  messages: number;
-  delivered: number;
+  /** Fixed rate in messages per second; absent for saturation. */
+  rate?: number;
+  users?: number;
+  /** The targets this scenario runs against. */
+  targets: TargetName[];
+}
+
+/** What every run records. */
+export interface RunBase {
+  scenario: string;
+  target: TargetName;
+  repetition: number;
+  /** 1 when the first try was quiet enough; more when noisy runs were repeated. */
+  attempts: number;
   seconds: number;
-  messagesPerSecond: number;
-  latencyMs: LatencySummary;
-  serverCpuSeconds: number;
-  serverCpuMicrosPerMessage: number;
-  /** Server CPU time per second of the run: 1.0 is one core busy. */
-  serverCores: number;
-  serverPeakRssBytes: number;
-  loadCpuSeconds: number;
-  loadCores: number;
   /**
-   * Busy cores on the machine besides the server and the load workers
-   * (kernel networking, the benchmark's own process, anything else running).
+   * Cores kept busy during the run by everything except the servers, the
+   * database and bus backends, the load generator and the benchmark itself
+   * (other people's work, and kernel time not charged to any of them).
    */
   otherCores: number;
-  /** For fixed-rate runs: the rate asked for, in messages per second. */
-  targetRate?: number;
-  /** Lost, repeated, reordered or refused messages; empty when all is well. */
+  /** otherCores stayed at or below --quiet-cores. */
+  quiet: boolean;
+  /** Lost, repeated, reordered or refused messages, failed logins; empty when all is well. */
   errors: string[];
   cpuProfile?: string;
 }
 
-/** One server holding idle users. */
-export interface IdleRun {
-  target: TargetName;
+/** One deployment under one pairs load (as fast as the window allows, or at a fixed rate). */
+export interface PairsRun extends RunBase {
+  kind: 'pairs';
+  pairs: number;
+  targetRate?: number;
+  /** Messages expected to be delivered. */
+  messages: number;
+  delivered: number;
+  messagesPerSecond: number;
+  latencyMs: LatencySummary;
+  receiptLatencyMs: LatencySummary;
+  serverCpuSeconds: number;
+  serverCpuMicrosPerMessage: number;
+  /** PostgreSQL backends of this run's database, plus NATS for the two-node target. */
+  engineCpuMicrosPerMessage: number;
+  /** Server CPU time per second of the run: 1.0 is one core busy. */
+  serverCores: number;
+  serverPeakRssBytes: number;
+  loadCores: number;
+}
+
+/** One deployment holding idle users. */
+export interface IdleRun extends RunBase {
+  kind: 'idle';
   users: number;
   connected: number;
   connectSeconds: number;
@@ -47,9 +74,44 @@ export interface IdleRun {
   serverPeakRssBytes: number;
   serverOpenFds: number;
   serverCpuSecondsToConnect: number;
-  loadCpuSeconds: number;
-  errors: string[];
-  cpuProfile?: string;
+}
+
+export type Run = PairsRun | IdleRun;
+
+/** What a run needs besides its scenario and target. */
+export interface RunContext {
+  options: BenchOptions;
+  pinning: Pinning;
+  stamp: string;
+  repetition: number;
+}
+
+/** The scenarios `options` asks for, in the order they run within a repetition. */
+export function scenarios(options: BenchOptions): Scenario[] {
+  const list: Scenario[] = [];
+  if (options.only.includes('throughput')) {
+    // Saturation compares one server with the relay; a PostgreSQL node's
+    // limit is the database's, and its cost is what the fixed rates show.
+    const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
+    if (targets.length > 0) for (const pairs of options.pairs) list.push({ id: `sat-${pairs}`, kind: 'pairs', pairs, targets });
+  }
+  if (options.only.includes('rate')) {
+    for (const rate of options.rates) list.push({ id: `rate-${rate}`, kind: 'pairs', pairs: options.ratePairs, rate, targets: options.targets });
+  }
+  if (options.only.includes('idle')) {
+    // Idle users weigh one server: the PostgreSQL targets add nothing here.
+    const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
+    if (targets.length > 0) list.push({ id: `idle-${options.idleUsers}`, kind: 'idle', pairs: 0, users: options.idleUsers, targets });
+  }
+  return list;
+}
+
+/** What is running now, so that an interrupted benchmark can stop it. */
+const running = new Set<{ stop(): Promise<void> }>();
+
+/** Stops the deployment and load of the run in progress, if any (for SIGINT and SIGTERM). */
+export async function stopRunning(): Promise<void> {
+  await Promise.all([...running].map((r) => r.stop().catch(() => undefined)));
 }
 
 /** Splits items round-robin over `workers` lists, dropping the empty ones. */
@@ -59,130 +121,185 @@ function spread<T>(items: T[], workers: number): T[][] {
   return lists.filter((list) => list.length > 0);
 }
 
-function profilePath(options: BenchOptions, target: TargetName, label: string, stamp: string): string | undefined {
-  const wanted = target === 'tinychat' ? options.profile : options.profileBare;
-  return wanted ? join(options.outDir, `profile-${stamp}`, `${target}-${label}.cpuprofile`) : undefined;
-}
+/** CPU of everything else, measured around one run. */
+class MachineMeter {
+  private readonly machine = machineBusySeconds();
+  private readonly self = process.cpuUsage();
+  private readonly load: Map<number, number>;
+  private readonly started = process.hrtime.bigint();
 
-async function withServer<T>(target: TargetName, cpuProfilePath: string | undefined, work: (server: ServerChild) => Promise<T>): Promise<T> {
-  const server = await startServerChild(target, { cpuProfilePath });
-  try {
-    return await work(server);
-  } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- end of the ${target} server's log ---\n${server.logTail()}`);
-  } finally {
-    await server.stop();
+  constructor(private readonly loadPids: number[]) {
+    this.load = new Map(loadPids.map((pid) => [pid, cpuSeconds(pid)]));
+  }
+
+  /** Seconds since the start, and the load generator's CPU seconds meanwhile. */
+  elapsed(): { seconds: number; loadCpuSeconds: number } {
+    return {
+      seconds: Number(process.hrtime.bigint() - this.started) / 1e9,
+      loadCpuSeconds: this.loadPids.reduce((n, pid) => n + cpuSeconds(pid) - this.load.get(pid)!, 0),
+    };
+  }
+
+  /** Busy cores besides `accounted` CPU seconds, the load and this process, averaged over the run. */
+  otherCores(accountedSeconds: number): number {
+    const { seconds, loadCpuSeconds } = this.elapsed();
+    const self = process.cpuUsage(this.self);
+    const selfSeconds = (self.user + self.system) / 1e6;
+    const rest = machineBusySeconds() - this.machine - accountedSeconds - loadCpuSeconds - selfSeconds;
+    return Math.max(0, rest) / seconds;
   }
 }
 
-/**
- * Runs `pairs` pairs against a fresh server: as fast as the window allows
- * (throughput), or at `options.rate` messages per second (fixed rate).
- */
-export async function runPairs(
-  pool: LoadPool,
-  target: TargetName,
-  options: BenchOptions,
-  shape: { pairs: number; fixedRate: boolean; stamp: string },
-): Promise<PairsRun> {
-  const label = shape.fixedRate ? `rate-${options.rate}` : `pairs-${shape.pairs}`;
-  const cpuProfile = profilePath(options, target, label, shape.stamp);
-  return withServer(target, cpuProfile, async (server) => {
-    const specs: PairSpec[] = Array.from({ length: shape.pairs }, (_, i) => ({ sender: `sender${i}`, receiver: `receiver${i}` }));
-    const timeoutMs = options.timeoutSeconds * 1000;
-    const rate = shape.fixedRate
-      ? { perPairPerSecond: options.rate / shape.pairs, warmupMs: options.rateWarmupSeconds * 1000, durationMs: options.rateSeconds * 1000 }
-      : undefined;
-    const jobs: PairsJob[] = spread(specs, pool.size).map((pairs) => ({
-      kind: 'pairs',
-      target: server.target,
-      pairs,
-      messages: options.messages,
-      warmupMessages: options.warmupMessages,
-      bytes: options.bytes,
-      // At a fixed rate the window only guards against a server that cannot keep up.
-      window: rate ? Math.max(options.window, 10_000) : options.window,
-      rate,
-      timeoutMs,
-    }));
-    await pool.setup(jobs);
-    const cpuBefore = server.cpuSeconds();
-    const machineBefore = machineBusySeconds();
-    const started = process.hrtime.bigint();
-    const replies = await pool.go(jobs);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const serverCpuSeconds = server.cpuSeconds() - cpuBefore;
-    const machineSeconds = machineBusySeconds() - machineBefore;
-    const { peakRss } = server.memory();
-    const closeErrors = await pool.close(jobs);
-
-    const results = replies.map((r) => r.pairs);
-    const delivered = results.reduce((n, r) => n + r.delivered, 0);
-    const perPair = rate ? Math.ceil((rate.perPairPerSecond * (rate.warmupMs + rate.durationMs)) / 1000) : options.messages;
-    const loadCpuSeconds = results.reduce((n, r) => n + r.cpuSeconds, 0);
-    return {
-      target,
-      pairs: shape.pairs,
-      messages: perPair * shape.pairs,
-      delivered,
-      seconds,
-      messagesPerSecond: delivered / seconds,
-      latencyMs: summarize(concat(results.map((r) => r.latenciesMs))),
-      serverCpuSeconds,
-      serverCpuMicrosPerMessage: (serverCpuSeconds * 1e6) / Math.max(1, delivered),
-      serverCores: serverCpuSeconds / seconds,
-      serverPeakRssBytes: peakRss,
-      loadCpuSeconds,
-      loadCores: loadCpuSeconds / seconds,
-      otherCores: Math.max(0, machineSeconds - serverCpuSeconds - loadCpuSeconds) / seconds,
-      targetRate: rate ? options.rate : undefined,
-      errors: [...results.flatMap((r) => r.errors), ...closeErrors],
-      cpuProfile,
-    };
-  });
+function profilePath(ctx: RunContext, scenario: Scenario, target: TargetName): string | undefined {
+  const wanted = target === 'bare' ? ctx.options.profileBare : ctx.options.profile;
+  return wanted ? join(ctx.options.outDir, `profile-${ctx.stamp}`, `${target}-${scenario.id}-${ctx.repetition}.cpuprofile`) : undefined;
 }
 
-/** Connects `options.idleUsers` users to a fresh server, each holding a stream, and weighs the server. */
-export async function runIdle(pool: LoadPool, target: TargetName, options: BenchOptions, stamp: string): Promise<IdleRun> {
-  const cpuProfile = profilePath(options, target, `idle-${options.idleUsers}`, stamp);
-  return withServer(target, cpuProfile, async (server) => {
-    // Let the fresh process finish starting before weighing it.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const rssBeforeBytes = server.memory().rss;
-    const users = Array.from({ length: options.idleUsers }, (_, i) => `idle${i}`);
-    const jobs: IdleJob[] = spread(users, pool.size).map((list) => ({
-      kind: 'idle',
-      target: server.target,
-      users: list,
-      concurrency: options.idleConcurrency,
-      watchPresence: options.idleWatchPresence,
-      timeoutMs: options.timeoutSeconds * 1000,
-    }));
-    const cpuBefore = server.cpuSeconds();
-    const started = process.hrtime.bigint();
-    const replies = await pool.setup(jobs);
-    const connectSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const serverCpuSecondsToConnect = server.cpuSeconds() - cpuBefore;
-    await new Promise((resolve) => setTimeout(resolve, options.idleSettleSeconds * 1000));
-    const { rss: rssAfterBytes, peakRss } = server.memory();
-    const serverOpenFds = server.openFds();
-    const closeErrors = await pool.close(jobs);
-    const idle = replies.map((r) => r.idle!);
-    const connected = idle.reduce((n, r) => n + r.connected, 0);
-    return {
-      target,
-      users: options.idleUsers,
-      connected,
-      connectSeconds,
-      rssBeforeBytes,
-      rssAfterBytes,
-      rssPerUserBytes: (rssAfterBytes - rssBeforeBytes) / Math.max(1, connected),
-      serverPeakRssBytes: peakRss,
-      serverOpenFds,
-      serverCpuSecondsToConnect,
-      loadCpuSeconds: idle.reduce((n, r) => n + r.cpuSeconds, 0),
-      errors: [...idle.flatMap((r) => r.errors), ...closeErrors],
-      cpuProfile,
-    };
-  });
+/**
+ * Runs `scenario` once against a fresh deployment of `target` and a fresh
+ * load generator, both pinned, and stops both afterwards.
+ */
+export async function runOnce(scenario: Scenario, target: TargetName, ctx: RunContext): Promise<Run> {
+  const { options, pinning } = ctx;
+  const cpuProfile = profilePath(ctx, scenario, target);
+  const pool = new LoadPool(options.workers);
+  const load = { stop: () => pool.exit() };
+  running.add(load);
+  try {
+    for (const pid of pool.pids) pinning.pinLoad(pid);
+    const deployment = await startDeployment(target, {
+      postgresUrl: options.postgresUrl,
+      natsUrl: options.natsUrl,
+      serverPrefix: pinning.serverPrefix(),
+      cpuProfilePath: cpuProfile,
+      dropEvery: options.bareDropEvery,
+    });
+    running.add(deployment);
+    try {
+      const run = scenario.kind === 'pairs' ? await runPairs(pool, deployment, scenario, ctx) : await runIdle(pool, deployment, scenario, ctx);
+      return { ...run, cpuProfile };
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- end of the ${target} server's log ---\n${deployment.logTail()}`);
+    } finally {
+      running.delete(deployment);
+      await deployment.stop();
+    }
+  } finally {
+    running.delete(load);
+    await pool.exit();
+  }
+}
+
+async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<PairsRun> {
+  const { options } = ctx;
+  const specs: PairSpec[] = Array.from({ length: scenario.pairs }, (_, i) => ({ sender: `sender${i}`, receiver: `receiver${i}` }));
+  const timeoutMs = options.timeoutSeconds * 1000;
+  const rate = scenario.rate
+    ? { perPairPerSecond: scenario.rate / scenario.pairs, warmupMs: options.rateWarmupSeconds * 1000, durationMs: options.rateSeconds * 1000 }
+    : undefined;
+  const jobs: PairsJob[] = spread(specs, pool.size).map((pairs) => ({
+    kind: 'pairs',
+    target: deployment.senderTarget,
+    receiverTarget: deployment.receiverTarget,
+    pairs,
+    messages: options.messages,
+    warmupMessages: options.warmupMessages,
+    bytes: options.bytes,
+    // At a fixed rate the window only guards against a server that cannot keep up.
+    window: rate ? Math.max(options.window, 10_000) : options.window,
+    rate,
+    timeoutMs,
+  }));
+  await pool.setup(jobs);
+  const engines = await deployment.startEngineMeter();
+  const cpuBefore = deployment.cpuSeconds();
+  const meter = new MachineMeter(pool.pids);
+  const replies = await pool.go(jobs);
+  const { seconds, loadCpuSeconds } = meter.elapsed();
+  const serverCpuSeconds = deployment.cpuSeconds() - cpuBefore;
+  const engineCpuSeconds = await engines();
+  const otherCores = meter.otherCores(serverCpuSeconds + engineCpuSeconds);
+  const { peakRss } = deployment.memory();
+  const closeErrors = await pool.close(jobs);
+
+  const results = replies.map((r) => r.pairs);
+  const delivered = results.reduce((n, r) => n + r.delivered, 0);
+  const perPair = rate ? Math.ceil((rate.perPairPerSecond * (rate.warmupMs + rate.durationMs)) / 1000) : options.messages;
+  const messages = perPair * scenario.pairs;
+  const errors = [...results.flatMap((r) => r.errors), ...closeErrors];
+  if (delivered !== messages && errors.length === 0) errors.push(`${delivered} of ${messages} messages delivered`);
+  return {
+    kind: 'pairs',
+    scenario: scenario.id,
+    target: deployment.target,
+    repetition: ctx.repetition,
+    attempts: 1,
+    seconds,
+    otherCores,
+    quiet: otherCores <= options.quietCores,
+    errors,
+    pairs: scenario.pairs,
+    targetRate: scenario.rate,
+    messages,
+    delivered,
+    messagesPerSecond: delivered / seconds,
+    latencyMs: summarize(concat(results.map((r) => r.latenciesMs))),
+    receiptLatencyMs: summarize(concat(results.map((r) => r.receiptLatenciesMs))),
+    serverCpuSeconds,
+    serverCpuMicrosPerMessage: (serverCpuSeconds * 1e6) / Math.max(1, delivered),
+    engineCpuMicrosPerMessage: (engineCpuSeconds * 1e6) / Math.max(1, delivered),
+    serverCores: serverCpuSeconds / seconds,
+    serverPeakRssBytes: peakRss,
+    loadCores: loadCpuSeconds / seconds,
+  };
+}
+
+async function runIdle(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<IdleRun> {
+  const { options } = ctx;
+  // Let the fresh process finish starting before weighing it.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const rssBeforeBytes = deployment.memory().rss;
+  const users = Array.from({ length: scenario.users! }, (_, i) => `idle${i}`);
+  const jobs: IdleJob[] = spread(users, pool.size).map((list) => ({
+    kind: 'idle',
+    target: deployment.senderTarget,
+    users: list,
+    concurrency: options.idleConcurrency,
+    watchPresence: options.idleWatchPresence,
+    timeoutMs: options.timeoutSeconds * 1000,
+  }));
+  const cpuBefore = deployment.cpuSeconds();
+  const meter = new MachineMeter(pool.pids);
+  const replies = await pool.setup(jobs);
+  const { seconds: connectSeconds } = meter.elapsed();
+  const serverCpuSecondsToConnect = deployment.cpuSeconds() - cpuBefore;
+  const otherCores = meter.otherCores(serverCpuSecondsToConnect);
+  await new Promise((resolve) => setTimeout(resolve, options.idleSettleSeconds * 1000));
+  const { rss: rssAfterBytes, peakRss } = deployment.memory();
+  const serverOpenFds = deployment.openFds();
+  const closeErrors = await pool.close(jobs);
+  const idle = replies.map((r) => r.idle!);
+  const connected = idle.reduce((n, r) => n + r.connected, 0);
+  const errors = [...idle.flatMap((r) => r.errors), ...closeErrors];
+  if (connected !== scenario.users && errors.length === 0) errors.push(`${connected} of ${scenario.users} users connected`);
+  return {
+    kind: 'idle',
+    scenario: scenario.id,
+    target: deployment.target,
+    repetition: ctx.repetition,
+    attempts: 1,
+    seconds: connectSeconds,
+    otherCores,
+    quiet: otherCores <= options.quietCores,
+    errors,
+    users: scenario.users!,
+    connected,
+    connectSeconds,
+    rssBeforeBytes,
+    rssAfterBytes,
+    rssPerUserBytes: (rssAfterBytes - rssBeforeBytes) / Math.max(1, connected),
+    serverPeakRssBytes: peakRss,
+    serverOpenFds,
+    serverCpuSecondsToConnect,
+  };
 }

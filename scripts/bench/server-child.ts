@@ -4,11 +4,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { cpuSeconds, memory, openFds } from './proc-stats';
 
-/** The servers the benchmark compares. */
-export type TargetName = 'tinychat' | 'bare';
-
-/** Human names for the table. */
-export const TARGET_LABELS: Record<TargetName, string> = { tinychat: 'TinyChat', bare: 'bare relay' };
+/** The two programs the benchmark starts: TinyChat's server and the baseline relay. */
+export type ServerKind = 'tinychat' | 'bare';
 
 /**
  * TinyChat runs with its defaults except the per-user and per-address abuse
@@ -36,7 +33,7 @@ const LOG_TAIL_CHARS = 8192;
 
 /** A server under test, running as its own process on 127.0.0.1. */
 export interface ServerChild {
-  name: TargetName;
+  name: ServerKind;
   pid: number;
   target: string;
   cpuSeconds(): number;
@@ -51,6 +48,16 @@ export interface ServerChild {
 export interface ServerChildOptions {
   /** Write a V8 CPU profile to this file when the server exits. */
   cpuProfilePath?: string;
+  /** A command the server is started under, e.g. taskset to pin it to a core. */
+  prefix?: string[];
+  /** TinyChat's --db (a fresh SQLite file in a temporary directory when absent). */
+  db?: string;
+  /** TinyChat's --bus. */
+  bus?: string;
+  /** TinyChat's --node-name. */
+  nodeName?: string;
+  /** The bare relay's --drop-every (see bare-relay.ts). */
+  dropEvery?: number;
 }
 
 /**
@@ -58,15 +65,21 @@ export interface ServerChildOptions {
  * SQLite file in a temporary directory) or the bare relay, on port 0, and
  * resolves once it logs the address it listens on.
  */
-export async function startServerChild(name: TargetName, options: ServerChildOptions = {}): Promise<ServerChild> {
+export async function startServerChild(name: ServerKind, options: ServerChildOptions = {}): Promise<ServerChild> {
   const dataDir = mkdtempSync(join(tmpdir(), `tinychat-bench-${name}-`));
   const profile = options.cpuProfilePath;
   const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${dirname(profile)}`, `--cpu-prof-name=${basename(profile)}`] : [];
+  const cluster = [
+    ...(options.bus ? ['--bus', options.bus] : []),
+    ...(options.nodeName ? ['--node-name', options.nodeName] : []),
+  ];
   const args =
     name === 'tinychat'
-      ? [TINYCHAT_CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--db', join(dataDir, 'chat.db'), ...BENCH_SERVER_FLAGS]
-      : [BARE_RELAY, '--host', '127.0.0.1', '--port', '0'];
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      ? [TINYCHAT_CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--db', options.db ?? join(dataDir, 'chat.db'), ...cluster, ...BENCH_SERVER_FLAGS]
+      : [BARE_RELAY, '--host', '127.0.0.1', '--port', '0', ...(options.dropEvery ? ['--drop-every', String(options.dropEvery)] : [])];
+  // taskset execs node in place, so the child's pid is the server's.
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
+  const child = spawn(command, [...prefixArgs, ...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const cleanup = () => rmSync(dataDir, { recursive: true, force: true });

@@ -31,8 +31,27 @@ export function decodeUtf8Marked(bytes: Uint8Array): string {
  * are left out of the path: on the wire they are not fields.
  */
 export function invalidUtf8Fields(value: unknown, path = ''): string[] {
+  // Every frame passes through here and nearly all are valid: a walk that
+  // allocates nothing answers that, and only a marked frame pays for paths.
+  return hasMarkedString(value) ? markedPaths(value, path) : [];
+}
+
+function hasMarkedString(value: unknown): boolean {
+  if (typeof value === 'string') return value.startsWith(INVALID_MARK);
+  if (value === null || typeof value !== 'object' || value instanceof Date || ArrayBuffer.isView(value)) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasMarkedString(item)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (key !== '$case' && hasMarkedString((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
+
+function markedPaths(value: unknown, path: string): string[] {
   if (typeof value === 'string') return value.startsWith(INVALID_MARK) ? [path] : [];
-  if (Array.isArray(value)) return value.flatMap((item, index) => invalidUtf8Fields(item, `${path}[${index}]`));
+  if (Array.isArray(value)) return value.flatMap((item, index) => markedPaths(item, `${path}[${index}]`));
   if (value === null || typeof value !== 'object' || value instanceof Date || ArrayBuffer.isView(value)) return [];
   const found: string[] = [];
   for (const [key, field] of Object.entries(value)) {
@@ -40,7 +59,7 @@ export function invalidUtf8Fields(value: unknown, path = ''): string[] {
     const isOneof = field !== null && typeof field === 'object' && '$case' in field;
     const name = isOneof ? '' : snakeCase(key);
     const next = name === '' ? path : path === '' ? name : `${path}.${name}`;
-    found.push(...invalidUtf8Fields(field, next));
+    found.push(...markedPaths(field, next));
   }
   return found;
 }

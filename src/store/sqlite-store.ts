@@ -16,7 +16,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 4;
+export const SQLITE_SCHEMA_VERSION = 5;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -101,8 +101,33 @@ END;
 INSERT INTO messages_text (messages_text) VALUES ('rebuild');
 `;
 
+// Version 5: the full-text index no longer follows every insert through a
+// trigger. Indexing one message per transaction cost more than the rest of
+// the append together (FTS5 writes a new index segment per commit), so the
+// index is brought up to date in batches (see SqliteStore.indexText) and
+// remembers how far it got. Deleting a message not yet indexed leaves the
+// index alone: it never held that message.
+const SCHEMA_V5 = `
+DROP TRIGGER messages_text_insert;
+DROP TRIGGER messages_text_delete;
+CREATE TABLE messages_text_position (
+  only       INTEGER PRIMARY KEY CHECK (only = 1),
+  indexed_id INTEGER NOT NULL
+) STRICT;
+INSERT INTO messages_text_position (only, indexed_id) VALUES (1, (SELECT coalesce(max(id), 0) FROM messages));
+CREATE TRIGGER messages_text_delete AFTER DELETE ON messages
+  WHEN old.id <= (SELECT indexed_id FROM messages_text_position)
+BEGIN
+  INSERT INTO messages_text (messages_text, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+`;
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+
+/** How often new messages are added to the full-text index, and how many per transaction at most. */
+const TEXT_INDEX_INTERVAL_MS = 1000;
+const TEXT_INDEX_BATCH = 5000;
 
 const USER_COLUMNS = `id, name, created_at AS createdAt, last_seen_at AS lastSeenAt,
   last_sequence AS lastSequence, acked_sequence AS ackedSequence,
@@ -205,6 +230,10 @@ export class SqliteStore implements Store {
   private readonly stmt: Statements;
   private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
   private checkpointer: Worker | undefined;
+  private readonly indexTextBatch: () => number;
+  private textIndexTimer: NodeJS.Timeout | undefined;
+  /** Messages may have been appended since the full-text index last caught up. */
+  private textIndexBehind = true;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 2000 });
@@ -220,6 +249,17 @@ export class SqliteStore implements Store {
     }
     this.stmt = prepareStatements(this.db);
     this.appendBatch = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+    this.indexTextBatch = this.db.transaction(() => {
+      const from = this.stmt.textIndexedUpTo.get()!.id;
+      const to = this.stmt.textIndexBatchEnd.get(from, TEXT_INDEX_BATCH)!.id;
+      if (to === null) return 0;
+      this.stmt.indexText.run(from, to);
+      this.stmt.setTextIndexedUpTo.run(to);
+      return to - from;
+    });
+    // One timer per store, not per message; unreferenced, so a command-line tool can exit.
+    this.textIndexTimer = setInterval(() => this.indexTextQuietly(), TEXT_INDEX_INTERVAL_MS);
+    this.textIndexTimer.unref();
     if (options.backgroundCheckpoints && !this.db.memory) this.startCheckpointer(path);
   }
 
@@ -343,7 +383,28 @@ export class SqliteStore implements Store {
 
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
+    this.textIndexBehind = true;
     return guarded('store messages', () => this.appendBatch(batch));
+  }
+
+  /**
+   * Adds every message not yet in the full-text index to it, in
+   * transactions of at most TEXT_INDEX_BATCH messages. Runs every second
+   * while messages arrive, and before each search, so a search always sees
+   * every stored message.
+   */
+  indexText(): void {
+    if (!this.textIndexBehind) return;
+    while (this.indexTextBatch() > 0);
+    this.textIndexBehind = false;
+  }
+
+  private indexTextQuietly(): void {
+    try {
+      if (this.db.open) this.indexText();
+    } catch {
+      // Busy or full: the next tick, or the next search, tries again.
+    }
   }
 
   async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
@@ -367,7 +428,10 @@ export class SqliteStore implements Store {
     if (limit <= 0 || words.length === 0) return [];
     // Each word as an FTS5 string, so nothing in it is read as query syntax.
     const query = words.map((word) => `"${word.replace(/"/g, '""')}"`).join(' ');
-    return guarded('search messages', () => this.stmt.search.all({ query, user: userId, limit }));
+    return guarded('search messages', () => {
+      this.indexText();
+      return this.stmt.search.all({ query, user: userId, limit });
+    });
   }
 
   async lastSequences(userIds: number[]): Promise<Map<number, number>> {
@@ -395,6 +459,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.textIndexTimer);
+    this.textIndexTimer = undefined;
+    this.indexTextQuietly();
     const checkpointer = this.checkpointer;
     this.checkpointer = undefined;
     if (checkpointer) {
@@ -414,10 +481,11 @@ export class SqliteStore implements Store {
   private appendOne(message: NewMessage): AppendResult {
     const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
     if (original) return { message: original, duplicate: true };
-    const sender = this.stmt.userName.get(message.senderId);
-    if (!sender) throw unknownUser(message.senderId);
-    const receiver = this.stmt.nextSequence.get(message.receiverId);
+    // One statement takes the receiver's next sequence and reads both names;
+    // throwing rolls the sequence back with the rest of the transaction.
+    const receiver = this.stmt.nextSequence.get(message.receiverId, message.senderId);
     if (!receiver) throw unknownUser(message.receiverId);
+    if (receiver.sender === null) throw unknownUser(message.senderId);
     const kind = message.kind ?? 'text';
     const info = this.stmt.insertMessage.run(
       message.senderId,
@@ -433,7 +501,7 @@ export class SqliteStore implements Store {
         id: Number(info.lastInsertRowid),
         senderId: message.senderId,
         receiverId: message.receiverId,
-        sender: sender.name,
+        sender: receiver.sender,
         receiver: receiver.name,
         clientId: message.clientId,
         body: message.body,
@@ -482,7 +550,6 @@ function prepareStatements(db: Database.Database) {
     allUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name_key`),
     setPassword: db.prepare<[string | null, number]>(`UPDATE users SET password_hash = ? WHERE id = ?`),
     setDisabled: db.prepare<[number, number]>(`UPDATE users SET disabled = ? WHERE id = ?`),
-    userName: db.prepare<[number], { name: string }>(`SELECT name FROM users WHERE id = ?`),
     touchUser: db.prepare<[number, number]>(`UPDATE users SET last_seen_at = ? WHERE id = ?`),
     ack: db.prepare<[number, number]>(`UPDATE users SET acked_sequence = max(acked_sequence, ?) WHERE id = ?`),
     lastSequence: db.prepare<[number], { lastSequence: number }>(`SELECT last_sequence AS lastSequence FROM users WHERE id = ?`),
@@ -512,8 +579,9 @@ function prepareStatements(db: Database.Database) {
     messageByClientId: db.prepare<[number, string], StoredMessage>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,
     ),
-    nextSequence: db.prepare<[number], { sequence: number; name: string }>(
-      `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence AS sequence, name`,
+    nextSequence: db.prepare<[number, number], { sequence: number; name: string; sender: string | null }>(
+      `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ?
+       RETURNING last_sequence AS sequence, name, (SELECT name FROM users WHERE id = ?) AS sender`,
     ),
     insertMessage: db.prepare<[number, number, string, string, number, number, string]>(
       `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -526,6 +594,12 @@ function prepareStatements(db: Database.Database) {
          WHERE id < coalesce((SELECT id FROM messages WHERE time >= @time ORDER BY id LIMIT 1), 9223372036854775807)
          ORDER BY id LIMIT @limit)`,
     ),
+    textIndexedUpTo: db.prepare<[], { id: number }>(`SELECT indexed_id AS id FROM messages_text_position`),
+    textIndexBatchEnd: db.prepare<[number, number], { id: number | null }>(
+      `SELECT max(id) AS id FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)`,
+    ),
+    indexText: db.prepare<[number, number]>(`INSERT INTO messages_text (rowid, body) SELECT id, body FROM messages WHERE id > ? AND id <= ?`),
+    setTextIndexedUpTo: db.prepare<[number]>(`UPDATE messages_text_position SET indexed_id = ?`),
     search: db.prepare<{ query: string; user: number; limit: number }, StoredMessage>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages_text t, ${MESSAGE_FROM}
        WHERE messages_text MATCH @query AND m.id = t.rowid AND (m.sender_id = @user OR m.receiver_id = @user)

@@ -1,34 +1,12 @@
-import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
 import { join } from 'node:path';
-import {
-  ChatConnection,
-  ClientError,
-  type FailedSend,
-  type SentMessage,
-  type StateChange,
-} from '../../src/client/connection';
-import type { Message, PresenceChange } from '../../src/gen/tinychat/v1/chat';
+import { ChatConnection, ClientError } from '../../src/client/connection';
+import { watchConnection, type Watched } from '../support/connection-watcher';
 import { startTestServer } from '../support/test-server';
 import { makeTempDir, removeTempDir } from '../support/temp-dir';
 import { eventually, sleep, unusedPort } from '../support/eventually';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
-
-/** Everything one connection emitted, in order. */
-interface Watched {
-  connection: ChatConnection;
-  messages: Message[];
-  receipts: SentMessage[];
-  failures: FailedSend[];
-  presence: PresenceChange[];
-  states: StateChange[];
-  notices: string[];
-  errors: ClientError[];
-}
-
-// Short delays so reconnects in tests take milliseconds, not seconds.
-const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 
 describe('ChatConnection', function () {
   let server: TestServer;
@@ -48,16 +26,8 @@ describe('ChatConnection', function () {
   });
 
   function watch(user: string, target = server.target): Watched {
-    const connection = new ChatConnection({ server: target, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF, ackDelayMs: 20 });
-    connections.push(connection);
-    const watched: Watched = { connection, messages: [], receipts: [], failures: [], presence: [], states: [], notices: [], errors: [] };
-    connection.on('message', (m) => watched.messages.push(m));
-    connection.on('receipt', (r) => watched.receipts.push(r));
-    connection.on('send-failed', (f) => watched.failures.push(f));
-    connection.on('presence', (p) => watched.presence.push(p));
-    connection.on('state', (s) => watched.states.push(s));
-    connection.on('notice', (n) => watched.notices.push(n));
-    connection.on('error', (e) => watched.errors.push(e));
+    const watched = watchConnection(target, user);
+    connections.push(watched.connection);
     return watched;
   }
 

@@ -9,6 +9,7 @@ import { MessageKind, type Message } from '../../src/gen/tinychat/v1/chat';
 import { startTestServer } from '../support/test-server';
 import { makeTempDir, removeTempDir } from '../support/temp-dir';
 import { eventually, sleep, unusedPort } from '../support/eventually';
+import { FAST_BACKOFF, watchConnection, type Watched } from '../support/connection-watcher';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -24,8 +25,6 @@ interface Running {
   err(): string;
   exit: Promise<number>;
 }
-
-const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 
 /** Splits a printed line of the documented form `[HH:MM:SS] sender: body`; undefined when it has another form. */
 function parseLine(line: string): { clock: string; sender: string; body: string } | undefined {
@@ -100,13 +99,11 @@ describe('runPlainClient', function () {
   }
 
   /** A ChatConnection collecting what it receives. */
-  async function listener(user: string): Promise<{ connection: ChatConnection; messages: Message[] }> {
-    const connection = new ChatConnection({ server: server.target, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF });
-    connections.push(connection);
-    const messages: Message[] = [];
-    connection.on('message', (m) => messages.push(m));
-    await connection.connect();
-    return { connection, messages };
+  async function listener(user: string): Promise<Watched> {
+    const watched = watchConnection(server.target, user);
+    connections.push(watched.connection);
+    await watched.connection.connect();
+    return watched;
   }
 
   async function register(user: string): Promise<void> {

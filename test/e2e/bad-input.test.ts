@@ -6,6 +6,7 @@ import { ClientFrame, CommandResponse, ServerFrame } from '../../src/gen/tinycha
 import { WireClient, WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 import { eventually } from '../support/eventually';
+import { expectStatus } from '../support/expect-status';
 
 const COMMAND_METHOD = '/tinychat.v1.Chat/Command';
 const CONVERSE_METHOD = '/tinychat.v1.Chat/Converse';
@@ -143,17 +144,6 @@ describe('bad input against a real server, while two other users keep chatting',
     call.on('error', () => undefined);
     const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
     return { call, frames, ended };
-  }
-
-  async function expectFailure(call: Promise<unknown>, code: status): Promise<grpc.ServiceError> {
-    const err = await call.then(
-      (response) => {
-        throw new Error(`expected ${status[code]}, got ${JSON.stringify(response)}`);
-      },
-      (e: grpc.ServiceError) => e,
-    );
-    expect(status[err.code], err.details).to.equal(status[code]);
-    return err;
   }
 
   async function isOnline(observer: WireClient, name: string): Promise<boolean> {
@@ -453,8 +443,8 @@ describe('bad input against a real server, while two other users keep chatting',
   describe('requests over the size limit', function () {
     it('refuses a Command over the receive limit with RESOURCE_EXHAUSTED and one just under it as too long', async function () {
       const { client: mallory } = await user('mallory');
-      await expectFailure(mallory.command(`/START ${'x'.repeat(OVERSIZED)}`), status.RESOURCE_EXHAUSTED);
-      const tooLong = await expectFailure(mallory.command(`/START ${'x'.repeat(DEFAULT_LIMITS.maxReceiveBytes - 1024)}`), status.INVALID_ARGUMENT);
+      await expectStatus(mallory.command(`/START ${'x'.repeat(OVERSIZED)}`), status.RESOURCE_EXHAUSTED);
+      const tooLong = await expectStatus(mallory.command(`/START ${'x'.repeat(DEFAULT_LIMITS.maxReceiveBytes - 1024)}`), status.INVALID_ARGUMENT);
       expect(tooLong.details).to.contain('too long');
       expect((await mallory.command('/TIME')).result?.$case).to.equal('time');
       await pair.exchange('after oversized commands');

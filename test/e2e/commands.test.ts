@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { MessageKind, type CommandRequest, type CommandResponse, type Message } from '../../src/gen/tinychat/v1/chat';
 import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
+import { expectStatus } from '../support/expect-status';
 
 /** Every command, in the order /COMMANDS lists them. */
 const ALL_COMMANDS = ['/LOGIN', '/USERS', '/TIME', '/START', '/STOP', '/HISTORY', '/SEARCH', '/COMMANDS', '/PASSWORD', '/QUIT'];
@@ -65,17 +66,6 @@ describe('every command against a real server', function () {
     );
   }
 
-  /** Awaits a call that must fail, and returns its error after checking the status code. */
-  async function failure(call: Promise<unknown>, code: status): Promise<grpc.ServiceError> {
-    const outcome = await call.then(
-      (response) => ({ ok: true as const, response }),
-      (err: grpc.ServiceError) => ({ ok: false as const, err }),
-    );
-    if (outcome.ok) throw new Error(`expected ${status[code]}, got a response: ${JSON.stringify(outcome.response)}`);
-    expect(status[outcome.err.code], outcome.err.details).to.equal(status[code]);
-    return outcome.err;
-  }
-
   function loginResult(response: CommandResponse) {
     if (response.result?.$case !== 'login') throw new Error(`not a login result: ${response.text}`);
     return response.result.login;
@@ -134,19 +124,19 @@ describe('every command against a real server', function () {
     });
 
     it('answers INVALID_ARGUMENT with the usage when the name is missing', async function () {
-      const err = await failure(connect().command('/LOGIN', undefined), status.INVALID_ARGUMENT);
+      const err = await expectStatus(connect().command('/LOGIN', undefined), status.INVALID_ARGUMENT);
       expect(err.details).to.contain('usage: /LOGIN <name> <password>');
     });
 
     it('refuses a name longer than 32 characters, saying the limit', async function () {
-      const err = await failure(connect().command(`/LOGIN ${'a'.repeat(33)} ${TEST_PASSWORD}`, undefined), status.INVALID_ARGUMENT);
+      const err = await expectStatus(connect().command(`/LOGIN ${'a'.repeat(33)} ${TEST_PASSWORD}`, undefined), status.INVALID_ARGUMENT);
       expect(err.details).to.match(/at most 32 characters/);
     });
 
     it('refuses names with spaces, punctuation or letters outside ASCII, saying which characters are allowed', async function () {
       const client = connect();
       for (const name of ['bad name!', 'bad!', 'zoë', 'ünïcödé', '名前']) {
-        const err = await failure(
+        const err = await expectStatus(
           request(client, { input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [name, TEST_PASSWORD] } } }),
           status.INVALID_ARGUMENT,
         );
@@ -155,7 +145,7 @@ describe('every command against a real server', function () {
     });
 
     it('refuses an empty name given through an invocation', async function () {
-      const err = await failure(
+      const err = await expectStatus(
         request(connect(), { input: { $case: 'invocation', invocation: { name: 'login', args: ['', TEST_PASSWORD] } } }),
         status.INVALID_ARGUMENT,
       );
@@ -167,12 +157,12 @@ describe('every command against a real server', function () {
       expect(first).to.include({ user: 'dora', registered: true });
       const again = loginResult(await connect().command('/LOGIN dora   my pass phrase  ', undefined));
       expect(again.registered).to.equal(false);
-      const err = await failure(connect().command('/LOGIN dora my  pass phrase', undefined), status.UNAUTHENTICATED);
+      const err = await expectStatus(connect().command('/LOGIN dora my  pass phrase', undefined), status.UNAUTHENTICATED);
       expect(err.details).to.contain('wrong name or password');
     });
 
     it('asks for a password when /LOGIN has only a name', async function () {
-      const err = await failure(connect().command('/LOGIN erin', undefined), status.INVALID_ARGUMENT);
+      const err = await expectStatus(connect().command('/LOGIN erin', undefined), status.INVALID_ARGUMENT);
       expect(err.details).to.contain('a password is required').and.to.contain('/LOGIN erin <password>');
     });
   });
@@ -288,13 +278,13 @@ describe('every command against a real server', function () {
 
     it('/START of an unknown user answers NOT_FOUND pointing at /USERS', async function () {
       const alice = await loggedIn('alice');
-      const err = await failure(alice.command('/START nobody'), status.NOT_FOUND);
+      const err = await expectStatus(alice.command('/START nobody'), status.NOT_FOUND);
       expect(err.details).to.contain('nobody').and.to.contain('/USERS');
     });
 
     it('/START without a name answers INVALID_ARGUMENT with the usage', async function () {
       const alice = await loggedIn('alice');
-      const err = await failure(alice.command('/START'), status.INVALID_ARGUMENT);
+      const err = await expectStatus(alice.command('/START'), status.INVALID_ARGUMENT);
       expect(err.details).to.contain('usage: /START <name>');
     });
 
@@ -321,7 +311,7 @@ describe('every command against a real server', function () {
 
     it('/STOP with no conversation open answers FAILED_PRECONDITION pointing at /START', async function () {
       const alice = await loggedIn('alice');
-      const err = await failure(alice.command('/STOP'), status.FAILED_PRECONDITION);
+      const err = await expectStatus(alice.command('/STOP'), status.FAILED_PRECONDITION);
       expect(err.details).to.contain('/START');
     });
 
@@ -330,7 +320,7 @@ describe('every command against a real server', function () {
       const aliceTwo = await loggedIn('alice');
       await loggedIn('bob');
       await aliceOne.command('/START bob');
-      await failure(aliceTwo.command('/STOP'), status.FAILED_PRECONDITION);
+      await expectStatus(aliceTwo.command('/STOP'), status.FAILED_PRECONDITION);
       expect((await aliceOne.command('/STOP')).result?.$case).to.equal('stopped');
     });
   });
@@ -385,10 +375,10 @@ describe('every command against a real server', function () {
       const alice = await loggedIn('alice');
       await loggedIn('bob');
       for (const count of ['0', '201', 'x', '-1', '1.5']) {
-        const err = await failure(alice.command(`/HISTORY bob ${count}`), status.INVALID_ARGUMENT);
+        const err = await expectStatus(alice.command(`/HISTORY bob ${count}`), status.INVALID_ARGUMENT);
         expect(err.details, count).to.contain('count');
       }
-      expect((await failure(alice.command('/HISTORY bob 201'), status.INVALID_ARGUMENT)).details).to.contain('at most 200');
+      expect((await expectStatus(alice.command('/HISTORY bob 201'), status.INVALID_ARGUMENT)).details).to.contain('at most 200');
       expect(historyResult(await alice.command('/HISTORY bob 200')).messages).to.deep.equal([]);
     });
 
@@ -396,15 +386,15 @@ describe('every command against a real server', function () {
       const alice = await loggedIn('alice');
       await loggedIn('bob');
       for (const beforeId of ['0', 'abc', '-5', '12x', '9'.repeat(20)]) {
-        const err = await failure(alice.command(`/HISTORY bob 5 ${beforeId}`), status.INVALID_ARGUMENT);
+        const err = await expectStatus(alice.command(`/HISTORY bob 5 ${beforeId}`), status.INVALID_ARGUMENT);
         expect(err.details, beforeId).to.contain('before-id');
       }
     });
 
     it('answers NOT_FOUND for an unknown user and INVALID_ARGUMENT with the usage without one', async function () {
       const alice = await loggedIn('alice');
-      expect((await failure(alice.command('/HISTORY nobody'), status.NOT_FOUND)).details).to.contain('/USERS');
-      expect((await failure(alice.command('/HISTORY'), status.INVALID_ARGUMENT)).details).to.contain(
+      expect((await expectStatus(alice.command('/HISTORY nobody'), status.NOT_FOUND)).details).to.contain('/USERS');
+      expect((await expectStatus(alice.command('/HISTORY'), status.INVALID_ARGUMENT)).details).to.contain(
         'usage: /HISTORY <name> [count] [before-id]',
       );
     });
@@ -446,7 +436,7 @@ describe('every command against a real server', function () {
       expect(many.messages).to.have.length(20);
       expect(many.messages[0].body).to.equal('status report 21');
       expect(many.hasMore).to.equal(true);
-      const err = await failure(alice.command('/SEARCH'), status.INVALID_ARGUMENT);
+      const err = await expectStatus(alice.command('/SEARCH'), status.INVALID_ARGUMENT);
       expect(err.details).to.contain('/SEARCH');
     });
   });
@@ -514,9 +504,9 @@ describe('every command against a real server', function () {
       expect(response.result).to.deep.equal({ $case: 'loggedOut', loggedOut: { user: 'alice' } });
       expect((await stream.ended()).code).to.equal(status.OK);
 
-      const err = await failure(alice.command('/TIME'), status.UNAUTHENTICATED);
+      const err = await expectStatus(alice.command('/TIME'), status.UNAUTHENTICATED);
       expect(err.details).to.contain('/LOGIN');
-      await failure(alice.command('/QUIT'), status.UNAUTHENTICATED);
+      await expectStatus(alice.command('/QUIT'), status.UNAUTHENTICATED);
       const again = alice.converse();
       streams.push(again);
       expect((await again.ended()).code).to.equal(status.UNAUTHENTICATED);
@@ -545,34 +535,34 @@ describe('every command against a real server', function () {
     it('answers an unknown command with INVALID_ARGUMENT pointing at /COMMANDS, with or without a token', async function () {
       const alice = await loggedIn('alice');
       for (const token of [alice.token, undefined]) {
-        const err = await failure(alice.command('/DANCE', token), status.INVALID_ARGUMENT);
+        const err = await expectStatus(alice.command('/DANCE', token), status.INVALID_ARGUMENT);
         expect(err.details).to.contain('/DANCE').and.to.contain('/COMMANDS');
       }
     });
 
     it('answers a line that is not a command with INVALID_ARGUMENT explaining that messages go on Converse', async function () {
       const alice = await loggedIn('alice');
-      const err = await failure(alice.command('hello'), status.INVALID_ARGUMENT);
+      const err = await expectStatus(alice.command('hello'), status.INVALID_ARGUMENT);
       expect(err.details).to.contain('not a command').and.to.contain('Converse');
     });
 
     it('answers an empty request, an empty line and a blank line with INVALID_ARGUMENT', async function () {
       const alice = await loggedIn('alice');
-      expect((await failure(request(alice, { input: undefined }), status.INVALID_ARGUMENT)).details).to.contain('empty');
+      expect((await expectStatus(request(alice, { input: undefined }), status.INVALID_ARGUMENT)).details).to.contain('empty');
       for (const line of ['', '   \t ']) {
-        expect((await failure(alice.command(line), status.INVALID_ARGUMENT)).details).to.contain('/COMMANDS');
+        expect((await expectStatus(alice.command(line), status.INVALID_ARGUMENT)).details).to.contain('/COMMANDS');
       }
     });
 
     it('answers too many arguments with INVALID_ARGUMENT and the usage', async function () {
       const alice = await loggedIn('alice');
-      expect((await failure(alice.command('/TIME now'), status.INVALID_ARGUMENT)).details).to.contain(
+      expect((await expectStatus(alice.command('/TIME now'), status.INVALID_ARGUMENT)).details).to.contain(
         'usage: /TIME (no arguments)',
       );
-      expect((await failure(alice.command('/START bob carol'), status.INVALID_ARGUMENT)).details).to.contain(
+      expect((await expectStatus(alice.command('/START bob carol'), status.INVALID_ARGUMENT)).details).to.contain(
         'usage: /START <name>',
       );
-      expect((await failure(alice.command('/HISTORY bob 5 10 20'), status.INVALID_ARGUMENT)).details).to.contain(
+      expect((await expectStatus(alice.command('/HISTORY bob 5 10 20'), status.INVALID_ARGUMENT)).details).to.contain(
         'usage: /HISTORY',
       );
     });
@@ -586,7 +576,7 @@ describe('every command against a real server', function () {
         input: { $case: 'invocation', invocation: { name: '/History', args: ['bob', '5'] } },
       });
       expect(historyResult(history).peer).to.equal('bob');
-      const err = await failure(
+      const err = await expectStatus(
         request(alice, { input: { $case: 'invocation', invocation: { name: 'start', args: [] } } }),
         status.INVALID_ARGUMENT,
       );
@@ -599,7 +589,7 @@ describe('every command against a real server', function () {
       const client = connect();
       await loggedIn('bob');
       for (const line of SESSION_COMMANDS) {
-        const err = await failure(client.command(line, undefined), status.UNAUTHENTICATED);
+        const err = await expectStatus(client.command(line, undefined), status.UNAUTHENTICATED);
         expect(err.details, line).to.contain('/LOGIN');
       }
     });
@@ -608,7 +598,7 @@ describe('every command against a real server', function () {
       const client = connect();
       await loggedIn('bob');
       for (const line of SESSION_COMMANDS) {
-        const err = await failure(client.command(line, 'garbage-token'), status.UNAUTHENTICATED);
+        const err = await expectStatus(client.command(line, 'garbage-token'), status.UNAUTHENTICATED);
         expect(err.details, line).to.contain('unknown or has ended');
       }
     });
@@ -618,7 +608,7 @@ describe('every command against a real server', function () {
       for (const value of ['Basic x', `Basic ${alice.token}`, 'Bearer', alice.token!]) {
         const metadata = new grpc.Metadata();
         metadata.set('authorization', value);
-        const err = await failure(request(alice, { input: { $case: 'line', line: '/TIME' } }, metadata), status.UNAUTHENTICATED);
+        const err = await expectStatus(request(alice, { input: { $case: 'line', line: '/TIME' } }, metadata), status.UNAUTHENTICATED);
         expect(err.details, value).to.contain('Bearer');
       }
     });

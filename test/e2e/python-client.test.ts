@@ -79,12 +79,15 @@ describe('a Python client built from chat.proto', function () {
     tess = new WireClient(server.target);
   });
 
-  after(async function () {
+  afterEach(async function () {
     python?.kill('SIGKILL');
     if (stream && !stream.status) {
       stream.cancel();
       await stream.ended();
     }
+  });
+
+  after(async function () {
     tess?.close();
     await server?.stop();
     removeTempDirs();

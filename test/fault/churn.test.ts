@@ -6,7 +6,8 @@ import { eventually, sleep } from '../support/eventually';
 import type { WireStream } from '../support/grpc-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';
-import { FAULT_SCALE, oneTo, openStreamsInLog, OwnConnectionClient, scaled, scaledTimeout, watchConnection, type Watched } from './fault-support';
+import { FAULT_SCALE, oneTo, openStreamsInLog, OwnConnectionClient, scaled, scaledTimeout } from './fault-support';
+import { watchConnection, type Watched } from '../support/connection-watcher';
 
 /** How a churning client leaves its stream. */
 type Leave = 'cancel' | 'half-close' | 'drop-connection' | 'cancel-before-resume';

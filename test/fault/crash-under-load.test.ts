@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { eventually, sleep } from '../support/eventually';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, NO_ABUSE_LIMIT_FLAGS, removeTempDirs } from '../support/test-server';
-import { FAULT_SCALE, oneTo, scaled, scaledTimeout, watchConnection, type Watched } from './fault-support';
+import { FAULT_SCALE, oneTo, scaled, scaledTimeout } from './fault-support';
+import { watchConnection, type Watched } from '../support/connection-watcher';
 
 /**
  * Several pairs chat through the real client while the server is killed

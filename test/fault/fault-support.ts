@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ChatConnection, type FailedSend, type SentMessage, type StateChange } from '../../src/client/connection';
-import { ChatClient, type CommandResponse, type Message } from '../../src/gen/tinychat/v1/chat';
+import { ChatClient, type CommandResponse } from '../../src/gen/tinychat/v1/chat';
 import { TEST_PASSWORD, WireStream } from '../support/grpc-client';
 
 /**
@@ -18,31 +17,6 @@ export function scaled(base: number, max = Number.MAX_SAFE_INTEGER): number {
 /** A mocha timeout for a scenario that takes about `baseMs` at scale 1. */
 export function scaledTimeout(baseMs: number): number {
   return baseMs * FAULT_SCALE;
-}
-
-// Reconnects within milliseconds, so a restart costs the tests little time.
-const FAST_BACKOFF = { initialMs: 20, maxMs: 250 };
-
-/** Everything one ChatConnection emitted, in order. */
-export interface Watched {
-  connection: ChatConnection;
-  messages: Message[];
-  receipts: SentMessage[];
-  failures: FailedSend[];
-  states: StateChange[];
-}
-
-/** A ChatConnection with fast reconnects whose every event is recorded. */
-export function watchConnection(server: string, user: string): Watched {
-  const connection = new ChatConnection({ server, user, password: TEST_PASSWORD, backoff: FAST_BACKOFF, ackDelayMs: 20 });
-  const watched: Watched = { connection, messages: [], receipts: [], failures: [], states: [] };
-  connection.on('message', (m) => watched.messages.push(m));
-  connection.on('receipt', (r) => watched.receipts.push(r));
-  connection.on('send-failed', (f) => watched.failures.push(f));
-  connection.on('state', (s) => watched.states.push(s));
-  // Errors are surfaced through the assertions on what arrived; keep them from throwing.
-  connection.on('error', () => undefined);
-  return watched;
 }
 
 /** Numbers 1..n. */

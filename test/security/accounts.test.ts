@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-client';
@@ -8,17 +8,7 @@ import { runCli, type CliResult } from '../support/cli';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { UserAdmin } from '../../src/admin/user-admin';
 import type { ServerOptions } from '../../src/rpc/server';
-
-async function failure(promise: Promise<unknown>, code: status): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (err) {
-    const error = err as ServiceError;
-    expect(error.code, error.details).to.equal(code);
-    return error;
-  }
-  throw new Error(`expected status ${status[code]}, but the call succeeded`);
-}
+import { expectStatus } from '../support/expect-status';
 
 /** Runs `tinychat user …` with TINYCHAT_PASSWORD set to `password`, or unset. */
 function userCli(args: string[], password?: string): Promise<CliResult> {
@@ -56,13 +46,13 @@ describe('accounts', function () {
   it('registers a name with the password of its first login, and later logins need that password', async () => {
     await client().login('alice', 'first password');
     await client().login('alice', 'first password');
-    const wrong = await failure(client().login('alice', 'second password'), status.UNAUTHENTICATED);
+    const wrong = await expectStatus(client().login('alice', 'second password'), status.UNAUTHENTICATED);
     expect(wrong.details).to.contain('wrong name or password');
     expect(wrong.details).to.not.contain('first password');
   });
 
   it('refuses to register a name with a password shorter than 8 characters', async () => {
-    const err = await failure(client().login('bob', 'short'), status.INVALID_ARGUMENT);
+    const err = await expectStatus(client().login('bob', 'short'), status.INVALID_ARGUMENT);
     expect(err.details).to.contain('at least 8 characters');
     const users = await startedUsers();
     expect(users).to.not.include('bob');
@@ -108,12 +98,12 @@ describe('accounts', function () {
     await elsewhereStream.until('ready', (s) => s.frames.length > 0);
 
     // Unquoted, a password with spaces is several arguments: the answer says to quote it.
-    const spaced = await failure(here.command(`/PASSWORD ${TEST_PASSWORD} new secret words`), status.INVALID_ARGUMENT);
+    const spaced = await expectStatus(here.command(`/PASSWORD ${TEST_PASSWORD} new secret words`), status.INVALID_ARGUMENT);
     expect(spaced.details).to.contain('usage: /PASSWORD').and.contain('put quotes around an argument with spaces');
-    const unclosed = await failure(here.command(`/PASSWORD "${TEST_PASSWORD} new`), status.INVALID_ARGUMENT);
+    const unclosed = await expectStatus(here.command(`/PASSWORD "${TEST_PASSWORD} new`), status.INVALID_ARGUMENT);
     expect(unclosed.details).to.contain('never closed');
 
-    const wrong = await failure(here.command('/PASSWORD not-the-password "new secret words"'), status.PERMISSION_DENIED);
+    const wrong = await expectStatus(here.command('/PASSWORD not-the-password "new secret words"'), status.PERMISSION_DENIED);
     expect(wrong.details).to.contain('current password is wrong');
 
     const result = await here.command(`/PASSWORD "${TEST_PASSWORD}" "new secret words"`);
@@ -122,9 +112,9 @@ describe('accounts', function () {
     const ended = await elsewhereStream.ended();
     expect(ended.code).to.equal(status.UNAUTHENTICATED);
     expect(ended.details).to.contain('password was changed');
-    await failure(elsewhere.command('/TIME'), status.UNAUTHENTICATED);
+    await expectStatus(elsewhere.command('/TIME'), status.UNAUTHENTICATED);
     expect((await here.command('/TIME')).result?.$case).to.equal('time');
-    await failure(client().login('alice', TEST_PASSWORD), status.UNAUTHENTICATED);
+    await expectStatus(client().login('alice', TEST_PASSWORD), status.UNAUTHENTICATED);
     await client().login('alice', 'new secret words');
 
     // Quotes and backslashes inside quotes, and the split form, which needs no quoting.
@@ -142,7 +132,7 @@ describe('accounts', function () {
 
   it('takes the rest of a /LOGIN line as the password, quotes included', async () => {
     await client().login('quoter', '"quoted" pass phrase');
-    await failure(client().login('quoter', 'quoted pass phrase'), status.UNAUTHENTICATED);
+    await expectStatus(client().login('quoter', 'quoted pass phrase'), status.UNAUTHENTICATED);
     await client().login('quoter', '"quoted" pass phrase');
   });
 
@@ -151,7 +141,7 @@ describe('accounts', function () {
     await alice.login('alice');
     const token = alice.token!;
     await alice.command('/QUIT');
-    const err = await failure(alice.command('/TIME', token), status.UNAUTHENTICATED);
+    const err = await expectStatus(alice.command('/TIME', token), status.UNAUTHENTICATED);
     expect(err.details).to.contain('/LOGIN');
   });
 
@@ -161,7 +151,7 @@ describe('accounts', function () {
     await alice.login('alice');
     expect((await alice.command('/TIME')).result?.$case).to.equal('time');
     await new Promise((resolve) => setTimeout(resolve, 400));
-    const err = await failure(alice.command('/TIME'), status.UNAUTHENTICATED);
+    const err = await expectStatus(alice.command('/TIME'), status.UNAUTHENTICATED);
     expect(err.details).to.contain('expired');
     const stream = alice.converse();
     streams.push(stream);
@@ -174,7 +164,7 @@ describe('accounts', function () {
     });
 
     it('refuses to register a new name, saying who can create accounts', async () => {
-      const err = await failure(client().login('mallory'), status.PERMISSION_DENIED);
+      const err = await expectStatus(client().login('mallory'), status.PERMISSION_DENIED);
       expect(err.details).to.contain('operator');
     });
 
@@ -184,7 +174,7 @@ describe('accounts', function () {
       await new UserAdmin(store, 10).add('carol', 'carols password');
       await store.close();
       server = await startTestServer({ dbPath: server.dbPath, registration: 'closed' });
-      await failure(client().login('carol', 'not carols password'), status.UNAUTHENTICATED);
+      await expectStatus(client().login('carol', 'not carols password'), status.UNAUTHENTICATED);
       await client().login('carol', 'carols password');
     });
   });
@@ -201,13 +191,13 @@ describe('accounts', function () {
       await makePasswordless('olduser');
       server = await startTestServer({ dbPath: server.dbPath });
       await client().login('olduser', 'claimed password');
-      await failure(client().login('olduser', 'another password'), status.UNAUTHENTICATED);
+      await expectStatus(client().login('olduser', 'another password'), status.UNAUTHENTICATED);
     });
 
     it('cannot log in when registration is closed until an operator sets a password', async () => {
       await makePasswordless('olduser');
       server = await startTestServer({ dbPath: server.dbPath, registration: 'closed' });
-      const err = await failure(client().login('olduser', 'any password'), status.UNAUTHENTICATED);
+      const err = await expectStatus(client().login('olduser', 'any password'), status.UNAUTHENTICATED);
       expect(err.details).to.contain('tinychat user passwd olduser');
     });
   });
@@ -228,13 +218,13 @@ describe('accounts', function () {
       await dave.login('dave', 'daves password');
       const reset = await userCli(['passwd', 'dave', '--db', db], 'new daves password');
       expect(reset.stdout).to.contain('1 session(s) ended');
-      await failure(dave.command('/TIME'), status.UNAUTHENTICATED);
+      await expectStatus(dave.command('/TIME'), status.UNAUTHENTICATED);
       await dave.login('dave', 'new daves password');
 
       const disabled = await userCli(['del', 'dave', '--db', db]);
       expect(disabled.code).to.equal(0);
-      await failure(dave.command('/TIME'), status.UNAUTHENTICATED);
-      const refused = await failure(client().login('dave', 'new daves password'), status.UNAUTHENTICATED);
+      await expectStatus(dave.command('/TIME'), status.UNAUTHENTICATED);
+      const refused = await expectStatus(client().login('dave', 'new daves password'), status.UNAUTHENTICATED);
       expect(refused.details).to.contain('disabled');
       expect((await userCli(['list', '--db', db])).stdout).to.match(/dave\s+disabled/);
     });

@@ -11,6 +11,7 @@ import { runCli, type CliResult } from '../support/cli';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 import { makeTempDir, removeTempDir } from '../support/temp-dir';
+import { FAST_BACKOFF, watchConnection } from '../support/connection-watcher';
 
 /** PEM files of a throwaway PKI: their paths, and their contents by the same names. */
 interface Pki {
@@ -80,8 +81,6 @@ function runChat(args: string[], input: string): Promise<CliResult> {
   return runCli(['chat', ...args], { input, timeoutMs: 10_000 });
 }
 
-const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
-
 describe('TLS between clients and the server', function () {
   this.timeout(15_000);
   let pkiDir: string;
@@ -129,11 +128,10 @@ describe('TLS between clients and the server', function () {
 
   /** A connected client that records the messages it receives. */
   async function listener(target: string, user: string, tls: ClientTls | undefined): Promise<Message[]> {
-    const made = connection(target, user, tls);
-    const messages: Message[] = [];
-    made.on('message', (message) => messages.push(message));
-    await made.connect();
-    return messages;
+    const watched = watchConnection(target, user, { tls, callTimeoutMs: 3000 });
+    connections.push(watched.connection);
+    await watched.connection.connect();
+    return watched.messages;
   }
 
   /** The ClientError connect() rejects with. */

@@ -6,34 +6,15 @@ import { ChatClient, ClientFrame, ServerFrame, type CommandResponse } from '../.
 import { eventually, sleep } from '../support/eventually';
 import { TEST_PASSWORD, WireClient, WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
+import { expectStatus } from '../support/expect-status';
 
 const CONVERSE_METHOD = '/tinychat.v1.Chat/Converse';
-
-/** Resolves with the error a call failed with; fails the test if it succeeded. */
-async function failure(call: Promise<unknown>, code: status): Promise<grpc.ServiceError> {
-  const error = await call.then(
-    () => undefined,
-    (err: grpc.ServiceError) => err,
-  );
-  expect(error, `expected the call to fail with ${status[code]}`).to.not.equal(undefined);
-  expect(error!.code, error!.details).to.equal(code);
-  return error!;
-}
 
 /** Waits for the stream's greeting; fails with the stream's status if it ended instead. */
 async function ready(stream: WireStream): Promise<WireStream> {
   await stream.until('the ready frame', (s) => s.frames.some((f) => f.ready !== undefined) || s.status !== undefined);
   if (stream.status) throw new Error(`the stream ended instead of greeting: ${JSON.stringify(stream.status)}`);
   return stream;
-}
-
-/** Polls an asynchronous check until it holds; fails naming `what` after timeoutMs. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** HTTP/2 frame types and the ACK flag (RFC 9113 §6). */
@@ -199,14 +180,14 @@ describe('transport limits, enforced through real gRPC', function () {
       const refused = await converse(third, carol.token!).ended();
       expect(refused.code).to.equal(status.RESOURCE_EXHAUSTED);
       expect(refused.details).to.include('too many connections from 127.0.0.1 (at most 2)');
-      const command = await failure(commandOn(third, '/TIME', carol.token!), status.RESOURCE_EXHAUSTED);
+      const command = await expectStatus(commandOn(third, '/TIME', carol.token!), status.RESOURCE_EXHAUSTED);
       expect(command.details).to.include('at most 2');
       // More calls on a connection that already counts are no new connection.
       const aliceAgain = await ready(converse(first, alice.token!));
 
       aliceStream.cancel();
       aliceAgain.cancel();
-      await until('the third connection to be admitted', () => commandOn(third, '/TIME', carol.token!).then(() => true, () => false));
+      await eventually('the third connection to be admitted', () => commandOn(third, '/TIME', carol.token!).then(() => true, () => false), 3000);
       await ready(converse(third, carol.token!));
     });
   });
@@ -231,11 +212,11 @@ describe('transport limits, enforced through real gRPC', function () {
       await first.until('the receipt', (s) => s.receipts.some((r) => r.clientId === 'a1'));
 
       first.cancel();
-      await until('room for another stream', async () => {
+      await eventually('room for another stream', async () => {
         const retry = stream(alice);
         await retry.until('an answer', (s) => s.frames.length > 0 || s.status !== undefined);
         return retry.status === undefined;
-      });
+      }, 3000);
     });
 
     it('holds the limit when several streams of one user open at the same moment', async () => {
@@ -275,7 +256,7 @@ describe('transport limits, enforced through real gRPC', function () {
       await start({ limits });
       const alice = await loggedIn('alice');
       await loggedIn('bob');
-      const command = await failure(alice.command(`/START ${'x'.repeat(3000)}`), status.RESOURCE_EXHAUSTED);
+      const command = await expectStatus(alice.command(`/START ${'x'.repeat(3000)}`), status.RESOURCE_EXHAUSTED);
       expect(command.details).to.match(/larger than max \(\d+ vs\.? 2048\)/);
 
       const aliceStream = await ready(stream(alice));
@@ -364,7 +345,7 @@ describe('transport limits, enforced through real gRPC', function () {
         'C1 control': 'alice\u0085',
       };
       for (const [what, name] of Object.entries(names)) {
-        const error = await failure(loginInvocation(client, name), status.INVALID_ARGUMENT);
+        const error = await expectStatus(loginInvocation(client, name), status.INVALID_ARGUMENT);
         expect(error.details, what).to.include('is not a valid user name').and.include('letters, digits');
       }
       expect(client.token).to.equal(undefined);
@@ -425,16 +406,16 @@ describe('transport limits, enforced through real gRPC', function () {
       const guesser = wire();
 
       const firstFailure = Date.now();
-      for (let i = 0; i < 5; i++) await failure(guesser.login('alice', `wrong ${i}`), status.UNAUTHENTICATED);
-      const nameLocked = await failure(guesser.login('alice'), status.RESOURCE_EXHAUSTED);
+      for (let i = 0; i < 5; i++) await expectStatus(guesser.login('alice', `wrong ${i}`), status.UNAUTHENTICATED);
+      const nameLocked = await expectStatus(guesser.login('alice'), status.RESOURCE_EXHAUSTED);
       expect(nameLocked.details).to.match(/too many failed logins for alice from your address — try again in [12] s$/);
       const retryAfter = Number(nameLocked.metadata.get('retry-after-ms')[0]);
       expect(retryAfter).to.be.within(1, windowMs);
 
       // Another name from the same address still gets in, until the address has failed 8 times.
       await guesser.login('bob');
-      for (let i = 0; i < 3; i++) await failure(guesser.login('bob', `wrong ${i}`), status.UNAUTHENTICATED);
-      const addressLocked = await failure(guesser.login('carol'), status.RESOURCE_EXHAUSTED);
+      for (let i = 0; i < 3; i++) await expectStatus(guesser.login('bob', `wrong ${i}`), status.UNAUTHENTICATED);
+      const addressLocked = await expectStatus(guesser.login('carol'), status.RESOURCE_EXHAUSTED);
       expect(addressLocked.details).to.match(/too many failed logins from your address — try again in [12] s$/);
 
       await sleep(firstFailure + windowMs + 100 - Date.now());

@@ -96,6 +96,58 @@ describe('SqliteStore', function () {
     expect(await again.inboxAfter(bob.id, 0, 100)).to.have.length(50);
   });
 
+  function textIndexedUpTo(): number {
+    const raw = new Database(file, { readonly: true });
+    try {
+      return (raw.prepare('SELECT indexed_id AS id FROM messages_text_position').get() as { id: number }).id;
+    } finally {
+      raw.close();
+    }
+  }
+
+  it('indexes message text in batches outside the appends, and a search still sees every stored message', async function () {
+    const store = open();
+    const [ann, bob] = await twoUsers(store);
+    for (let i = 1; i <= 3; i++) await store.appendMessages([note(ann, bob, `m${i}`, `lantern number ${i}`)]);
+    // The appends committed without touching the full-text index.
+    expect(textIndexedUpTo()).to.equal(0);
+    const found = await store.search(bob.id, ['lantern'], 10);
+    expect(found.map((m) => m.clientId).sort()).to.deep.equal(['m1', 'm2', 'm3']);
+    expect(textIndexedUpTo()).to.equal(Math.max(...found.map((m) => m.id)));
+  });
+
+  it('indexes what arrived on its own within a couple of seconds, and on close', async function () {
+    const store = open();
+    const [ann, bob] = await twoUsers(store);
+    const [{ message }] = await store.appendMessages([note(ann, bob, 'm1', 'ticking clock')]);
+    const deadline = Date.now() + 5000;
+    while (textIndexedUpTo() < message.id && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(textIndexedUpTo()).to.equal(message.id);
+    const [{ message: last }] = await store.appendMessages([note(ann, bob, 'm2', 'closing time')]);
+    await store.close();
+    expect(textIndexedUpTo()).to.equal(last.id);
+  });
+
+  it('deletes messages the index has not reached yet without damaging the index', async function () {
+    const store = open();
+    const [ann, bob] = await twoUsers(store);
+    await store.appendMessages([note(ann, bob, 'old1', 'harbour one'), note(ann, bob, 'old2', 'harbour two')]);
+    expect(await store.search(bob.id, ['harbour'], 10)).to.have.length(2);
+    await store.appendMessages([note(ann, bob, 'old3', 'harbour three'), note(ann, bob, 'old4', 'harbour four')]);
+    // All four go: two indexed, two not yet.
+    expect(await store.deleteMessagesBefore(2, 100)).to.equal(4);
+    await store.appendMessages([{ ...note(ann, bob, 'new', 'harbour five'), time: 5 }]);
+    expect((await store.search(bob.id, ['harbour'], 10)).map((m) => m.clientId)).to.deep.equal(['new']);
+    await store.close();
+    const raw = new Database(file);
+    try {
+      // FTS5 compares the index with the messages table and throws if they disagree.
+      raw.prepare("INSERT INTO messages_text (messages_text, rank) VALUES ('integrity-check', 1)").run();
+    } finally {
+      raw.close();
+    }
+  });
+
   it('refuses a file written by a newer schema version and says what to do', function () {
     const raw = new Database(file);
     raw.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);

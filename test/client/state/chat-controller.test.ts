@@ -6,8 +6,7 @@ import { ChatState } from '../../../src/client/state/chat-state';
 import type { ChatMessage, Conversation, TimelineEntry } from '../../../src/client/state/conversation';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
 import { eventually, sleep, unusedPort } from '../../support/eventually';
-
-const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
+import { FAST_BACKOFF } from '../../support/connection-watcher';
 
 interface Person {
   state: ChatState;

@@ -5,9 +5,8 @@ import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
 import { textWidth } from '../../../src/client/tui/text-width';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
 import { eventually, unusedPort } from '../../support/eventually';
+import { FAST_BACKOFF } from '../../support/connection-watcher';
 import { fakeTerminal, rowsOf, screenText, type FakeTerminal } from '../../support/fake-terminal';
-
-const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 
 describe('the full-screen client on an in-memory terminal', function () {
   let server: TestServer;

@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchResults } from '../../scripts/bench/report';
+import { makeTempDir, removeTempDirs } from '../support/temp-dir';
+
+const MAIN = join(__dirname, '..', '..', 'scripts', 'bench', 'main.js');
+
+interface BenchExit {
+  code: number;
+  stdout: string;
+  stderr: string;
+  results: BenchResults;
+}
+
+/** Runs the benchmark with `args` into a fresh directory and reads back what it wrote. */
+function bench(args: string[]): Promise<BenchExit> {
+  const out = makeTempDir('tinychat-bench-test-');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [MAIN, ...args, '--out', out], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      const json = readdirSync(out).find((f) => f.endsWith('.json'));
+      if (!json) return reject(new Error(`the benchmark wrote no results (exit ${code}):\n${stderr}\n${stdout}`));
+      resolve({ code, stdout, stderr, results: JSON.parse(readFileSync(join(out, json), 'utf8')) as BenchResults });
+    });
+  });
+}
+
+describe('the benchmark (npm run bench -- --fast)', function () {
+  // Several dozen server and load processes start one after the other.
+  this.timeout(240_000);
+  afterEach(() => removeTempDirs());
+
+  it('runs every scenario against TinyChat and the relay, verifies every delivery and prints the whole table', async () => {
+    const { code, stdout, stderr, results } = await bench(['--fast', '--targets', 'tinychat,bare']);
+    expect(code, `${stderr}\n${stdout}`).to.equal(0);
+    expect(results.scenarios.map((s) => s.id)).to.deep.equal(['sat-2', 'sat-4', 'rate-100', 'rate-200', 'idle-20']);
+    expect(results.runs).to.have.length(10);
+    for (const run of results.runs) {
+      expect(run.errors, `${run.scenario} ${run.target}`).to.deep.equal([]);
+      if (run.kind === 'pairs') {
+        expect(run.delivered).to.equal(run.messages).and.be.greaterThan(0);
+        // CPU is read in 10 ms ticks: a tiny run may show none, but never a missing figure.
+        expect(run.serverCpuMicrosPerMessage).to.be.a('number').and.be.at.least(0);
+        expect(run.latencyMs.count).to.be.greaterThan(0);
+        expect(run.latencyMs.p99).to.be.at.least(run.latencyMs.p50);
+        expect(run.receiptLatencyMs.count).to.be.greaterThan(0);
+      } else {
+        expect(run.connected).to.equal(20);
+        expect(run.rssAfterBytes).to.be.greaterThan(0);
+      }
+    }
+    // Each target goes first in turn is not visible with one repetition; alternation within one is.
+    expect(results.runs.map((r) => r.target)).to.deep.equal(Array(5).fill(['tinychat', 'bare']).flat());
+    for (const row of [
+      'msg/s, saturation, 2 pairs',
+      'msg/s, saturation, 4 pairs',
+      'server CPU µs/msg, fixed 100 msg/s',
+      'server CPU µs/msg, fixed 200 msg/s',
+      'p99 latency ms, fixed 200 msg/s',
+      'p99 receipt ms, fixed 200 msg/s',
+      'RSS per idle user, KiB, 20 users',
+      'time to log in 20 users, s',
+    ]) {
+      const line = stdout.split('\n').find((l) => l.startsWith(`| ${row} |`));
+      expect(line, row).to.be.a('string');
+      // A figure for TinyChat with its ratio to the relay, and one for the relay.
+      expect(line, row).to.match(/^\| [^|]+ \| [\d,.]+ · \*\*\d+\.\d\d×\*\* \| [\d,.]+ \|$/);
+    }
+    expect(stdout).to.include('Delivery: every message exactly once and in order in all 10 runs.');
+    expect(stdout).to.match(/Machine: \d+ of 10 runs quiet/);
+    expect(stdout).to.include('Fast mode');
+  });
+
+  it('notices a server that loses messages, and fails', async () => {
+    const { code, stdout, results } = await bench(['--fast', '--only', 'throughput', '--pairs', '2', '--warmup-messages', '0', '--targets', 'bare', '--bare-drop-every', '7']);
+    expect(code).to.equal(1);
+    expect(results.runs).to.have.length(1);
+    expect(results.runs[0].errors.join('\n')).to.match(/expected message \d+, got \d+/);
+    expect(stdout).to.include('Delivery: PROBLEMS in 1 of 1 runs');
+    expect(stdout).to.match(/\| msg\/s, saturation, 2 pairs \| - \|/);
+  });
+
+  it('runs one PostgreSQL node, and two nodes with senders on one and receivers on the other', async () => {
+    const { code, stdout, stderr, results } = await bench(['--fast', '--only', 'rate', '--rates', '100', '--targets', 'postgres,cluster']);
+    expect(code, `${stderr}\n${stdout}`).to.equal(0);
+    expect(results.runs.map((r) => r.target)).to.deep.equal(['postgres', 'cluster']);
+    for (const run of results.runs) {
+      expect(run.errors).to.deep.equal([]);
+      if (run.kind !== 'pairs') throw new Error('expected a pairs run');
+      expect(run.delivered).to.equal(run.messages).and.be.greaterThan(0);
+      expect(run.engineCpuMicrosPerMessage).to.be.a('number').and.be.at.least(0);
+    }
+    expect(stdout).to.match(/\| PostgreSQL \(\+ NATS\) CPU µs\/msg, fixed 100 msg\/s \| [\d,.]+ \| [\d,.]+ \|/);
+  });
+});
