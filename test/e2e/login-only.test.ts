@@ -1,8 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { ChatConnection, ClientError } from '../../src/client/connection';
 import type { CommandRequest, CommandResponse } from '../../src/gen/tinychat/v1/chat';
+import { expectStatus } from '../support/expect-status';
 import { TEST_PASSWORD, WireClient } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 
@@ -31,19 +31,17 @@ describe('logging in without registering (login_only)', function () {
   });
 
   it('answers NOT_FOUND for a name nobody registered, says so, and registers nothing', async function () {
-    const err = await request(loginOnly('newcomer')).then(
-      () => undefined,
-      (e: grpc.ServiceError) => e,
-    );
-    expect(err?.code).to.equal(status.NOT_FOUND);
-    expect(err?.details).to.equal('there is no account named newcomer — check the spelling, or log in without login_only to register it with this password');
+    const err = await expectStatus(request(loginOnly('newcomer')), status.NOT_FOUND);
+    expect(err.details).to.equal('there is no account named newcomer — check the spelling, or log in without login_only to register it with this password');
     await client.login('someone');
     const users = await client.command('/USERS');
     expect(users.result?.$case === 'users' && users.result.users.users.map((u) => u.name)).to.deep.equal(['someone']);
   });
 
   it('logs in to an existing account as usual, typed as a line too', async function () {
-    await new WireClient(server.target).login('alice');
+    const registering = new WireClient(server.target);
+    await registering.login('alice');
+    registering.close();
     const response = await request({ input: { $case: 'line', line: `/LOGIN alice ${TEST_PASSWORD}` }, loginOnly: true });
     expect(response.result?.$case === 'login' && response.result.login.registered).to.equal(false);
   });

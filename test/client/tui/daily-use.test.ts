@@ -4,13 +4,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChatConnection, ClientError } from '../../../src/client/connection';
 import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
+import { FAST_BACKOFF } from '../../support/connection-watcher';
 import { eventually } from '../../support/eventually';
 import { fakeTerminal, rowsOf, screenText, type FakeTerminal } from '../../support/fake-terminal';
 import { TEST_PASSWORD } from '../../support/grpc-client';
 import { makeTempDir } from '../../support/temp-dir';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
 
-const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 const UP = '\x1b[A';
 
 describe('the full-screen client in daily use: passwords, unread messages, sessions kept', function () {
