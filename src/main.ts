@@ -5,7 +5,7 @@ import { connectBus } from './bus/connect-bus';
 import { announceSessionEnds } from './cluster/cluster-link';
 import { UserAdmin } from './admin/user-admin';
 import { runPlainClient } from './client/plain-client';
-import { readPassword } from './client/password';
+import { promptHidden, readPassword } from './client/password';
 import { createLogger, silentLogger, type Logger } from './log';
 import { backupSqlite, restoreSqlite } from './ops/backup';
 import { listenForMetrics } from './ops/metrics-endpoint';
@@ -154,6 +154,7 @@ async function chat(config: ChatConfig): Promise<number> {
     const password = config.passwordFile || process.env.TINYCHAT_PASSWORD ? await readPassword({ file: config.passwordFile, env: process.env, prompt: '' }) : undefined;
     // Loaded here so that the server and the line client never load the screen library.
     const { runTui } = await import('./client/tui/run-tui');
+    const { defaultConfigDir } = await import('./client/saved-sessions');
     return runTui({
       server: config.server,
       user: config.user,
@@ -165,18 +166,18 @@ async function chat(config: ChatConfig): Promise<number> {
       handleProcessEvents: true,
       connectTimeoutMs: config.connectTimeoutMs,
       seconds: config.seconds,
+      configDir: defaultConfigDir(),
     });
   }
   if (!config.user) {
     throw new UsageError('say who you are with --user NAME (or TINYCHAT_USER=NAME)');
   }
-  const password = await readPassword({
-    file: config.passwordFile,
-    env: process.env,
-    terminal: process.stdin.isTTY ? { input: process.stdin, output: process.stderr } : undefined,
-    prompt: `password for ${config.user}: `,
-  });
+  const terminal = process.stdin.isTTY ? { input: process.stdin, output: process.stderr } : undefined;
+  const password = await readPassword({ file: config.passwordFile, env: process.env, terminal, prompt: `password for ${config.user}: ` });
+  // A password typed at the prompt is asked again before it registers a new name.
+  const typed = terminal && !config.passwordFile && !process.env.TINYCHAT_PASSWORD;
   return runPlainClient({
+    confirmPassword: typed ? () => promptHidden('the same password again: ', terminal.input, terminal.output) : undefined,
     server: config.server,
     user: config.user,
     password,

@@ -86,13 +86,15 @@ export class Accounts {
   /**
    * Logs in as `name` with `password` from client `address` (for throttling),
    * registering the name on first use when registration is open, and opens
-   * a new session.
+   * a new session. With `register: false` an unknown name is NOT_FOUND and
+   * nothing is registered (a client asks for the password again first).
    */
-  async login(name: string, password: string | undefined, address?: string): Promise<LoginOutcome> {
+  async login(name: string, password: string | undefined, address?: string, options: { register?: boolean } = {}): Promise<LoginOutcome> {
+    const register = options.register ?? true;
     const report = this.options.onLogin;
-    if (!report) return this.attemptLogin(name, password, address);
+    if (!report) return this.attemptLogin(name, password, address, register);
     try {
-      const outcome = await this.attemptLogin(name, password, address);
+      const outcome = await this.attemptLogin(name, password, address, register);
       report({ name, address, outcome: 'ok' });
       return outcome;
     } catch (err) {
@@ -103,14 +105,14 @@ export class Accounts {
     }
   }
 
-  private async attemptLogin(name: string, password: string | undefined, address?: string): Promise<LoginOutcome> {
+  private async attemptLogin(name: string, password: string | undefined, address: string | undefined, register: boolean): Promise<LoginOutcome> {
     validateName(name);
     if (!password) {
       throw new ChatError('invalid-argument', `a password is required: /LOGIN ${name} <password> (the first login of a name sets it)`);
     }
     const key = nameKey(name);
     this.throttle.check(key, address);
-    let { user, registered } = await this.findOrRegister(name, password);
+    let { user, registered } = await this.findOrRegister(name, password, register);
     if (user.disabled) {
       throw new ChatError('unauthenticated', `the account ${user.name} is disabled — ask the server's operator`);
     }
@@ -163,13 +165,19 @@ export class Accounts {
     return this.store.deleteUserSessions(user.id, 'password-changed', this.options.clock(), caller.session.tokenHash);
   }
 
-  private async findOrRegister(name: string, password: string): Promise<{ user: UserRecord; registered: boolean }> {
+  private async findOrRegister(name: string, password: string, register: boolean): Promise<{ user: UserRecord; registered: boolean }> {
     const existing = await this.store.findUserByName(name);
     if (existing) return { user: existing, registered: false };
     if (this.options.registration === 'closed') {
       throw new ChatError(
         'permission-denied',
         `there is no account named ${name} and this server does not let people register themselves — ask its operator to create one`,
+      );
+    }
+    if (!register) {
+      throw new ChatError(
+        'not-found',
+        `there is no account named ${name} — check the spelling, or log in without login_only to register it with this password`,
       );
     }
     checkNewPassword(password);

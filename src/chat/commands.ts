@@ -52,6 +52,8 @@ export interface CallContext {
   token?: string;
   /** The client's network address, for throttling (no port). */
   address?: string;
+  /** /LOGIN only: never register (the request's login_only). */
+  loginOnly?: boolean;
 }
 
 /** Results /SEARCH returns at most, and words it takes. */
@@ -82,8 +84,8 @@ const COMMANDS: CommandSpec[] = [
     maxArgs: 2,
     lastTakesRest: true,
     needsSession: false,
-    async run({ accounts }, [name, password], _caller, { address }) {
-      const outcome = await accounts.login(name, password, address);
+    async run({ accounts }, [name, password], _caller, { address, loginOnly }) {
+      const outcome = await accounts.login(name, password, address, { register: !loginOnly });
       const text = outcome.registered ? `welcome, ${outcome.user.name} — your name is registered` : `welcome back, ${outcome.user.name}`;
       return {
         kind: 'login',
@@ -260,7 +262,10 @@ export function commandHelp(): CommandHelp[] {
 }
 
 /** What a command request carries: a typed line, or a name with arguments. */
-export type CommandInput = { line: string } | { name: string; args: string[] };
+export type CommandInput = ({ line: string } | { name: string; args: string[] }) & {
+  /** /LOGIN only: never register; an unknown name is NOT_FOUND. */
+  loginOnly?: boolean;
+};
 
 /**
  * Runs one command: parses and validates it, checks the session when the
@@ -286,7 +291,7 @@ export async function runCommand(services: CommandServices, input: CommandInput,
     throw new ChatError('invalid-argument', `${spec.name} ${problem} — usage: ${expected}${quoting}`);
   }
   const caller = spec.needsSession ? await services.accounts.authenticate(context.token) : undefined;
-  return spec.run(services, args, caller, context);
+  return spec.run(services, args, caller, input.loginOnly ? { ...context, loginOnly: true } : context);
 }
 
 function parsePositive(text: string, what: string): number {

@@ -20,7 +20,13 @@ export class CommandCaller {
     private readonly timeoutMs: number,
     /** Told about every successful login (for the registered spelling of the name). */
     private readonly onLogin: (login: LoginResult) => void,
-  ) {}
+    /** Never register: an unknown name fails with NOT_FOUND (the client asks for the password again first). */
+    private readonly loginOnly = false,
+    /** A session token saved by an earlier run: used until the server refuses it. */
+    savedToken?: string,
+  ) {
+    this.token = savedToken;
+  }
 
   /** The current token, if logged in. */
   get currentToken(): string | undefined {
@@ -67,9 +73,14 @@ export class CommandCaller {
   }
 
   private async login(): Promise<string> {
+    if (this.password === '') {
+      // Resumed from a saved token, which the server no longer takes: only the password helps now.
+      throw new ClientError(`the saved session of ${this.user} has ended — log in again with your password`, Status.UNAUTHENTICATED);
+    }
     // Split form: a password may hold spaces, and a name with a space is refused as a name.
     const request: CommandRequest = {
       input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [this.user, this.password] } },
+      loginOnly: this.loginOnly,
     };
     const response = await this.call(request, undefined, this.timeoutMs);
     if (response.result?.$case !== 'login' || !response.result.login.token) {

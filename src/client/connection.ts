@@ -32,8 +32,20 @@ export interface ConnectionOptions {
   server: string;
   /** The name to log in as. */
   user: string;
-  /** The password; the first login of a name sets it. */
+  /** The password; the first login of a name sets it. Empty with a saved `token`. */
   password: string;
+  /**
+   * A session token saved by an earlier run: the connection uses it instead
+   * of logging in. Without a password, a token the server refuses fails with
+   * UNAUTHENTICATED.
+   */
+  token?: string;
+  /**
+   * False: log in to an existing account only; connect() then fails with
+   * NOT_FOUND for a name nobody registered. True (the default): the first
+   * login of a name registers it.
+   */
+  register?: boolean;
   /** Connect with TLS; `ca` replaces the system's trusted CAs, `cert`/`key` are for mutual TLS. */
   tls?: ClientTls;
   /** Delays between reconnect attempts; 250 ms doubling to 5 s by default. */
@@ -128,6 +140,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private readonly pump = new SendPump(this.outbox);
 
   private userName: string;
+  private registeredName: string | undefined;
   private current: ConnectionState = 'idle';
   private stream: ConverseStream | undefined;
   // True once resume has been written: only then may sends and acks follow.
@@ -169,8 +182,23 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     };
     this.commands = new CommandCaller(() => ({ client: this.client, server: this.server }), options.user, options.password, this.callTimeoutMs, (login) =>
-      this.setUser(login.user),
+      {
+        this.setUser(login.user);
+        if (login.registered) this.registeredName = login.user;
+      },
+      options.register === false,
+      options.token,
     );
+  }
+
+  /** The session token in use, once logged in (to save it for the next run). */
+  get sessionToken(): string | undefined {
+    return this.commands.currentToken;
+  }
+
+  /** True when a login of this connection registered the name (a new account). */
+  get registeredAccount(): boolean {
+    return this.registeredName !== undefined;
   }
 
   /** The address this connection talks to now. */
@@ -302,6 +330,18 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * Runs a command already split into its name and arguments, so that an
+   * argument may hold spaces or quotes (a password). Not for /QUIT nor
+   * /LOGIN, which command() handles.
+   */
+  async invoke(name: string, args: string[]): Promise<CommandResponse> {
+    if (this.closing) {
+      throw new ClientError('the connection is closed — start the client again', Status.FAILED_PRECONDITION);
+    }
+    return this.commands.run({ input: { $case: 'invocation', invocation: { name, args } } });
+  }
+
+  /**
    * Resolves true once every send was confirmed or refused, false if
    * timeoutMs passed without any send being answered.
    */
@@ -332,19 +372,20 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Acknowledges what was shown, ends the stream, ends the session with
-   * /QUIT (failures ignored) and releases the channel. Nothing reconnects
-   * afterwards. Safe to call more than once.
+   * /QUIT (failures ignored; not with `keepSession`, whose token then still
+   * works for a later run) and releases the channel. Nothing reconnects
+   * afterwards. Safe to call more than once; the first call decides.
    */
-  async close(): Promise<void> {
-    await this.shutdown();
+  async close(options: { keepSession?: boolean } = {}): Promise<void> {
+    await this.shutdown(options.keepSession ?? false);
   }
 
-  private shutdown(): Promise<CommandResponse | undefined> {
-    this.closed ??= this.closeNow();
+  private shutdown(keepSession = false): Promise<CommandResponse | undefined> {
+    this.closed ??= this.closeNow(keepSession);
     return this.closed;
   }
 
-  private async closeNow(): Promise<CommandResponse | undefined> {
+  private async closeNow(keepSession: boolean): Promise<CommandResponse | undefined> {
     const ackWritten = this.flushAck();
     this.closing = true;
     this.pump.stop();
@@ -363,7 +404,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     }
     let response: CommandResponse | undefined;
     const token = this.commands.currentToken;
-    if (token) {
+    if (token && !keepSession) {
       try {
         response = await this.commands.call(lineRequest('/QUIT'), token, CLOSE_QUIT_TIMEOUT_MS);
       } catch {

@@ -11,11 +11,16 @@ export class ClientError extends Error {
     readonly code: number,
     /** True when the same attempt may succeed later unchanged: nothing listens yet, or no answer in time. */
     readonly retryable = false,
+    /** How long the server asked to wait before trying again (a login lockout), when it said. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ClientError';
   }
 }
+
+// The trailer in which the server says how long to wait (rpc/status.ts writes it).
+const RETRY_AFTER_KEY = 'retry-after-ms';
 
 /** The sentence shown whenever the server cannot be reached at all. */
 export function unreachableMessage(server: string): string {
@@ -87,9 +92,12 @@ export function toClientError(failure: unknown, server: string): ClientError {
   if (failure instanceof ClientError) return failure;
   let code: number;
   let details: string;
+  let retryAfterMs: number | undefined;
   if (isServiceError(failure)) {
     code = failure.code;
     details = failure.details;
+    const wait = Number(failure.metadata?.get(RETRY_AFTER_KEY)[0]);
+    if (Number.isFinite(wait) && wait > 0) retryAfterMs = wait;
   } else if (failure && typeof failure === 'object' && typeof (failure as StatusObject).code === 'number') {
     code = (failure as StatusObject).code;
     details = (failure as StatusObject).details;
@@ -104,6 +112,6 @@ export function toClientError(failure: unknown, server: string): ClientError {
     case Status.CANCELLED:
       return new ClientError('the call was cancelled because the connection is closing', code);
     default:
-      return new ClientError(details || `the server refused the call (gRPC status ${code})`, code);
+      return new ClientError(details || `the server refused the call (gRPC status ${code})`, code, false, retryAfterMs);
   }
 }

@@ -1,4 +1,4 @@
-import type { Message } from '../gen/tinychat/v1/chat';
+import { MessageKind, type Message } from '../gen/tinychat/v1/chat';
 import type { ConnectionState, StateChange } from './events';
 
 function pad(n: number): string {
@@ -21,12 +21,15 @@ export function printable(text: string): string {
 
 /**
  * One message as one line, exactly `[HH:MM:SS] sender: body` in local time,
- * as the README documents it, so scripts can split it. Copies of the
- * reader's own sends from another terminal look the same: the sender is the
- * reader.
+ * as the README documents it, so scripts can split it; an action (/ME) is
+ * `[HH:MM:SS] * sender action` (a name never holds "*" nor a space, so the
+ * two never mix up). Copies of the reader's own sends from another terminal
+ * look the same: the sender is the reader.
  */
 export function formatMessage(message: Message): string {
-  return `[${formatClock(message.time ?? new Date())}] ${printable(message.sender)}: ${printable(message.body)}`;
+  const clock = `[${formatClock(message.time ?? new Date())}]`;
+  if (message.kind === MessageKind.MESSAGE_KIND_ACTION) return `${clock} * ${printable(message.sender)} ${printable(message.body)}`;
+  return `${clock} ${printable(message.sender)}: ${printable(message.body)}`;
 }
 
 /** A delay for people: "0.3s" below a second, whole seconds above. */

@@ -1,3 +1,4 @@
+import { status as Status } from '@grpc/grpc-js';
 import * as readline from 'node:readline';
 import type { Message } from '../gen/tinychat/v1/chat';
 import { nameKey } from '../chat/names';
@@ -27,6 +28,14 @@ export interface PlainClientOptions {
   drainTimeoutMs?: number;
   /** How long to keep trying while the server cannot be reached at start; 30 s by default, 0 tries once. */
   connectTimeoutMs?: number;
+  /**
+   * Asks for the password a second time (on a terminal). When given, the
+   * client logs in to an existing account only, and for a name nobody has
+   * yet it says a new account is being created and registers it only when
+   * both passwords match. Without it (a pipe, TINYCHAT_PASSWORD, a file) the
+   * first login of a name registers it at once.
+   */
+  confirmPassword?: () => Promise<string>;
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
@@ -42,8 +51,9 @@ function plural(n: number, word: string): string {
 
 /**
  * The line-based client, for pipes and scripts. Each input line is a
- * command ("/START bob") or a message to the open conversation ("//text"
- * sends "/text"). Messages print to output as `[HH:MM:SS] sender: body`;
+ * command ("/START bob"), an action ("/ME waves") or a message to the open
+ * conversation ("//text" sends "/text"). Messages print to output as
+ * `[HH:MM:SS] sender: body`, actions as `[HH:MM:SS] * sender action`;
  * errors and connection news go to errors. Ends on /QUIT or at the end of
  * input, after waiting (bounded) for the server to confirm every send.
  *
@@ -57,14 +67,17 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
   const say = (line: string) => options.output.write(`${line}\n`);
   const complain = (line: string) => options.errors.write(`${line}\n`);
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const connection = new ChatConnection({
-    server: options.server,
-    user: options.user,
-    password: options.password,
-    tls: options.tls,
-    backoff: options.backoff,
-    connectTimeoutMs,
-  });
+  const connect = (register: boolean) =>
+    new ChatConnection({
+      server: options.server,
+      user: options.user,
+      password: options.password,
+      register,
+      tls: options.tls,
+      backoff: options.backoff,
+      connectTimeoutMs,
+    });
+  let connection = connect(options.confirmPassword === undefined);
   const printed = new Set<number>();
   let conversation: string | undefined;
   let refused = 0;
@@ -76,26 +89,43 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     say(formatMessage(message));
   };
 
-  connection.on('message', print);
-  connection.on('send-failed', (failed) => {
-    refused += 1;
-    complain(`error: not sent to ${printable(failed.receiver)}: ${failed.reason}`);
-  });
-  connection.on('presence', (change) => {
-    if (conversation && nameKey(change.user) === nameKey(conversation)) {
-      complain(`${change.user} is ${change.online ? 'online' : 'offline'}`);
-    }
-  });
-  connection.on('notice', (text) => complain(`note: ${text}`));
-  connection.on('error', (error) => complain(`error: ${error.message}`));
-  connection.on('state', (change) => {
-    const line = formatStateChange(change, previous);
-    previous = change.state;
-    if (line) complain(line);
-  });
+  const listen = () => {
+    connection.on('message', print);
+    connection.on('send-failed', (failed) => {
+      refused += 1;
+      complain(`error: not sent to ${printable(failed.receiver)}: ${failed.reason}`);
+    });
+    connection.on('presence', (change) => {
+      if (conversation && nameKey(change.user) === nameKey(conversation)) {
+        complain(`${change.user} is ${change.online ? 'online' : 'offline'}`);
+      }
+    });
+    connection.on('notice', (text) => complain(`note: ${text}`));
+    connection.on('error', (error) => complain(`error: ${error.message}`));
+    connection.on('state', (change) => {
+      const line = formatStateChange(change, previous);
+      previous = change.state;
+      if (line) complain(line);
+    });
+  };
+  listen();
 
   try {
-    await connection.connect();
+    try {
+      await connection.connect();
+    } catch (err) {
+      if (!(err instanceof ClientError && err.code === Status.NOT_FOUND && options.confirmPassword)) throw err;
+      // A name nobody has: register it only once the password is typed the same twice.
+      complain(`there is no account named ${options.user} yet: a new account is being created`);
+      if ((await options.confirmPassword()) !== options.password) {
+        complain('error: the two passwords differ — nothing was registered; start the client again');
+        return 1;
+      }
+      await connection.close();
+      connection = connect(true);
+      listen();
+      await connection.connect();
+    }
   } catch (err) {
     const gaveUp =
       err instanceof ClientError && err.retryable && connectTimeoutMs > 0
@@ -134,13 +164,13 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     }
   };
 
-  const sendLine = (body: string) => {
+  const sendLine = (body: string, action = false) => {
     if (!conversation) {
       complain('error: no conversation open — type /START <name> first');
       return;
     }
     try {
-      connection.send(conversation, body);
+      connection.send(conversation, body, { action });
     } catch (err) {
       complain(`error: ${(err as Error).message}`);
     }
@@ -154,7 +184,15 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
         sendLine(line.slice(1));
       } else if (line.startsWith('/')) {
         // /QUIT ends the loop; the connection sends it while closing, after the sends are confirmed.
-        if (line.trim().split(/\s+/, 1)[0].toUpperCase() === '/QUIT') break;
+        const name = line.trim().split(/\s+/, 1)[0].toUpperCase();
+        if (name === '/QUIT') break;
+        // /ME is the client's own: the rest of the line is sent as an action.
+        if (name === '/ME') {
+          const action = line.trim().slice(3).trim();
+          if (action === '') complain('error: /ME needs the action — usage: /ME <action>, e.g. /ME waves');
+          else sendLine(action, true);
+          continue;
+        }
         await runCommand(line);
       } else {
         sendLine(line);

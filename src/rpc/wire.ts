@@ -101,9 +101,9 @@ export function toCommandInput(request: CommandRequest): CommandInput {
   const input = request.input;
   switch (input?.$case) {
     case 'line':
-      return { line: input.line };
+      return { line: input.line, loginOnly: request.loginOnly || undefined };
     case 'invocation':
-      return { name: input.invocation.name, args: input.invocation.args };
+      return { name: input.invocation.name, args: input.invocation.args, loginOnly: request.loginOnly || undefined };
     default:
       throw new ChatError('invalid-argument', 'the request is empty: set "line", e.g. {"line": "/COMMANDS"}');
   }

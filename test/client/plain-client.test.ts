@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { ChatConnection } from '../../src/client/connection';
 import { formatClock } from '../../src/client/format';
 import { runPlainClient } from '../../src/client/plain-client';
-import type { Message } from '../../src/gen/tinychat/v1/chat';
+import { MessageKind, type Message } from '../../src/gen/tinychat/v1/chat';
 import { startTestServer } from '../support/test-server';
 import { makeTempDir, removeTempDir } from '../support/temp-dir';
 import { eventually, sleep, unusedPort } from '../support/eventually';
@@ -61,7 +61,7 @@ describe('runPlainClient', function () {
 
   function run(
     user: string,
-    options: { target?: string; drainTimeoutMs?: number; connectTimeoutMs?: number; password?: string } = {},
+    options: { target?: string; drainTimeoutMs?: number; connectTimeoutMs?: number; password?: string; confirmPassword?: () => Promise<string> } = {},
   ): Running {
     const input = new PassThrough();
     const output = new PassThrough();
@@ -79,6 +79,7 @@ describe('runPlainClient', function () {
       backoff: FAST_BACKOFF,
       drainTimeoutMs: options.drainTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
+      confirmPassword: options.confirmPassword,
     });
     const client: Running = {
       type: (...lines) => lines.forEach((line) => input.write(`${line}\n`)),
@@ -176,6 +177,49 @@ describe('runPlainClient', function () {
       sender: 'alice',
       body: 'sent from the phone: a: b',
     });
+  });
+
+  it('asks for a typed password a second time before it registers a new name, and registers nothing when they differ', async () => {
+    const alice = await listener('alice');
+    let asked = 0;
+    const typo = run('newcomer', { password: 'my pass phrase', confirmPassword: async () => (asked += 1, 'my pass phrose') });
+    typo.end();
+    expect(await typo.exit).to.equal(1);
+    expect(asked).to.equal(1);
+    expect(typo.err()).to.include('there is no account named newcomer yet: a new account is being created');
+    expect(typo.err()).to.include('the two passwords differ — nothing was registered');
+    const users = await alice.connection.command('/USERS');
+    expect(users.result?.$case === 'users' && users.result.users.users.map((u) => u.name)).to.deep.equal(['alice']);
+    const confirmed = run('newcomer', { password: 'my pass phrase', confirmPassword: async () => 'my pass phrase' });
+    confirmed.type('/START alice', 'hello, I am new');
+    confirmed.end();
+    expect(await confirmed.exit).to.equal(0);
+    await eventually('the message at alice', () => alice.messages.some((m) => m.body === 'hello, I am new'));
+    // An existing name is not asked about.
+    const again = run('newcomer', { password: 'my pass phrase', confirmPassword: async () => { throw new Error('asked for an existing name'); } });
+    again.end();
+    expect(await again.exit).to.equal(0);
+    expect(again.err()).not.to.include('new account');
+  });
+
+  it('sends /ME as an action and prints actions as [HH:MM:SS] * sender action', async () => {
+    await register('bob');
+    const alice = await listener('alice');
+    const bob = run('bob');
+    bob.type('/START alice', '/ME waves: hello', '/me', 'and a plain line');
+    await eventually('both messages at alice', () => alice.messages.length === 2);
+    expect(alice.messages.map((m) => [m.kind, m.body])).to.deep.equal([
+      [MessageKind.MESSAGE_KIND_ACTION, 'waves: hello'],
+      [MessageKind.MESSAGE_KIND_UNSPECIFIED, 'and a plain line'],
+    ]);
+    await eventually('the /ME usage', () => bob.err().includes('/ME needs the action — usage: /ME <action>'));
+    let stored: Message | undefined;
+    alice.connection.on('receipt', (sent) => (stored = sent.message));
+    alice.connection.send('bob', 'nods', { action: true });
+    await eventually('the receipt', () => stored);
+    await eventually('the action printed', () => bob.out().includes(`[${formatClock(stored!.time!)}] * alice nods\n`));
+    bob.type('/QUIT');
+    expect(await bob.exit).to.equal(0);
   });
 
   it('acknowledges the waiting messages it printed before it exits, so the next run does not print them again', async () => {

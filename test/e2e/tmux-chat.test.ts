@@ -74,6 +74,7 @@ describe('two people in real terminals (tmux)', function () {
   let tmux: Tmux;
   let server: ServerProcess;
   let dbPath: string;
+  let configHome: string;
 
   before(async () => {
     await run('tmux', ['-V']).catch(() => {
@@ -84,6 +85,7 @@ describe('two people in real terminals (tmux)', function () {
   beforeEach(async () => {
     tmux = new Tmux();
     dbPath = join(makeTempDir(), 'chat.db');
+    configHome = makeTempDir();
     server = await startServerProcess({ dbPath });
   });
 
@@ -97,7 +99,8 @@ describe('two people in real terminals (tmux)', function () {
   async function client(user: string): Promise<void> {
     const chat = [process.execPath, CLI, 'chat', '--server', server.target, '--user', user].map(quote).join(' ');
     // Plain box characters and UTF-8, whatever the machine's locale.
-    const shell = `env NCURSES_NO_UTF8_ACS=1 TINYCHAT_PASSWORD=${quote(TEST_PASSWORD)} LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='$ ' sh -c ${quote(`${chat}; echo "exited $?"; exec sh`)}`;
+    // The saved session goes to a directory of the test's own, not the home directory.
+    const shell = `env NCURSES_NO_UTF8_ACS=1 XDG_CONFIG_HOME=${quote(configHome)} TINYCHAT_PASSWORD=${quote(TEST_PASSWORD)} LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='$ ' sh -c ${quote(`${chat}; echo "exited $?"; exec sh`)}`;
     await tmux.start(user, shell);
     await tmux.see(user, `Welcome to TinyChat, ${user}.`);
   }

@@ -4,12 +4,15 @@ import { formatClock } from '../format';
 import type { ChatState } from './chat-state';
 import type { Conversation } from './conversation';
 import { formatDay } from './local-time';
+import { SecretPrompt } from './secret-input';
 import { readTypedLine } from './typed-line';
 
 /** Messages fetched per PageUp at the top of a conversation. */
 export const OLDER_PAGE_SIZE = 50;
 /** Messages fetched when a conversation opens because a message arrived. */
 export const RECENT_PAGE_SIZE = 20;
+/** How many older pages a chosen search hit may load before giving up. */
+export const MAX_JUMP_PAGES = 40;
 /** How long leaving waits for the server to confirm what was sent. */
 export const QUIT_DRAIN_MS = 5000;
 /** How long a second Ctrl-C (or /QUIT) counts as "leave anyway". */
@@ -28,6 +31,13 @@ export type QuitOutcome =
  * nothing of the screen; the view calls submit(), loadOlder() and quit().
  */
 export class ChatController {
+  /**
+   * True when the session outlives the client (it was saved for the next
+   * run): leaving then keeps it on the server; /LOGOUT ends it.
+   */
+  keepSession = false;
+  /** Called on /LOGOUT, before leaving: forget what was saved. */
+  onLogout: (() => void) | undefined;
   private quitConfirmUntil = 0;
   private quitting: Promise<QuitOutcome> | undefined;
   private previousState: StateChange['state'] = 'idle';
@@ -48,6 +58,7 @@ export class ChatController {
   async connect(): Promise<void> {
     await this.connection.connect();
     this.state.me = this.connection.user;
+    if (this.connection.registeredAccount) this.state.notify(`a new account, ${this.state.me}, was created with the password you gave`, 'info', this.state.home);
     this.state.changed();
     await Promise.all([this.refreshPeople(), this.run('/COMMANDS', (response) => this.takeCommands(response, false))]);
   }
@@ -71,7 +82,22 @@ export class ChatController {
         else this.send(action, true);
         return undefined;
       }
+      case 'PASSWORD':
+        // Without arguments, the passwords are asked for in a masked prompt.
+        if (typed.args.length === 0) {
+          this.askPasswords();
+          return undefined;
+        }
+        break;
       case 'QUIT':
+        return 'quit';
+      case 'LOGOUT':
+        if (typed.args.length > 0) {
+          this.state.notify('/LOGOUT has no arguments — usage: /LOGOUT (ends the session and forgets it on this computer)', 'error');
+          return undefined;
+        }
+        this.keepSession = false;
+        this.onLogout?.();
         return 'quit';
       case 'STOP':
         this.stop(typed.args);
@@ -90,6 +116,67 @@ export class ChatController {
     }
     await this.run(typed.line, (response) => this.show(response));
     return undefined;
+  }
+
+  /**
+   * Asks for the current password and the new one twice, masked, then
+   * changes it (as split arguments, so spaces and quotes are part of them).
+   */
+  private askPasswords(): void {
+    const prompt = new SecretPrompt(['current password', 'new password', 'new password again'], ([current, next, again]) => {
+      this.state.setPrompt(undefined);
+      if (next !== again) {
+        this.state.notify('the two new passwords differ — the password was not changed; type /PASSWORD to try again', 'error');
+        return;
+      }
+      void this.invoke('PASSWORD', [current, next]);
+    });
+    this.state.setPrompt(prompt);
+  }
+
+  private async invoke(name: string, args: string[]): Promise<void> {
+    try {
+      this.show(await this.connection.invoke(name, args));
+    } catch (err) {
+      this.state.notify((err as Error).message, 'error');
+    }
+  }
+
+  /**
+   * Opens the conversations of an earlier run again, each with its latest
+   * page; messages from the peer after `readId` count as unread. Then shows
+   * the one that was shown, from its "new messages" line.
+   */
+  async resume(conversations: ReadonlyArray<{ peer: string; readId: number }>, current: string | undefined): Promise<void> {
+    const opened = conversations.map(({ peer, readId }) => {
+      const conversation = this.state.open(peer, false);
+      conversation.readUpTo = readId;
+      return conversation;
+    });
+    await Promise.all(opened.map((conversation) => this.page(conversation, RECENT_PAGE_SIZE, undefined)));
+    const shown = current === undefined ? undefined : this.state.find(current);
+    if (shown) this.state.focus(shown);
+  }
+
+  /**
+   * Opens the conversation of a message (a search hit) and loads older
+   * pages until the message is among them, then asks the view to bring it
+   * into view. Gives up, saying so, after MAX_JUMP_PAGES pages.
+   */
+  async openAt(message: Message): Promise<void> {
+    const conversation = this.state.open(this.state.peerOf(message), true);
+    if (conversation.storedCount === 0) await this.page(conversation, RECENT_PAGE_SIZE, undefined);
+    for (let pages = 0; !conversation.has(message.id) && conversation.hasMore !== false && pages < MAX_JUMP_PAGES; pages += 1) {
+      const oldest = conversation.oldestId;
+      await this.loadOlder(conversation);
+      if (conversation.oldestId === oldest) break;
+    }
+    if (!conversation.has(message.id)) {
+      this.state.notify(`message #${message.id} is further back than ${MAX_JUMP_PAGES * OLDER_PAGE_SIZE} messages — PageUp goes on loading`, 'error', conversation);
+      return;
+    }
+    this.state.jump = { key: conversation.key, id: message.id };
+    this.state.changed();
   }
 
   /** Loads the page before the oldest loaded message of a conversation (PageUp at the top). */
@@ -137,7 +224,7 @@ export class ChatController {
       );
       return { done: false };
     }
-    await this.connection.close();
+    await this.connection.close({ keepSession: this.keepSession });
     return { done: true, unsent };
   }
 
@@ -243,6 +330,12 @@ export class ChatController {
         this.state.notify(messages.length === 0 ? `no older messages with ${peer}` : `${messages.length} ${word} loaded`, 'info', conversation);
         return;
       }
+      case 'search': {
+        const { words, messages, hasMore } = result.search;
+        if (messages.length === 0) this.state.notify(response.text);
+        else this.state.setOverlay({ kind: 'search', words, hits: messages, hasMore, selected: 0 });
+        return;
+      }
       case 'users':
         return this.takeUsers(response, true);
       case 'commands':
@@ -273,11 +366,8 @@ export class ChatController {
     // hasMore speaks of what is older than this page: it is news only when
     // the page reaches at least as far back as what is loaded.
     const reachesBack = messages.length === 0 || oldestBefore === undefined || messages[0].id <= oldestBefore;
-    conversation.merge(messages, this.isOwn, reachesBack ? hasMore : undefined);
-    this.state.changed();
+    this.state.takePage(conversation, messages, reachesBack ? hasMore : undefined);
   }
-
-  private readonly isOwn = (message: Message): boolean => this.state.isOwn(message);
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

@@ -6,9 +6,14 @@ import type { CompletionSources } from './completion';
 import { ConnectionStatus } from './connection-status';
 import { Conversation, type Notice } from './conversation';
 import { Roster, type Person, type PersonUpdate } from './roster';
+import type { SecretPrompt } from './secret-input';
 
 /** A box shown over the conversation until dismissed. */
-export type Overlay = { kind: 'help' } | { kind: 'users'; people: Person[] };
+export type Overlay =
+  | { kind: 'help' }
+  | { kind: 'users'; people: Person[] }
+  /** /SEARCH's answer: the hits, newest first, one of them selected (Up, Down; Enter opens it). */
+  | { kind: 'search'; words: string[]; hits: Message[]; hasMore: boolean; selected: number };
 
 /** What happened to a delivered message. */
 export interface Received {
@@ -35,6 +40,7 @@ export const KNOWN_COMMANDS: readonly CommandHelp[] = [
 
 /** Commands the client itself answers, added to the server's list. */
 export const CLIENT_COMMANDS: readonly CommandHelp[] = [
+  { name: '/LOGOUT', usage: '', summary: 'end the session and forget it on this computer (the next start asks for the password)' },
   { name: '/ME', usage: '<action>', summary: 'send an action to the conversation shown, shown as "* name action"' },
 ];
 
@@ -60,6 +66,10 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   /** The server's commands, for help and completion. */
   commands: readonly CommandHelp[] = [...KNOWN_COMMANDS, ...CLIENT_COMMANDS];
   overlay: Overlay | undefined;
+  /** A message to bring into view once its conversation is drawn (a search hit chosen), until the view takes it. */
+  jump: { key: string; id: number } | undefined;
+  /** A masked prompt on the input row (a password asked for), while open. */
+  prompt: SecretPrompt | undefined;
 
   private readonly tabs: Conversation[] = [];
   private currentKey: string | undefined;
@@ -123,8 +133,7 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
     this.tabs.splice(at, 1);
     if (this.currentKey === conversation.key) {
       this.currentKey = (this.tabs[at] ?? this.tabs[at - 1])?.key;
-      const now = this.current;
-      if (now) now.unread = 0;
+      this.current?.markRead();
     }
     this.changed();
     return conversation;
@@ -132,8 +141,11 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
 
   /** Shows a conversation (undefined: the home notices) and clears its unread count. */
   focus(conversation: Conversation | undefined): void {
+    const left = this.current;
+    // The "new messages" line is for the visit it was drawn for.
+    if (left && left !== conversation) left.markerId = undefined;
     this.currentKey = conversation?.key;
-    if (conversation) conversation.unread = 0;
+    conversation?.markRead();
     this.changed();
   }
 
@@ -166,11 +178,31 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
     const conversation = existing ?? this.open(peer, false);
     const isNew = conversation.add(message, own);
     if (isNew && !own && conversation !== this.current) {
-      conversation.unread += 1;
+      conversation.countUnread(message.id);
       this.emit('bell');
     }
     this.changed();
     return { conversation, opened: !existing, isNew };
+  }
+
+  /**
+   * Adds a page of stored messages (from /START or /HISTORY) to a
+   * conversation. Messages from the peer newer than its first unread one
+   * count as unread too while it is not shown: in a burst, the page loaded
+   * when a message opened the conversation holds messages that have not
+   * arrived live yet (and are then not counted again). So do those newer
+   * than what was read before this run, in a resumed conversation.
+   */
+  takePage(conversation: Conversation, messages: readonly Message[], hasMore: boolean | undefined): void {
+    // Unread starts after the first message counted, or after what was read before this run.
+    const after = conversation.firstUnreadId ?? conversation.readUpTo;
+    const counting = conversation !== this.current && after !== undefined;
+    for (const message of messages) {
+      const own = this.isOwn(message);
+      if (conversation.add(message, own) && counting && !own && message.id > after!) conversation.countUnread(message.id);
+    }
+    if (hasMore !== undefined) conversation.hasMore = hasMore;
+    this.changed();
   }
 
   /** Shows a send just handed to the connection as pending, in the conversation with `peer`. */
@@ -236,6 +268,12 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   setCommands(commands: readonly CommandHelp[]): void {
     const usable = commands.filter((command) => command.name.toUpperCase() !== '/LOGIN');
     if (usable.length > 0) this.commands = [...usable, ...CLIENT_COMMANDS];
+    this.changed();
+  }
+
+  /** Opens a masked prompt on the input row (undefined closes it). */
+  setPrompt(prompt: SecretPrompt | undefined): void {
+    this.prompt = prompt;
     this.changed();
   }
 

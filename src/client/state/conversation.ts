@@ -72,6 +72,12 @@ export class Conversation {
   hasMore: boolean | undefined;
   /** True while an older page is being fetched. */
   loadingOlder = false;
+  /** The id of the oldest message counted in `unread`, while there are unread ones. */
+  firstUnreadId: number | undefined;
+  /** The newest id read before this run (a resumed conversation): newer messages from the peer in a page are unread. */
+  readUpTo: number | undefined;
+
+  private marker: number | undefined;
 
   private readonly slots: Slot[] = [];
   private readonly byId = new Map<number, Slot>();
@@ -89,6 +95,33 @@ export class Conversation {
     return this.changes;
   }
 
+  /** The id of the message a "new messages" line is drawn above: the first one unread when the conversation was opened. */
+  get markerId(): number | undefined {
+    return this.marker;
+  }
+
+  set markerId(id: number | undefined) {
+    if (id === this.marker) return;
+    this.marker = id;
+    this.changes += 1;
+  }
+
+  /**
+   * Counts a message from the peer as unread; the first one counted is
+   * where the "new messages" line goes once the conversation is shown.
+   */
+  countUnread(id: number): void {
+    if (this.unread === 0 || this.firstUnreadId === undefined || id < this.firstUnreadId) this.firstUnreadId = id;
+    this.unread += 1;
+  }
+
+  /** The reader looks at the conversation: nothing is unread, and the line marks where the unread ones began. */
+  markRead(): void {
+    if (this.unread > 0) this.markerId = this.firstUnreadId;
+    this.unread = 0;
+    this.firstUnreadId = undefined;
+  }
+
   /** Everything to show, oldest first. */
   entries(): TimelineEntry[] {
     return this.slots.map((slot) => slot.entry);
@@ -103,6 +136,16 @@ export class Conversation {
   get oldestId(): number | undefined {
     for (const slot of this.slots) if (slot.rank === 0) return slot.order;
     return undefined;
+  }
+
+  /** The newest stored id loaded (0: none). */
+  get newestStoredId(): number {
+    return this.newestId;
+  }
+
+  /** The newest id the reader has read here: everything loaded, but what is counted unread. */
+  get readId(): number {
+    return this.firstUnreadId !== undefined ? this.firstUnreadId - 1 : Math.max(this.newestId, this.readUpTo ?? 0);
   }
 
   /** Number of stored messages loaded. */

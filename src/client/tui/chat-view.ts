@@ -5,18 +5,19 @@ import { Completer } from '../state/completion';
 import type { Conversation } from '../state/conversation';
 import { InputHistory } from '../state/input-history';
 import { LineEditor } from '../state/line-editor';
+import { holdsSecret, secretStart, type SecretPrompt } from '../state/secret-input';
 import { layoutHeader, layoutStatus } from './bars-layout';
 import { createCanvas, type Canvas } from './canvas';
 import { layoutInput, type InputArea } from './input-layout';
 import { actionFor, applyEdit, type Action, type KeyEvent } from './keymap';
-import { layoutHelp, layoutUsers, type OverlayContent } from './overlay-layout';
-import { PaneScroll } from './pane-scroll';
+import { layoutHelp, layoutSearch, layoutUsers, type OverlayContent } from './overlay-layout';
+import { PaneScroll, WHEEL_ROWS } from './pane-scroll';
 import { screenGeometry, type Geometry, type Rect } from './screen-geometry';
 import { layoutSidebar } from './sidebar-layout';
 import { fit, seg, type StyledLine } from './styled-line';
 import { TerminalInput } from './terminal-input';
 import type { Theme } from './theme';
-import { layoutHome, layoutTimeline, type PaneLine } from './timeline-layout';
+import { layoutHome, layoutTimeline, NEW_MESSAGES_ROW, type PaneLine } from './timeline-layout';
 
 /** A conversation's rows, kept until it or the width changes. */
 interface CachedLayout {
@@ -64,6 +65,8 @@ export class ChatView {
   private drawScheduled: NodeJS.Immediate | undefined;
   private tick: NodeJS.Timeout | undefined;
   private completionHint: string | undefined;
+  /** The conversation drawn last, to notice when another is shown. */
+  private shownKey: string | undefined;
   /** First row of the overlay shown, and how far it can go. */
   private overlayTop = 0;
   private overlayMaxTop = 0;
@@ -75,6 +78,9 @@ export class ChatView {
   private readonly onBell = () => this.screen.program.bell();
   private readonly onKey = (ch: string | undefined, key: KeyEvent | undefined) => this.key(ch, key);
   private readonly onResize = () => this.draw();
+  private readonly onMouse = (event: { action?: string }) => this.wheel(event);
+  /** True while the client takes the mouse (wheel scrolling); F2 gives it back to the terminal for selecting text. */
+  private mouseOn = true;
 
   constructor(
     private readonly screen: blessed.Widgets.Screen,
@@ -106,6 +112,8 @@ export class ChatView {
     state.on('bell', this.onBell);
     screen.on('keypress', this.onKey);
     screen.on('resize', this.onResize);
+    screen.program.on('mouse', this.onMouse);
+    screen.program.enableMouse();
     this.draw();
   }
 
@@ -127,6 +135,8 @@ export class ChatView {
     this.state.removeListener('bell', this.onBell);
     this.screen.removeListener('keypress', this.onKey);
     this.screen.removeListener('resize', this.onResize);
+    this.screen.program.removeListener('mouse', this.onMouse);
+    this.screen.program.disableMouse();
     this.terminalInput.dispose();
     if (this.drawScheduled) clearImmediate(this.drawScheduled);
     clearTimeout(this.tick);
@@ -198,15 +208,27 @@ export class ChatView {
   }
 
   private inputArea(width: number): InputArea {
+    const asked = this.state.prompt;
+    if (asked) {
+      const placeholder = 'shown as dots — Enter: next, Esc: cancel';
+      return layoutInput(asked.editor, { prompt: `${asked.question}: `, placeholder, width, theme: this.theme, secretFrom: 0 });
+    }
     const current = this.state.current;
     const prompt = current ? `${current.peer} › ` : '› ';
     const placeholder = current ? `message ${current.peer} — Enter sends, F1 help` : 'type /START <name> to open a conversation, F1 for help';
-    return layoutInput(this.editor, { prompt, placeholder, width, theme: this.theme });
+    // A password typed after /PASSWORD or /LOGIN <name> shows as dots; only the line's start can say so.
+    const secretFrom = secretStart(this.editor.graphemes.slice(0, 200).join(''));
+    return layoutInput(this.editor, { prompt, placeholder, width, theme: this.theme, secretFrom });
   }
 
   /** Text that arrives whole (a paste, Alt-Enter's newline) goes into the line at the cursor. */
   private typed(text: string): void {
     if (this.state.overlay) this.state.setOverlay(undefined);
+    if (this.state.prompt) {
+      // A password is one line: a pasted one loses its line breaks.
+      this.state.prompt.editor.insert(text.replace(/[\r\n]/g, ''));
+      return this.schedule();
+    }
     this.editor.insert(text);
     this.history.reset();
     this.completer.reset();
@@ -225,6 +247,19 @@ export class ChatView {
     const height = pane.height;
     this.scroll.keepOnly(new Set([HOME, ...state.conversations.map((conversation) => conversation.key)]));
     for (const known of this.layouts.keys()) if (!state.find(known)) this.layouts.delete(known);
+    const jump = state.jump;
+    if (current && jump?.key === key) {
+      // A chosen search hit: its message at the top of the pane.
+      state.jump = undefined;
+      const entry = current.entries().find((e) => e.kind === 'message' && e.id === jump.id);
+      this.shownKey = key;
+      if (entry) this.scroll.showFrom(key, entry.key);
+    }
+    if (key !== this.shownKey) {
+      // A conversation opened with unread messages starts at its "new messages" line.
+      this.shownKey = key;
+      if (current?.markerId !== undefined) this.scroll.showFrom(key, NEW_MESSAGES_ROW);
+    }
     const { start, following } = this.scroll.window(key, lines, height);
     const visible = lines.slice(start, start + height).map((line) => [seg(' '), ...line.line]);
     // A short conversation sits on the input, as chats do; the home page reads from the top.
@@ -255,7 +290,9 @@ export class ChatView {
     const content: OverlayContent =
       overlay.kind === 'help'
         ? layoutHelp(this.state.commands, inner, this.theme)
-        : layoutUsers(overlay.people, this.state.me, new Date((this.options.clock ?? Date.now)()), this.theme);
+        : overlay.kind === 'search'
+          ? layoutSearch(overlay, this.state.me, new Date((this.options.clock ?? Date.now)()), inner, this.theme)
+          : layoutUsers(overlay.people, this.state.me, new Date((this.options.clock ?? Date.now)()), this.theme);
     const room = Math.max(1, rows - 2);
     const all = content.rows.map((row) => fit(row, inner));
     let shownRows = all;
@@ -291,6 +328,12 @@ export class ChatView {
     }
     // An overlay scrolls with the scrolling keys and goes away at any other
     // key, which then does what it always does; Esc, Enter and F1 only close it.
+    if (this.state.prompt) {
+      this.promptKey(this.state.prompt, action);
+      return this.schedule();
+    }
+    const overlay = this.state.overlay;
+    if (overlay?.kind === 'search' && this.chooseHit(overlay, action)) return this.schedule();
     if (this.state.overlay) {
       if (this.scrollOverlay(action)) return this.schedule();
       this.overlayTop = 0;
@@ -299,6 +342,61 @@ export class ChatView {
     }
     this.act(action);
     this.schedule();
+  }
+
+  /** The mouse wheel scrolls the box shown, else the conversation; other mouse events do nothing. */
+  private wheel(event: { action?: string }): void {
+    if (!this.mouseOn || (event.action !== 'wheelup' && event.action !== 'wheeldown')) return;
+    const up = event.action === 'wheelup';
+    if (this.state.overlay) {
+      this.overlayTop = Math.max(0, Math.min(this.overlayMaxTop, this.overlayTop + (up ? -WHEEL_ROWS : WHEEL_ROWS)));
+    } else this.act({ type: 'scroll', to: up ? 'wheel-up' : 'wheel-down' });
+    this.schedule();
+  }
+
+  /** Keys while a masked prompt is open: they edit its answer; Esc cancels it, Ctrl-C leaves. */
+  private promptKey(prompt: SecretPrompt, action: Action): void {
+    switch (action.type) {
+      case 'insert':
+        prompt.editor.insert(action.text);
+        return;
+      case 'edit':
+        applyEdit(prompt.editor, action.op);
+        return;
+      case 'submit':
+        prompt.answer();
+        return;
+      case 'close':
+        this.state.setPrompt(undefined);
+        this.state.notify('cancelled — nothing was changed');
+        return;
+      case 'quit':
+        this.state.setPrompt(undefined);
+        return this.act(action);
+      case 'scroll':
+      case 'redraw':
+        return this.act(action);
+      default:
+        // Up, Tab and the rest have nothing to do in a password.
+        return;
+    }
+  }
+
+  /** Up and Down move through the search hits, Enter opens the one selected; false for other keys. */
+  private chooseHit(search: Extract<NonNullable<ChatState['overlay']>, { kind: 'search' }>, action: Action): boolean {
+    if (action.type === 'history') {
+      search.selected = Math.max(0, Math.min(search.hits.length - 1, search.selected + action.direction));
+      // Keep the selected row in the box.
+      if (search.selected < this.overlayTop) this.overlayTop = search.selected;
+      else if (search.selected >= this.overlayTop + this.overlayPage && this.overlayMaxTop > 0) this.overlayTop = search.selected - this.overlayPage + 1;
+      return true;
+    }
+    if (action.type !== 'submit') return false;
+    const hit = search.hits[search.selected];
+    this.overlayTop = 0;
+    this.state.setOverlay(undefined);
+    if (hit) void this.controller.openAt(hit);
+    return true;
   }
 
   private scrollOverlay(action: Action): boolean {
@@ -345,6 +443,15 @@ export class ChatView {
       case 'help':
         state.setOverlay({ kind: 'help' });
         return;
+      case 'mouse':
+        this.mouseOn = !this.mouseOn;
+        if (this.mouseOn) this.screen.program.enableMouse();
+        else this.screen.program.disableMouse();
+        state.notify(
+          this.mouseOn ? 'mouse on: the wheel scrolls (F2 turns it off to select text)' : 'mouse off: select text with it as usual; F2 turns the wheel back on',
+          'info',
+        );
+        return;
       case 'close':
         return;
       case 'quit':
@@ -359,7 +466,9 @@ export class ChatView {
 
   private submit(): void {
     const line = this.editor.clear();
-    this.history.add(line);
+    // A line with a password is never brought back by Up.
+    if (holdsSecret(line)) this.history.reset();
+    else this.history.add(line);
     if (line.trim() === '') return;
     const current = this.state.current;
     if (current) this.scroll.follow(current.key);

@@ -33,7 +33,8 @@ export type Action =
   | { type: 'history'; direction: -1 | 1 }
   | { type: 'go'; index: number }
   | { type: 'cycle'; delta: -1 | 1 }
-  | { type: 'scroll'; to: 'page-up' | 'page-down' | 'top' | 'bottom' }
+  | { type: 'scroll'; to: 'page-up' | 'page-down' | 'top' | 'bottom' | 'wheel-up' | 'wheel-down' }
+  | { type: 'mouse' }
   | { type: 'help' }
   | { type: 'close' }
   | { type: 'quit' }
@@ -53,6 +54,8 @@ export const KEY_BINDINGS: ReadonlyArray<{ keys: string; what: string }> = [
   { keys: 'Ctrl-A, Ctrl-E', what: 'start / end of the line' },
   { keys: 'Alt-B, Alt-F', what: 'word back / forward' },
   { keys: 'Ctrl-W, Ctrl-U, Ctrl-K', what: 'delete the word / to the start / to the end' },
+  { keys: 'Mouse wheel', what: 'scroll the conversation (or this box)' },
+  { keys: 'F2', what: 'mouse off, to select text with it; F2 again: the wheel scrolls again' },
   { keys: 'F1, Esc', what: 'this help; Esc closes it' },
   { keys: 'Ctrl-L', what: 'draw the screen again' },
   { keys: 'Ctrl-C', what: 'quit, like /QUIT' },
@@ -95,6 +98,8 @@ export function actionFor(ch: string | undefined, key: KeyEvent | undefined, con
       return { type: 'quit' };
     case 'f1':
       return { type: 'help' };
+    case 'f2':
+      return { type: 'mouse' };
     case 'escape':
       return { type: 'close' };
     case 'return':

@@ -16,11 +16,13 @@ const LABEL_WIDTH = 10;
  * happens, one row per field (secret fields as dots), the last error in
  * red with what to do, and the keys.
  */
-export function layoutLogin(form: LoginForm, width: number, theme: Theme): LoginLayout {
-  const rows: StyledLine[] = [
-    [seg('Log in to chat. The first login of a name registers it.', theme.quiet)],
-    [],
-  ];
+export function layoutLogin(form: LoginForm, width: number, theme: Theme, now = Date.now()): LoginLayout {
+  const rows: StyledLine[] = [];
+  if (form.registering) {
+    const intro = `Nobody is named ${form.newAccount} yet: a new account is being created. Type its password a second time.`;
+    for (const line of wrapText(intro, width)) rows.push([seg(line, theme.title)]);
+  } else rows.push([seg('Log in to chat. The first login of a name registers it.', theme.quiet)]);
+  rows.push([]);
   let cursor: LoginLayout['cursor'];
   const fieldWidth = Math.max(4, width - LABEL_WIDTH);
   form.fields.forEach((field, i) => {
@@ -42,8 +44,11 @@ export function layoutLogin(form: LoginForm, width: number, theme: Theme): Login
     const { server, user } = form.values();
     rows.push([seg(truncate(`connecting to ${server} as ${user}…`, width), theme.pending)]);
   } else if (form.error) {
-    for (const line of wrapText(form.error, width)) rows.push([seg(line, theme.error)]);
-    rows.push([seg('Fix that and press Enter to try again.', theme.quiet)]);
+    const locked = form.lockedFor(now);
+    const error = locked > 0 ? `${form.error} — try again in ${locked} s` : form.error;
+    for (const line of wrapText(error, width)) rows.push([seg(line, theme.error)]);
+    const hint = locked > 0 ? 'Logging in is refused until then.' : form.lockedUntil !== undefined ? 'You may try again now.' : 'Fix that and press Enter to try again.';
+    rows.push([seg(hint, theme.quiet)]);
   } else {
     rows.push([]);
   }

@@ -19,6 +19,8 @@ export class LoginView {
   private readonly canvas: Canvas;
   private readonly terminalInput: TerminalInput;
   private waiting: ((choice: LoginChoice) => void) | undefined;
+  // Redraws every second while a lockout is counted down.
+  private countdown: NodeJS.Timeout | undefined;
   private readonly onKey = (ch: string | undefined, key: KeyEvent | undefined) => this.key(ch, key);
   private readonly onResize = () => this.draw();
 
@@ -64,7 +66,10 @@ export class LoginView {
   draw(): void {
     const width = Math.min(BOX_WIDTH, this.screen.width as number);
     const inner = width - 4;
-    const layout = layoutLogin(this.form, inner, this.theme);
+    const now = Date.now();
+    const layout = layoutLogin(this.form, inner, this.theme, now);
+    clearTimeout(this.countdown);
+    if (this.form.lockedFor(now) > 0) this.countdown = setTimeout(() => this.draw(), ((this.form.lockedUntil! - now) % 1000) + 20);
     const box = this.canvas.box;
     box.width = width;
     box.height = Math.min(layout.rows.length + 2, this.screen.height as number);
@@ -79,6 +84,7 @@ export class LoginView {
 
   /** Removes the form from the screen. */
   dispose(): void {
+    clearTimeout(this.countdown);
     this.screen.removeListener('keypress', this.onKey);
     this.screen.removeListener('resize', this.onResize);
     this.terminalInput.dispose();

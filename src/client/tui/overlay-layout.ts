@@ -1,10 +1,11 @@
 import { nameKey } from '../../chat/names';
-import type { CommandHelp } from '../../gen/tinychat/v1/chat';
+import type { CommandHelp, Message } from '../../gen/tinychat/v1/chat';
+import { printable } from '../format';
 import type { Person } from '../state/roster';
 import { formatWhen } from '../state/local-time';
 import { KEY_BINDINGS } from './keymap';
 import { seg, type StyledLine } from './styled-line';
-import { padTo, wrapText } from './text-width';
+import { padTo, truncate, wrapText } from './text-width';
 import type { Theme } from './theme';
 
 /** A box's title and rows. */
@@ -60,4 +61,27 @@ export function layoutUsers(people: readonly Person[], me: string, now: Date, th
   }
   if (people.length === 0) rows.push([seg('nobody yet', theme.quiet)]);
   return { title: ` Users — ${online} of ${people.length} online — Esc closes `, rows };
+}
+
+/**
+ * /SEARCH's hits, one row each, newest first: when, with whom, who wrote
+ * it and the start of the text; the selected one stands out.
+ */
+export function layoutSearch(
+  search: { words: string[]; hits: readonly Message[]; hasMore: boolean; selected: number },
+  me: string,
+  now: Date,
+  width: number,
+  theme: Theme,
+): OverlayContent {
+  const rows = search.hits.map((hit, i): StyledLine => {
+    const peer = nameKey(hit.sender) === nameKey(me) ? hit.receiver : hit.sender;
+    const time = hit.time ? formatWhen(hit.time, now) : '';
+    const head = `${i === search.selected ? '›' : ' '} ${padTo(peer, 12)} ${time}  ${hit.sender}: `;
+    const body = printable(hit.body.replace(/\s+/g, ' '));
+    const style = i === search.selected ? theme.title : undefined;
+    return [seg(truncate(head + body, width), style)];
+  });
+  if (search.hasMore) rows.push([seg('more matched: add words to narrow the search', theme.quiet)]);
+  return { title: ` Search: ${search.words.join(' ')} — Up, Down, Enter opens, Esc closes `, rows };
 }

@@ -4,7 +4,10 @@ export interface KeyedRow {
 }
 
 /** Where a move of the view asks it to go. */
-export type ScrollTarget = 'page-up' | 'page-down' | 'top' | 'bottom';
+export type ScrollTarget = 'page-up' | 'page-down' | 'top' | 'bottom' | 'wheel-up' | 'wheel-down';
+
+/** Rows one turn of the mouse wheel scrolls. */
+export const WHEEL_ROWS = 3;
 
 interface Position {
   /** Showing the newest rows, and staying there as rows arrive. */
@@ -58,24 +61,39 @@ export class PaneScroll {
 
   /**
    * Moves the view last shown. Returns true when the move reached the top of
-   * the rows (PageUp or Home there): the moment to load older messages.
+   * the rows (PageUp, the wheel or Home there): the moment to load older messages.
    */
   move(to: ScrollTarget): boolean {
     const last = this.last;
     if (!last) return false;
     const step = Math.max(1, last.height - 1);
-    const start =
-      to === 'page-up' ? Math.max(0, last.start - step) : to === 'page-down' ? last.start + step : to === 'top' ? 0 : last.maxStart;
+    const moves: Record<ScrollTarget, number> = {
+      'page-up': Math.max(0, last.start - step),
+      'page-down': last.start + step,
+      'wheel-up': Math.max(0, last.start - WHEEL_ROWS),
+      'wheel-down': last.start + WHEEL_ROWS,
+      top: 0,
+      bottom: last.maxStart,
+    };
+    const start = moves[to];
     const position = this.position(last.key);
     position.follow = start >= last.maxStart;
     position.start = start;
     position.anchorKey = undefined;
-    return start === 0 && (to === 'page-up' || to === 'top');
+    return start === 0 && (to === 'page-up' || to === 'wheel-up' || to === 'top');
   }
 
   /** Shows the newest rows of `key` from now on (after sending, for instance). */
   follow(key: string): void {
     this.position(key).follow = true;
+  }
+
+  /** Shows the rows of `key` from the row keyed `rowKey` on (the "new messages" line), or its newest rows when that is nearer the end. */
+  showFrom(key: string, rowKey: string): void {
+    const position = this.position(key);
+    position.follow = false;
+    position.anchorKey = rowKey;
+    position.anchorOffset = 0;
   }
 
   /** Forgets every conversation but these: one opened again starts at its newest row. */

@@ -1,7 +1,10 @@
 import * as blessed from 'blessed';
 import type { BackoffOptions } from '../backoff';
-import { ChatConnection, type ClientTls, type PendingSend } from '../connection';
+import { status as Status } from '@grpc/grpc-js';
+import { ChatConnection, ClientError, type ClientTls, type PendingSend } from '../connection';
 import { printable } from '../format';
+import { SavedSessions } from '../saved-sessions';
+import { keepSession } from '../session-keeper';
 import { ChatController } from '../state/chat-controller';
 import { ChatState } from '../state/chat-state';
 import { LoginForm, type LoginValues } from '../state/login-form';
@@ -29,6 +32,11 @@ export interface TuiOptions {
   terminal?: string;
   /** Times with seconds (--seconds). */
   seconds?: boolean;
+  /**
+   * Where the session is kept between runs (`~/.config/tinychat` for
+   * `tinychat chat`); without it nothing is saved and leaving ends the session.
+   */
+  configDir?: string;
   /** Delays between reconnect attempts (tests shorten them). */
   backoff?: BackoffOptions;
   /** How long a login keeps trying while the server cannot be reached; 0 (the default) tries once. */
@@ -94,11 +102,14 @@ async function run(screen: blessed.Widgets.Screen, options: TuiOptions, onState:
   };
   const detach = options.handleProcessEvents ? watchProcess(running, options.output, restore) : () => {};
   try {
-    const logged = await logIn(screen, options, theme, running);
+    const memory = options.configDir ? new SavedSessions(options.configDir) : undefined;
+    const logged = await logIn(screen, options, theme, running, memory);
     if (!logged) return 0;
     onState(logged.state);
+    const stopKeeping = memory ? keepSession(memory, logged.server, logged.controller.connection, logged.state, logged.controller) : () => {};
     const view = new ChatView(screen, logged.state, logged.controller, theme, { seconds: options.seconds });
     const outcome = await view.done;
+    stopKeeping();
     view.dispose();
     restore();
     if (outcome.unsent.length > 0) {
@@ -112,16 +123,65 @@ async function run(screen: blessed.Widgets.Screen, options: TuiOptions, onState:
   }
 }
 
-/** Shows the login form until a connection is made or the person leaves (undefined). */
+/** A client logged in: its state, its controller and the address used. */
+interface LoggedIn {
+  state: ChatState;
+  controller: ChatController;
+  server: string;
+}
+
+/**
+ * One attempt to connect, shown as busy on the form: the client logged in,
+ * the reason it could not, or 'left' when the person left meanwhile. A
+ * failed connection is closed (keeping the session when asked).
+ */
+async function attempt(
+  view: LoginView,
+  form: LoginForm,
+  running: Running,
+  connection: ChatConnection,
+  who: { user: string; server: string },
+  keepSession = false,
+): Promise<LoggedIn | Error | 'left'> {
+  const state = new ChatState(who.user, who.server);
+  const controller = new ChatController(connection, state);
+  running.connection = connection;
+  form.busy = true;
+  const cancelled = view.next();
+  const outcome = await Promise.race([controller.connect().then(() => 'connected' as const, (err: Error) => err), cancelled]);
+  form.busy = false;
+  if (outcome === 'connected') return { state, controller, server: who.server };
+  await connection.close({ keepSession });
+  running.connection = undefined;
+  return outcome instanceof Error ? outcome : 'left';
+}
+
+/** Resumes the saved session, else shows the login form until a connection is made or the person leaves (undefined). */
 async function logIn(
   screen: blessed.Widgets.Screen,
   options: TuiOptions,
   theme: ReturnType<typeof makeTheme>,
   running: Running,
-): Promise<{ state: ChatState; controller: ChatController } | undefined> {
-  const form = new LoginForm({ server: options.server, user: options.user, password: options.password });
+  memory: SavedSessions | undefined,
+): Promise<LoggedIn | undefined> {
+  const saved = memory?.find(options.server, options.user);
+  const form = new LoginForm({ server: options.server, user: options.user ?? saved?.user, password: options.password });
   const view = new LoginView(screen, form, theme);
+  const reach = { tls: options.tls, backoff: options.backoff, connectTimeoutMs: options.connectTimeoutMs };
   try {
+    if (saved) {
+      // The session of an earlier run, resumed without the password.
+      const connection = new ChatConnection({ server: saved.server, user: saved.user, password: '', token: saved.token, ...reach });
+      const outcome = await attempt(view, form, running, connection, saved, true);
+      if (outcome === 'left') return undefined;
+      if (!(outcome instanceof Error)) {
+        await outcome.controller.resume(saved.conversations, saved.current);
+        return outcome;
+      }
+      if (outcome instanceof ClientError && outcome.code === Status.UNAUTHENTICATED) memory!.forget(saved.server, saved.user);
+      // The password field keeps what was given (TINYCHAT_PASSWORD), which is tried next.
+      form.error = outcome.message;
+    }
     // With --user and a password the first attempt needs no key press.
     let choice: 'submit' | 'cancel' = options.user && options.password && form.validate() ? 'submit' : await view.next();
     while (choice === 'submit') {
@@ -130,22 +190,16 @@ async function logIn(
         server: values.server,
         user: values.user,
         password: values.password,
-        tls: options.tls,
-        backoff: options.backoff,
-        connectTimeoutMs: options.connectTimeoutMs,
+        // A password from TINYCHAT_PASSWORD or --password-file was not typed:
+        // no typo needs catching, so it registers a new name at once.
+        register: !form.passwordTyped || form.registering,
+        ...reach,
       });
-      const state = new ChatState(values.user, values.server);
-      const controller = new ChatController(connection, state);
-      running.connection = connection;
-      form.busy = true;
-      const cancelled = view.next();
-      const outcome = await Promise.race([controller.connect().then(() => 'connected' as const, (err: Error) => err), cancelled]);
-      form.busy = false;
-      if (outcome === 'connected') return { state, controller };
-      await connection.close();
-      running.connection = undefined;
-      if (outcome === 'cancel' || outcome === 'submit') return undefined;
-      form.error = outcome.message;
+      const outcome = await attempt(view, form, running, connection, values);
+      if (outcome === 'left') return undefined;
+      if (!(outcome instanceof Error)) return outcome;
+      if (outcome instanceof ClientError && outcome.code === Status.NOT_FOUND && !form.registering) form.confirmNewAccount(values.user);
+      else form.failed(outcome instanceof ClientError ? outcome : { message: outcome.message, retryable: false }, Date.now());
       choice = await view.next();
     }
     return undefined;

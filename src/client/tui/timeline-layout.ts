@@ -20,6 +20,9 @@ export interface TimelineLayoutOptions {
   /** Times with seconds (HH:MM:SS), for --seconds. */
   seconds?: boolean;
 }
+/** The key of the "new messages" row. */
+export const NEW_MESSAGES_ROW = 'new-messages';
+
 const LONGEST_NAME_COLUMN = 16;
 const NARROWEST_BODY = 12;
 
@@ -47,7 +50,9 @@ function markOf(entry: TimelineEntry, theme: Theme): StyledLine[number] {
  * text wrapped under itself. The mark shows own messages' delivery: … until
  * the server stored it, ✓ once it did, ✗ when it was refused (with the reason
  * below). An action (/ME) reads "* name action" after an empty name column.
- * Notices (answers, errors, presence) fill the name column with text.
+ * Notices (answers, errors, presence) fill the name column with text. A
+ * "new messages" line stands above the first message that was unread when
+ * the conversation was opened.
  */
 export function layoutTimeline(conversation: Conversation, options: TimelineLayoutOptions): PaneLine[] {
   const { width, me, theme } = options;
@@ -72,6 +77,9 @@ export function layoutTimeline(conversation: Conversation, options: TimelineLayo
     if (!day || !sameDay(day, entry.time)) {
       day = entry.time;
       lines.push({ line: centred(` ${formatDay(entry.time)} `, width, '─', theme.quiet) });
+    }
+    if (entry.kind === 'message' && entry.id !== undefined && entry.id === conversation.markerId) {
+      lines.push({ line: centred(' new messages ', width, '─', theme.badge), key: NEW_MESSAGES_ROW });
     }
     const time = seg(clock(entry.time), theme.quiet);
     const mark = markOf(entry, theme);

@@ -225,6 +225,8 @@ describe('ChatController', function () {
     await alice.controller.submit('/FROB');
     await alice.controller.submit('/LOGIN bob');
     const said = notices(alice.state.home.entries());
+    // The first login of the name registered it, and the client said so.
+    expect(said.shift()).to.equal('a new account, alice, was created with the password you gave');
     expect(said[0]).to.match(/^server time: \d\d:\d\d:\d\d, \w+day \d+ \w+ \d{4} \(your time zone\)$/);
     expect(said[1]).to.include('nobody');
     expect(said[2]).to.include('unknown command');

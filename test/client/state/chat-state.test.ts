@@ -75,6 +75,37 @@ describe('ChatState', () => {
     expect(titles(state)).to.deep.equal(['bob', 'carol*']);
   });
 
+  it('counts as unread the messages of a burst that arrive in the page loaded for the conversation, not the older ones nor own', () => {
+    state.open('bob', true);
+    const carol = state.receive(stored(10, 'carol', 'alice', 'first of a burst')).conversation;
+    // The page loaded when carol's message opened the conversation: older history, the message, and what came after it.
+    const page = [stored(4, 'carol', 'alice', 'last week'), stored(5, 'alice', 'carol', 'my answer'), stored(10, 'carol', 'alice', 'first of a burst')];
+    for (let id = 11; id <= 30; id += 1) page.push(stored(id, id === 20 ? 'alice' : 'carol', id === 20 ? 'carol' : 'alice', `burst ${id}`));
+    state.takePage(carol, page, true);
+    expect(carol.unread).to.equal(20);
+    // Those then arriving live are not counted again; newer ones are.
+    for (let id = 11; id <= 31; id += 1) state.receive(stored(id, id === 20 ? 'alice' : 'carol', id === 20 ? 'carol' : 'alice', `burst ${id}`));
+    expect(carol.unread).to.equal(21);
+    // A page for the conversation shown counts nothing.
+    state.takePage(state.find('bob')!, [stored(40, 'bob', 'alice', 'hi')], false);
+    expect(state.find('bob')!.unread).to.equal(0);
+  });
+
+  it('puts the "new messages" line at the first unread message while the conversation is shown, and no longer after', () => {
+    state.open('bob', true);
+    state.receive(stored(1, 'carol', 'alice', 'read before'));
+    state.focusIndex(1);
+    expect(state.find('carol')!.markerId).to.equal(1);
+    state.focusIndex(0);
+    expect(state.find('carol')!.markerId).to.equal(undefined);
+    state.receive(stored(2, 'carol', 'alice', 'new one'));
+    state.receive(stored(3, 'carol', 'alice', 'another'));
+    state.focusIndex(1);
+    expect(state.find('carol')!.markerId).to.equal(2);
+    state.receive(stored(4, 'carol', 'alice', 'while looking'));
+    expect(state.find('carol')!.markerId).to.equal(2);
+  });
+
   it('does not count a message twice, nor own copies from another terminal, as unread', () => {
     state.open('bob', true);
     state.receive(stored(1, 'carol', 'alice', 'one'));
@@ -153,6 +184,6 @@ describe('ChatState', () => {
     ]);
     state.setPeople([{ name: 'bob', online: true }]);
     state.open('Carol', false);
-    expect(state.completionSources()).to.deep.equal({ commands: ['/START', '/ME'], names: ['bob', 'Carol'] });
+    expect(state.completionSources()).to.deep.equal({ commands: ['/START', '/LOGOUT', '/ME'], names: ['bob', 'Carol'] });
   });
 });

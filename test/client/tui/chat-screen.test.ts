@@ -1,48 +1,12 @@
 import { TEST_PASSWORD } from '../../support/grpc-client';
 import { expect } from 'chai';
-import { PassThrough } from 'node:stream';
-import type { Widgets } from 'blessed';
 import { ChatConnection } from '../../../src/client/connection';
-import { cellGrapheme } from '../../../src/client/tui/canvas';
-import { textWidth } from '../../../src/client/tui/text-width';
 import { openTui, type TuiSession } from '../../../src/client/tui/run-tui';
+import { textWidth } from '../../../src/client/tui/text-width';
 import { removeTempDirs, startTestServer, type TestServer } from '../../support/test-server';
 import { eventually, unusedPort } from '../../support/eventually';
 import { FAST_BACKOFF } from '../../support/connection-watcher';
-
-/** A terminal in memory: keys go in, the screen's bytes come out. */
-interface FakeTerminal {
-  input: PassThrough;
-  output: PassThrough & { columns: number; rows: number };
-  /** Every byte written to the terminal so far. */
-  written(): string;
-}
-
-function fakeTerminal(columns = 80, rows = 24): FakeTerminal {
-  const input = new PassThrough();
-  const output = Object.assign(new PassThrough(), { columns, rows });
-  let written = '';
-  output.setEncoding('utf8').on('data', (chunk: string) => (written += chunk));
-  return { input, output, written: () => written };
-}
-
-/** The screen's rows as text, read from its cells (a wide character's second cell is skipped). */
-function rowsOf(screen: Widgets.Screen): string[] {
-  const lines = (screen as unknown as { lines: Array<Array<[number, string]>> }).lines;
-  return lines.map((line) => {
-    let text = '';
-    for (let x = 0; x < line.length; x += 1) {
-      const grapheme = cellGrapheme(line[x][1]);
-      text += grapheme;
-      if (textWidth(grapheme) === 2) x += 1;
-    }
-    return text;
-  });
-}
-
-function screenText(screen: Widgets.Screen): string {
-  return rowsOf(screen).join('\n');
-}
+import { fakeTerminal, rowsOf, screenText, type FakeTerminal } from '../../support/fake-terminal';
 
 describe('the full-screen client on an in-memory terminal', function () {
   let server: TestServer;

@@ -133,6 +133,12 @@ export interface CommandRequest {
      */
     { $case: "invocation"; invocation: Invocation }
     | undefined;
+  /**
+   * For /LOGIN only: log in to an existing account and never register one.
+   * An unknown name then answers NOT_FOUND instead of registering it, so a
+   * client can ask for the password a second time before it does.
+   */
+  loginOnly?: boolean | undefined;
 }
 
 /** Invocation is a command split into its name and arguments. */
@@ -611,7 +617,7 @@ export const Message: MessageFns<Message> = {
 };
 
 function createBaseCommandRequest(): CommandRequest {
-  return { input: undefined };
+  return { input: undefined, loginOnly: undefined };
 }
 
 export const CommandRequest: MessageFns<CommandRequest> = {
@@ -623,6 +629,9 @@ export const CommandRequest: MessageFns<CommandRequest> = {
       case "invocation":
         Invocation.encode(message.input.invocation, writer.uint32(18).fork()).join();
         break;
+    }
+    if (message.loginOnly !== undefined) {
+      writer.uint32(24).bool(message.loginOnly);
     }
     return writer;
   },
@@ -656,6 +665,14 @@ export const CommandRequest: MessageFns<CommandRequest> = {
             message.input = { $case: "invocation", invocation: Invocation.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.loginOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -675,6 +692,11 @@ export const CommandRequest: MessageFns<CommandRequest> = {
         : isSet(object.invocation)
         ? { $case: "invocation", invocation: Invocation.fromJSON(object.invocation) }
         : undefined,
+      loginOnly: isSet(object.loginOnly)
+        ? globalThis.Boolean(object.loginOnly)
+        : isSet(object.login_only)
+        ? globalThis.Boolean(object.login_only)
+        : undefined,
     };
   },
 
@@ -684,6 +706,9 @@ export const CommandRequest: MessageFns<CommandRequest> = {
       obj.line = message.input.line;
     } else if (message.input?.$case === "invocation") {
       obj.invocation = Invocation.toJSON(message.input.invocation);
+    }
+    if (message.loginOnly !== undefined) {
+      obj.loginOnly = message.loginOnly;
     }
     return obj;
   },
@@ -707,6 +732,7 @@ export const CommandRequest: MessageFns<CommandRequest> = {
         break;
       }
     }
+    message.loginOnly = object.loginOnly ?? undefined;
     return message;
   },
 };
