@@ -81,7 +81,7 @@ export class UserChannel {
   private login(timeoutMs: number): Promise<string> {
     return new Promise((resolve, reject) =>
       this.client.command(
-        { input: { $case: 'line', line: `/LOGIN ${this.name} ${BENCH_PASSWORD}` } },
+        { loginOnly: false, input: { $case: 'line', line: `/LOGIN ${this.name} ${BENCH_PASSWORD}` } },
         new grpc.Metadata(),
         { deadline: Date.now() + timeoutMs },
         (err, response) => {

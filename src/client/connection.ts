@@ -87,7 +87,7 @@ function parseServers(server: string): string[] {
 }
 
 function lineRequest(line: string): CommandRequest {
-  return { input: { $case: 'line', line } };
+  return { loginOnly: false, input: { $case: 'line', line } };
 }
 
 /** True for the status grpc-js gives a stream whose request exceeded the server's max receive size. */
@@ -338,7 +338,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     if (this.closing) {
       throw new ClientError('the connection is closed — start the client again', Status.FAILED_PRECONDITION);
     }
-    return this.commands.run({ input: { $case: 'invocation', invocation: { name, args } } });
+    return this.commands.run({ loginOnly: false, input: { $case: 'invocation', invocation: { name, args } } });
   }
 
   /**

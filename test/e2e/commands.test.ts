@@ -137,7 +137,7 @@ describe('every command against a real server', function () {
       const client = connect();
       for (const name of ['bad name!', 'bad!', 'zoë', 'ünïcödé', '名前']) {
         const err = await expectStatus(
-          request(client, { input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [name, TEST_PASSWORD] } } }),
+          request(client, { loginOnly: false, input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [name, TEST_PASSWORD] } } }),
           status.INVALID_ARGUMENT,
         );
         expect(err.details, name).to.contain('not a valid user name').and.to.contain('letters, digits');
@@ -146,7 +146,7 @@ describe('every command against a real server', function () {
 
     it('refuses an empty name given through an invocation', async function () {
       const err = await expectStatus(
-        request(connect(), { input: { $case: 'invocation', invocation: { name: 'login', args: ['', TEST_PASSWORD] } } }),
+        request(connect(), { loginOnly: false, input: { $case: 'invocation', invocation: { name: 'login', args: ['', TEST_PASSWORD] } } }),
         status.INVALID_ARGUMENT,
       );
       expect(err.details).to.contain('user name is required');
@@ -548,7 +548,7 @@ describe('every command against a real server', function () {
 
     it('answers an empty request, an empty line and a blank line with INVALID_ARGUMENT', async function () {
       const alice = await loggedIn('alice');
-      expect((await expectStatus(request(alice, { input: undefined }), status.INVALID_ARGUMENT)).details).to.contain('empty');
+      expect((await expectStatus(request(alice, { loginOnly: false, input: undefined }), status.INVALID_ARGUMENT)).details).to.contain('empty');
       for (const line of ['', '   \t ']) {
         expect((await expectStatus(alice.command(line), status.INVALID_ARGUMENT)).details).to.contain('/COMMANDS');
       }
@@ -570,14 +570,15 @@ describe('every command against a real server', function () {
     it('runs a command given as an invocation, with or without its slash, in any case', async function () {
       const alice = await loggedIn('alice');
       await loggedIn('bob');
-      const started = await request(alice, { input: { $case: 'invocation', invocation: { name: 'start', args: ['bob'] } } });
+      const started = await request(alice, { loginOnly: false, input: { $case: 'invocation', invocation: { name: 'start', args: ['bob'] } } });
       expect(conversationResult(started).peer).to.equal('bob');
       const history = await request(alice, {
+        loginOnly: false,
         input: { $case: 'invocation', invocation: { name: '/History', args: ['bob', '5'] } },
       });
       expect(historyResult(history).peer).to.equal('bob');
       const err = await expectStatus(
-        request(alice, { input: { $case: 'invocation', invocation: { name: 'start', args: [] } } }),
+        request(alice, { loginOnly: false, input: { $case: 'invocation', invocation: { name: 'start', args: [] } } }),
         status.INVALID_ARGUMENT,
       );
       expect(err.details).to.contain('usage: /START <name>');
@@ -608,7 +609,7 @@ describe('every command against a real server', function () {
       for (const value of ['Basic x', `Basic ${alice.token}`, 'Bearer', alice.token!]) {
         const metadata = new grpc.Metadata();
         metadata.set('authorization', value);
-        const err = await expectStatus(request(alice, { input: { $case: 'line', line: '/TIME' } }, metadata), status.UNAUTHENTICATED);
+        const err = await expectStatus(request(alice, { loginOnly: false, input: { $case: 'line', line: '/TIME' } }, metadata), status.UNAUTHENTICATED);
         expect(err.details, value).to.contain('Bearer');
       }
     });
@@ -617,7 +618,7 @@ describe('every command against a real server', function () {
       const alice = await loggedIn('alice');
       const metadata = new grpc.Metadata();
       metadata.set('authorization', `bearer ${alice.token}`);
-      const response = await request(alice, { input: { $case: 'line', line: '/TIME' } }, metadata);
+      const response = await request(alice, { loginOnly: false, input: { $case: 'line', line: '/TIME' } }, metadata);
       expect(response.result?.$case).to.equal('time');
     });
   });

@@ -51,7 +51,7 @@ export class OwnConnectionClient {
   command(line: string): Promise<CommandResponse> {
     const metadata = this.metadata();
     return new Promise((resolve, reject) =>
-      this.client.command({ input: { $case: 'line', line } }, metadata, (err, response) => (err ? reject(err) : resolve(response!))),
+      this.client.command({ loginOnly: false, input: { $case: 'line', line } }, metadata, (err, response) => (err ? reject(err) : resolve(response!))),
     );
   }
 

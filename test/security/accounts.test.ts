@@ -122,7 +122,7 @@ describe('accounts', function () {
     await client().login('alice', String.raw`say "hi" \ bye`);
     await new Promise<unknown>((resolve, reject) =>
       here.client.command(
-        { input: { $case: 'invocation', invocation: { name: 'PASSWORD', args: [String.raw`say "hi" \ bye`, 'split form words'] } } },
+        { loginOnly: false, input: { $case: 'invocation', invocation: { name: 'PASSWORD', args: [String.raw`say "hi" \ bye`, 'split form words'] } } },
         here.metadata(),
         (err, res) => (err ? reject(err) : resolve(res)),
       ),

@@ -110,7 +110,7 @@ describe('authorization', function () {
     const metadata = new Metadata();
     metadata.set('token', alice.token!);
     const err = await new Promise<ServiceError | null>((resolve) =>
-      alice.client.command({ input: { $case: 'line', line: '/USERS' } }, metadata, (e) => resolve(e)),
+      alice.client.command({ loginOnly: false, input: { $case: 'line', line: '/USERS' } }, metadata, (e) => resolve(e)),
     );
     expect(err?.code).to.equal(status.UNAUTHENTICATED);
   });

@@ -321,11 +321,11 @@ describe(`the server under thousands of random and malformed inputs (fuzz seed $
       }
 
       function renderRequest(plan: RequestPlan): CommandRequest {
-        if ('line' in plan) return { input: { $case: 'line', line: plan.line.map(resolveText).join('') } };
+        if ('line' in plan) return { loginOnly: false, input: { $case: 'line', line: plan.line.map(resolveText).join('') } };
         if ('invocation' in plan) {
-          return { input: { $case: 'invocation', invocation: { name: plan.invocation.name, args: plan.invocation.args.map(resolveText) } } };
+          return { loginOnly: false, input: { $case: 'invocation', invocation: { name: plan.invocation.name, args: plan.invocation.args.map(resolveText) } } };
         }
-        return { input: undefined };
+        return { loginOnly: false, input: undefined };
       }
 
       function renderFrame(plan: FramePlan): ClientFrame {
@@ -355,7 +355,7 @@ describe(`the server under thousands of random and malformed inputs (fuzz seed $
         const credentials = pool.credentials(plan.token);
         const decoded = decodeCommandRequest(bytes);
         const undecodable = decoded === undefined;
-        const request = decoded ?? { input: undefined };
+        const request = decoded ?? { loginOnly: false, input: undefined };
         return new Promise((resolve) =>
           raw.makeUnaryRequest(COMMAND_METHOD, passBytes, passBytes, Buffer.from(bytes), credentials.metadata, deadline(), (err, response) =>
             resolve({

@@ -162,7 +162,7 @@ describe('transport limits, enforced through real gRPC', function () {
     const metadata = new grpc.Metadata();
     if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
     return new Promise((resolve, reject) =>
-      channel.command({ input: { $case: 'line', line } }, metadata, (err, response) => (err ? reject(err) : resolve(response!))),
+      channel.command({ loginOnly: false, input: { $case: 'line', line } }, metadata, (err, response) => (err ? reject(err) : resolve(response!))),
     );
   }
 
@@ -320,7 +320,7 @@ describe('transport limits, enforced through real gRPC', function () {
     function loginInvocation(client: WireClient, name: string): Promise<CommandResponse> {
       return new Promise((resolve, reject) =>
         client.client.command(
-          { input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [name, TEST_PASSWORD] } } },
+          { loginOnly: false, input: { $case: 'invocation', invocation: { name: 'LOGIN', args: [name, TEST_PASSWORD] } } },
           (err, response) => (err ? reject(err) : resolve(response!)),
         ),
       );

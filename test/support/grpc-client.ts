@@ -25,7 +25,7 @@ export class WireClient {
   /** Runs a command line; rejects with the grpc ServiceError. */
   command(line: string, token = this.token): Promise<CommandResponse> {
     return new Promise((resolve, reject) =>
-      this.client.command({ input: { $case: 'line', line } }, this.metadata(token), (err, response) =>
+      this.client.command({ loginOnly: false, input: { $case: 'line', line } }, this.metadata(token), (err, response) =>
         err ? reject(err) : resolve(response!),
       ),
     );

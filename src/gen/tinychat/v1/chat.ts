@@ -136,9 +136,11 @@ export interface CommandRequest {
   /**
    * For /LOGIN only: log in to an existing account and never register one.
    * An unknown name then answers NOT_FOUND instead of registering it, so a
-   * client can ask for the password a second time before it does.
+   * client can ask for the password a second time before it does. (A plain
+   * bool, not proto3 `optional`, so that older protoc versions still read
+   * this file; false is the old behaviour.)
    */
-  loginOnly?: boolean | undefined;
+  loginOnly: boolean;
 }
 
 /** Invocation is a command split into its name and arguments. */
@@ -617,7 +619,7 @@ export const Message: MessageFns<Message> = {
 };
 
 function createBaseCommandRequest(): CommandRequest {
-  return { input: undefined, loginOnly: undefined };
+  return { input: undefined, loginOnly: false };
 }
 
 export const CommandRequest: MessageFns<CommandRequest> = {
@@ -630,7 +632,7 @@ export const CommandRequest: MessageFns<CommandRequest> = {
         Invocation.encode(message.input.invocation, writer.uint32(18).fork()).join();
         break;
     }
-    if (message.loginOnly !== undefined) {
+    if (message.loginOnly !== false) {
       writer.uint32(24).bool(message.loginOnly);
     }
     return writer;
@@ -696,7 +698,7 @@ export const CommandRequest: MessageFns<CommandRequest> = {
         ? globalThis.Boolean(object.loginOnly)
         : isSet(object.login_only)
         ? globalThis.Boolean(object.login_only)
-        : undefined,
+        : false,
     };
   },
 
@@ -707,7 +709,7 @@ export const CommandRequest: MessageFns<CommandRequest> = {
     } else if (message.input?.$case === "invocation") {
       obj.invocation = Invocation.toJSON(message.input.invocation);
     }
-    if (message.loginOnly !== undefined) {
+    if (message.loginOnly !== false) {
       obj.loginOnly = message.loginOnly;
     }
     return obj;
@@ -732,7 +734,7 @@ export const CommandRequest: MessageFns<CommandRequest> = {
         break;
       }
     }
-    message.loginOnly = object.loginOnly ?? undefined;
+    message.loginOnly = object.loginOnly ?? false;
     return message;
   },
 };
