@@ -61,7 +61,7 @@ function relay(): ChatServer {
       const id = ++nextId;
       const time = new Date();
       streams.get(receiver)?.write({
-        messages: [{ sender: user, receiver, body, time, id, sequence, kind: 0 }],
+        messages: [{ sender: user, receiver, body, time, id, sequence, kind: 0, room: '', roomEvent: 0 }],
         receipts: [],
         presence: [],
         errors: [],
