@@ -166,8 +166,9 @@ export class Rooms {
       const room = await this.visibleRoom(caller, request.receiver);
       this.rate.take(caller.user.id);
       await turn?.ready;
-      // Started before the turn passes on, so the next post is written after this one.
-      return this.store.postToRoom({
+      // The turn passes on once this post is stored: on a database server
+      // two transactions started in order may commit in either order.
+      return await this.store.postToRoom({
         roomId: room.id,
         senderId: caller.user.id,
         clientId: request.clientId,
