@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { failure } from '../support/expect-status';
 import type { CommandRequest, CommandResponse, Message } from '../../src/gen/tinychat/v1/chat';
 import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-client';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
@@ -84,15 +85,6 @@ describe('every command against a real server', function () {
   }
 
   /** Awaits a call that must fail, and returns its error after checking the status code. */
-  async function failure(call: Promise<unknown>, code: status): Promise<grpc.ServiceError> {
-    const outcome = await call.then(
-      (response) => ({ ok: true as const, response }),
-      (err: grpc.ServiceError) => ({ ok: false as const, err }),
-    );
-    if (outcome.ok) throw new Error(`expected ${status[code]}, got a response: ${JSON.stringify(outcome.response)}`);
-    expect(status[outcome.err.code], outcome.err.details).to.equal(status[code]);
-    return outcome.err;
-  }
 
   function loginResult(response: CommandResponse) {
     if (response.result?.$case !== 'login') throw new Error(`not a login result: ${response.text}`);

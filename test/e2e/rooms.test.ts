@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import * as grpc from '@grpc/grpc-js';
+import { failure } from '../support/expect-status';
 import { status } from '@grpc/grpc-js';
 import { RoomEvent, type Message } from '../../src/gen/tinychat/v1/chat';
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
@@ -17,15 +17,6 @@ describe('rooms', () => {
   const user = (name: string) => wire.user(name);
   const open = (client: WireClient, afterSequence?: number) => wire.open(client, afterSequence);
 
-  async function failure(call: Promise<unknown>, code: status): Promise<grpc.ServiceError> {
-    const outcome = await call.then(
-      (response) => ({ ok: true as const, response }),
-      (err: grpc.ServiceError) => ({ ok: false as const, err }),
-    );
-    if (outcome.ok) throw new Error(`expected ${status[code]}, got a response: ${JSON.stringify(outcome.response)}`);
-    expect(status[outcome.err.code], outcome.err.details).to.equal(status[code]);
-    return outcome.err;
-  }
 
   const ready = (s: WireStream) => s.until('ready', (x) => x.frames.length > 0);
   const roomMessages = (s: WireStream) => s.messages.filter((m) => m.room !== '');
