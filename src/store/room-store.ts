@@ -32,7 +32,6 @@
  *   (so nothing from before their join), newest first.
  */
 import type { StoredMessage } from './stored-message';
-import type { RoomEventKind } from './room-event';
 
 export type { RoomEventKind } from './room-event';
 

@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import { ChatError } from '../chat/errors';
 import { nameKey } from '../chat/names';
 import type {
   JoinOutcome,
