@@ -88,6 +88,33 @@ describe('the line client in rooms', function () {
     }
   });
 
+  it('keeps three people in one room through a server restart: the same conversation, nothing missing or doubled', async () => {
+    const people = ['alice', 'bob', 'carol'].map((name) => run(name));
+    for (const [i, person] of people.entries()) {
+      person.type('/JOIN #general');
+      await eventually(`${i} joined`, () => person.out().includes('joined #general'));
+    }
+    const [alice, bob, carol] = people;
+    alice.type('before the restart');
+    bob.type('@carol are you there?');
+    await eventually('both lines everywhere', () => people.every((p) => roomLines(p.out()).includes('#general bob: @carol are you there?') && roomLines(p.out()).includes('#general alice: before the restart')));
+    await server.stop();
+    server = await startTestServer({ dbPath: join(tempDir, 'chat.db'), port: server.port });
+    carol.type('yes, after the restart');
+    alice.type('all back');
+    await eventually('the lines after the restart everywhere', () =>
+      people.every((p) => roomLines(p.out()).includes('#general carol: yes, after the restart') && roomLines(p.out()).includes('#general alice: all back')),
+    );
+    const messagesOf = (p: Running) => roomLines(p.out()).filter((line) => !line.includes(' -- '));
+    expect(messagesOf(bob)).to.deep.equal(messagesOf(alice));
+    expect(messagesOf(carol)).to.deep.equal(messagesOf(alice));
+    expect(messagesOf(alice)).to.have.length(4);
+    for (const person of people) {
+      person.end();
+      expect(await person.exit).to.equal(0);
+    }
+  });
+
   it('fills in the room shown for /LEAVE, /TOPIC and /MEMBERS, switches rooms with /JOIN, and says where a line cannot go', async () => {
     const alice = run('alice');
     alice.type('/JOIN #one', '/JOIN #two', '/TOPIC ship it', '/MEMBERS');
