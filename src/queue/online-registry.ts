@@ -180,10 +180,11 @@ export class OnlineRegistry implements OnlineDirectory {
   /**
    * Routes a written room entry: each member's inbox entry to their queue
    * here and to the other nodes, and, for a post made on a stream, the
-   * receipt to it (naming the room, with the sender's own sequence). A
-   * duplicate was routed when first stored; only its receipt goes out again.
+   * receipt to it (naming the room, with the sender's own sequence), which
+   * it returns. A duplicate was routed when first stored; only its receipt
+   * goes out again.
    */
-  routeRoom(result: RoomAppendResult, origin?: Subscriber): void {
+  routeRoom(result: RoomAppendResult, origin?: Subscriber): AppendResult | undefined {
     if (!result.duplicate) {
       for (const message of result.deliveries) {
         this.queues.get(message.receiverId)?.push({ kind: 'message', message });
@@ -193,7 +194,9 @@ export class OnlineRegistry implements OnlineDirectory {
     if (origin) {
       const receipt = { message: { ...result.message, receiver: result.message.room ?? result.message.receiver }, duplicate: result.duplicate };
       this.queues.get(origin.userId)?.push({ kind: 'receipt', result: receipt, target: origin });
+      return receipt;
     }
+    return undefined;
   }
 
   /** Sends a per-frame error to one stream. */

@@ -352,7 +352,8 @@ export class ConverseSession implements Subscriber {
     try {
       if (isRoomName(frame.receiver)) {
         const result = await this.services.rooms.post(this.caller, frame, this.sendOrder);
-        this.services.registry.routeRoom(result, this);
+        const receipt = this.services.registry.routeRoom(result, this);
+        if (receipt && this.phase !== 'closed') this.sendArrivals.set(receipt, arrived);
         return;
       }
       const result = await this.services.messaging.send(this.caller, frame, this.sendOrder);
