@@ -19,6 +19,11 @@ import type { StoredMessage } from './store';
  * holds one row per member per log entry: the member's inbox sequence
  * (numbered with the one-to-one messages from users.last_sequence) and the
  * entry it points at. room_members holds members and unused invitations.
+ *
+ * room_inbox has no index but its key: each member's row of one message
+ * lands on another page, so every index costs about a page written per
+ * member per message (a room's history reads the member's inbox backwards
+ * instead).
  */
 export const SQLITE_ROOMS_SCHEMA = `
 CREATE TABLE rooms (
@@ -49,6 +54,9 @@ CREATE TABLE room_messages (
   body      TEXT    NOT NULL,
   kind      TEXT    NOT NULL DEFAULT 'text',
   time      INTEGER NOT NULL,
+  -- The entry's sequence in its sender's own inbox (the receipt's), so a
+  -- retry finds it without reading the inbox.
+  sender_sequence INTEGER NOT NULL DEFAULT 0,
   UNIQUE (sender_id, client_id)
 ) STRICT;
 
@@ -59,7 +67,6 @@ CREATE TABLE room_inbox (
   room_message_id INTEGER NOT NULL REFERENCES room_messages (id),
   PRIMARY KEY (user_id, sequence)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX room_inbox_by_room ON room_inbox (user_id, room_id, room_message_id);
 `;
 
 const ROOM_COLUMNS = `r.id, r.name, r.owner_id AS ownerId, o.name AS owner, r.private, r.topic,
@@ -213,6 +220,7 @@ export class SqliteRooms {
         roomEvent: event,
       }));
     const message = deliveries.find((d) => d.receiverId === senderId)!;
+    this.stmt.setSenderSequence.run(message.sequence, entryId);
     return { message, deliveries, duplicate: false };
   }
 }
@@ -248,11 +256,12 @@ function prepare(db: Database.Database) {
     bumpMembers: db.prepare<[number, number]>(`UPDATE rooms SET member_count = member_count + ? WHERE id = ?`),
     setTopic: db.prepare<[string, number]>(`UPDATE rooms SET topic = ? WHERE id = ?`),
     original: db.prepare<[number, string], RoomEntryRow>(
-      `SELECT ${SQLITE_ROOM_ENTRY_COLUMNS} FROM room_messages rm
-       JOIN room_inbox i ON i.user_id = rm.sender_id AND i.room_id = rm.room_id AND i.room_message_id = rm.id
-       JOIN rooms ro ON ro.id = rm.room_id JOIN users s ON s.id = rm.sender_id JOIN users u ON u.id = i.user_id
+      `SELECT rm.id, rm.sender_id AS senderId, rm.sender_id AS receiverId, s.name AS sender, s.name AS receiver,
+         rm.client_id AS clientId, rm.body, rm.time, rm.sender_sequence AS sequence, rm.kind, ro.name AS room, rm.event AS roomEvent
+       FROM room_messages rm JOIN rooms ro ON ro.id = rm.room_id JOIN users s ON s.id = rm.sender_id
        WHERE rm.sender_id = ? AND rm.client_id = ?`,
     ),
+    setSenderSequence: db.prepare<[number, number]>(`UPDATE room_messages SET sender_sequence = ? WHERE id = ?`),
     insertEntry: db.prepare<[number, number, string, string, string, string, number]>(
       `INSERT INTO room_messages (room_id, sender_id, client_id, event, body, kind, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
@@ -272,7 +281,7 @@ function prepare(db: Database.Database) {
     history: db.prepare<{ user: number; room: number; before: number; limit: number }, RoomEntryRow>(
       `SELECT ${SQLITE_ROOM_ENTRY_COLUMNS} FROM ${SQLITE_ROOM_ENTRY_FROM}
        WHERE i.user_id = @user AND i.room_id = @room AND i.room_message_id < @before
-       ORDER BY i.room_message_id DESC LIMIT @limit`,
+       ORDER BY i.sequence DESC LIMIT @limit`,
     ),
   };
 }
