@@ -15,7 +15,7 @@ import type {
 import { roomDeliveries, roomErrors, type RoomEntryRow } from './room-rows';
 import type { StoredMessage } from './store';
 
-/** Schema step for rooms, the same layout as SQLite's (sqlite-rooms.ts). */
+/** Schema step for rooms, the same layout as SQLite's (sqlite-rooms.ts, which says why room_inbox has no second index). */
 export const POSTGRES_ROOMS_SCHEMA = `
 CREATE TABLE rooms (
   id           BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -45,6 +45,7 @@ CREATE TABLE room_messages (
   body      TEXT   NOT NULL,
   kind      TEXT   NOT NULL DEFAULT 'text',
   time      BIGINT NOT NULL,
+  sender_sequence BIGINT NOT NULL DEFAULT 0,
   UNIQUE (sender_id, client_id)
 );
 
@@ -55,7 +56,6 @@ CREATE TABLE room_inbox (
   room_message_id BIGINT NOT NULL REFERENCES room_messages (id),
   PRIMARY KEY (user_id, sequence)
 );
-CREATE INDEX room_inbox_by_room ON room_inbox (user_id, room_id, room_message_id);
 `;
 
 const ROOM_COLUMNS = `r.id, r.name, r.owner_id AS "ownerId", o.name AS owner, r.private, r.topic,
@@ -217,7 +217,7 @@ export class PostgresRooms {
       'read messages',
       `SELECT ${POSTGRES_ROOM_ENTRY_COLUMNS} FROM ${POSTGRES_ROOM_ENTRY_FROM}
        WHERE i.user_id = $1 AND i.room_id = $2 AND i.room_message_id < $3
-       ORDER BY i.room_message_id DESC LIMIT $4`,
+       ORDER BY i.sequence DESC LIMIT $4`,
       [userId, roomId, query.beforeId ?? Number.MAX_SAFE_INTEGER, query.limit],
     );
     return roomDeliveries(rows);
@@ -237,9 +237,9 @@ async function lockRoom(client: PoolClient, roomId: number): Promise<{ name: str
 
 async function findOriginal(client: PoolClient, senderId: number, clientId: string): Promise<StoredMessage | undefined> {
   const rows = await client.query<RoomEntryRow>(
-    `SELECT ${POSTGRES_ROOM_ENTRY_COLUMNS} FROM room_messages rm
-     JOIN room_inbox i ON i.user_id = rm.sender_id AND i.room_id = rm.room_id AND i.room_message_id = rm.id
-     JOIN rooms ro ON ro.id = rm.room_id JOIN users s ON s.id = rm.sender_id JOIN users u ON u.id = i.user_id
+    `SELECT rm.id, rm.sender_id AS "senderId", rm.sender_id AS "receiverId", s.name AS sender, s.name AS receiver,
+       rm.client_id AS "clientId", rm.body, rm.time, rm.sender_sequence AS sequence, rm.kind, ro.name AS room, rm.event AS "roomEvent"
+     FROM room_messages rm JOIN rooms ro ON ro.id = rm.room_id JOIN users s ON s.id = rm.sender_id
      WHERE rm.sender_id = $1 AND rm.client_id = $2`,
     [senderId, clientId],
   );
@@ -297,5 +297,7 @@ async function write(
       roomEvent: event,
     }),
   );
-  return { message: deliveries.find((d) => d.receiverId === senderId)!, deliveries, duplicate: false };
+  const message = deliveries.find((d) => d.receiverId === senderId)!;
+  await client.query(`UPDATE room_messages SET sender_sequence = $1 WHERE id = $2`, [message.sequence, id]);
+  return { message, deliveries, duplicate: false };
 }
