@@ -4325,10 +4325,12 @@ export const ChatService = {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
-   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
-   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
-   * failed logins). Each error's message says what to do next. When waiting
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user, no
+   * such room, or a private room the caller is neither in nor invited to),
+   * UNAUTHENTICATED (missing, unknown or expired token), PERMISSION_DENIED
+   * (a room command by someone not in the room, /KICK by anyone but the
+   * owner), FAILED_PRECONDITION (e.g. /STOP with no open conversation),
+   * RESOURCE_EXHAUSTED (too many failed logins, a room full, too many rooms). Each error's message says what to do next. When waiting
    * helps, the status carries the trailing metadata entry
    * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
@@ -4374,10 +4376,12 @@ export interface ChatServer extends UntypedServiceImplementation {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
-   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
-   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
-   * failed logins). Each error's message says what to do next. When waiting
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user, no
+   * such room, or a private room the caller is neither in nor invited to),
+   * UNAUTHENTICATED (missing, unknown or expired token), PERMISSION_DENIED
+   * (a room command by someone not in the room, /KICK by anyone but the
+   * owner), FAILED_PRECONDITION (e.g. /STOP with no open conversation),
+   * RESOURCE_EXHAUSTED (too many failed logins, a room full, too many rooms). Each error's message says what to do next. When waiting
    * helps, the status carries the trailing metadata entry
    * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
@@ -4407,10 +4411,12 @@ export interface ChatClient extends Client {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
-   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
-   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
-   * failed logins). Each error's message says what to do next. When waiting
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user, no
+   * such room, or a private room the caller is neither in nor invited to),
+   * UNAUTHENTICATED (missing, unknown or expired token), PERMISSION_DENIED
+   * (a room command by someone not in the room, /KICK by anyone but the
+   * owner), FAILED_PRECONDITION (e.g. /STOP with no open conversation),
+   * RESOURCE_EXHAUSTED (too many failed logins, a room full, too many rooms). Each error's message says what to do next. When waiting
    * helps, the status carries the trailing metadata entry
    * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
