@@ -110,7 +110,7 @@ function relay(dropEvery: number): ChatServer {
       sequences.set(receiver, sequence);
       const id = ++nextId;
       const time = new Date();
-      if (dropEvery === 0 || id % dropEvery !== 0) outboxes.get(receiver)?.outbox.message({ sender: user, receiver, body, time, id, sequence, kind: 0 });
+      if (dropEvery === 0 || id % dropEvery !== 0) outboxes.get(receiver)?.outbox.message({ sender: user, receiver, body, time, id, sequence, kind: 0, room: '', roomEvent: 0 });
       own.outbox.receipt({ clientId, id, sequence, time, receiver, duplicate: false });
     });
     const forget = () => {

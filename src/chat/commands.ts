@@ -5,6 +5,9 @@ import { dateTime, messageLine } from './text';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Messaging } from './messaging';
 import type { Accounts, Caller } from './accounts';
 import type { OnlineDirectory } from './online';
+import { ROOM_COMMANDS, roomHistory, type RoomCommandResult } from './room-commands';
+import { isRoomName } from './room-names';
+import type { Rooms } from './rooms';
 import type { StoredMessage, Store } from '../store/store';
 
 /** A user as /USERS shows it. */
@@ -33,13 +36,14 @@ export type CommandResult = { text: string } & (
   | { kind: 'commands'; commands: CommandHelp[] }
   | { kind: 'history'; peer: string; messages: StoredMessage[]; hasMore: boolean; nextBeforeId: number }
   | { kind: 'search'; words: string[]; messages: StoredMessage[]; hasMore: boolean }
-);
+) | RoomCommandResult;
 
 /** Everything a command handler may use. */
 export interface CommandServices {
   store: Store;
   accounts: Accounts;
   messaging: Messaging;
+  rooms: Rooms;
   online: OnlineDirectory;
   /** Closes the streams of ended sessions; commands that end sessions wait for it so their streams are closed when they answer. */
   sessionEnds: { poll(): Promise<void> };
@@ -170,14 +174,15 @@ const COMMANDS: CommandSpec[] = [
   },
   {
     name: '/HISTORY',
-    usage: '<name> [count] [before-id]',
-    summary: `page back through a conversation (count 1–${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE})`,
+    usage: '<name|#room> [count] [before-id]',
+    summary: `page back through a conversation or a room (count 1–${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE})`,
     minArgs: 1,
     maxArgs: 3,
     needsSession: true,
-    async run({ messaging }, [name, countArg, beforeArg], caller) {
+    async run({ messaging, rooms }, [name, countArg, beforeArg], caller) {
       const count = countArg === undefined ? DEFAULT_PAGE_SIZE : parseCount(countArg);
       const beforeId = beforeArg === undefined ? undefined : parsePositive(beforeArg, 'before-id');
+      if (isRoomName(name)) return roomHistory(rooms, caller!, name, count, beforeId);
       const page = await messaging.page(caller!, name, count, beforeId);
       const lines = page.messages.map(messageLine);
       if (lines.length === 0) lines.push(`no ${beforeId === undefined ? '' : 'older '}messages with ${page.peer.name}`);
@@ -211,6 +216,17 @@ const COMMANDS: CommandSpec[] = [
       return { kind: 'search', text: lines.join('\n'), words, messages, hasMore };
     },
   },
+  ...ROOM_COMMANDS.map(
+    (spec): CommandSpec => ({
+      name: spec.name,
+      usage: spec.usage,
+      summary: spec.summary,
+      minArgs: spec.minArgs,
+      maxArgs: spec.maxArgs,
+      needsSession: true,
+      run: ({ rooms }, args, caller) => spec.run(rooms, args, caller!),
+    }),
+  ),
   {
     name: '/COMMANDS',
     usage: '',

@@ -97,7 +97,7 @@ export class Messaging {
   }
 }
 
-function checkClientId(clientId: string): void {
+export function checkClientId(clientId: string): void {
   if (!clientId) {
     throw new ChatError('invalid-argument', 'each send needs a client_id (any unique string, e.g. a UUID) so that retries are not stored twice');
   }
@@ -110,7 +110,7 @@ function checkClientId(clientId: string): void {
 // are not valid UTF-8 never get this far: the rpc edge refuses them.)
 const FORBIDDEN_IN_BODY = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
-function checkBody(body: string, maxBytes: number): void {
+export function checkBody(body: string, maxBytes: number): void {
   if (body.trim().length === 0) {
     throw new ChatError('invalid-argument', 'the message is empty — type some text to send');
   }

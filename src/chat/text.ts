@@ -1,3 +1,4 @@
+import { roomEntryText } from './room-text';
 import type { StoredMessage } from '../store/store';
 
 /**
@@ -11,6 +12,10 @@ export function dateTime(time: number): string {
 
 /** One message as a line of text, the way every client prints it. */
 export function messageLine(message: StoredMessage): string {
+  if (message.room !== undefined) {
+    const text = roomEntryText({ sender: message.sender, body: message.body, event: message.roomEvent ?? 'message', action: message.kind === 'action' });
+    return `[${dateTime(message.time)}] ${message.room} ${text}`;
+  }
   if (message.kind === 'action') return `[${dateTime(message.time)}] * ${message.sender} ${message.body}`;
   return `[${dateTime(message.time)}] ${message.sender}: ${message.body}`;
 }

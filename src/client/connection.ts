@@ -4,11 +4,13 @@ import { credentials, status as Status, type ChannelCredentials, type ClientOpti
 import {
   ChatClient,
   MessageKind,
+  RoomEvent,
   type CommandRequest,
   type CommandResponse,
   type Ready,
   type ServerFrame,
 } from '../gen/tinychat/v1/chat';
+import { isRoomName } from '../chat/room-names';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { CommandCaller } from './command-caller';
 import { openConverse, type ConverseStream } from './converse-stream';
@@ -526,7 +528,10 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       const send = this.outbox.take(receipt.clientId);
       if (!send) continue;
       this.pump.answered(receipt.clientId);
-      this.filter.remember(receipt.id);
+      // A room message comes back in this user's own inbox, known by its
+      // sequence; its id is a room entry's, not to be mixed with copies' ids.
+      const room = isRoomName(send.receiver) ? receipt.receiver || send.receiver : '';
+      if (!room) this.filter.remember(receipt.id);
       this.emit('receipt', {
         clientId: receipt.clientId,
         duplicate: receipt.duplicate,
@@ -538,6 +543,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
           time: receipt.time,
           id: receipt.id,
           sequence: receipt.sequence,
+          room,
+          roomEvent: RoomEvent.ROOM_EVENT_UNSPECIFIED,
         },
       });
     }

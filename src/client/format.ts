@@ -1,4 +1,6 @@
-import { MessageKind, type Message } from '../gen/tinychat/v1/chat';
+import { roomEntryText } from '../chat/room-text';
+import { MessageKind, RoomEvent, type Message } from '../gen/tinychat/v1/chat';
+import type { RoomEventKind } from '../store/room-event';
 import type { ConnectionState, StateChange } from './events';
 
 function pad(n: number): string {
@@ -23,13 +25,40 @@ export function printable(text: string): string {
  * One message as one line, exactly `[HH:MM:SS] sender: body` in local time,
  * as the README documents it, so scripts can split it; an action (/ME) is
  * `[HH:MM:SS] * sender action` (a name never holds "*" nor a space, so the
- * two never mix up). Copies of the reader's own sends from another terminal
+ * two never mix up); a room entry is `[HH:MM:SS] #room sender: body`
+ * (`#room -- bob joined` for a join, leave, kick or topic). Copies of the
+ * reader's own sends from another terminal
  * look the same: the sender is the reader.
  */
 export function formatMessage(message: Message): string {
   const clock = `[${formatClock(message.time ?? new Date())}]`;
+  if (message.room) {
+    const text = roomEntryText({
+      sender: printable(message.sender),
+      body: printable(message.body),
+      event: roomEventKind(message.roomEvent),
+      action: message.kind === MessageKind.MESSAGE_KIND_ACTION,
+    });
+    return `${clock} ${printable(message.room)} ${text}`;
+  }
   if (message.kind === MessageKind.MESSAGE_KIND_ACTION) return `${clock} * ${printable(message.sender)} ${printable(message.body)}`;
   return `${clock} ${printable(message.sender)}: ${printable(message.body)}`;
+}
+
+/** A wire RoomEvent as the domain's name for it ('message' for anything else). */
+export function roomEventKind(event: RoomEvent): RoomEventKind {
+  switch (event) {
+    case RoomEvent.ROOM_EVENT_JOINED:
+      return 'joined';
+    case RoomEvent.ROOM_EVENT_LEFT:
+      return 'left';
+    case RoomEvent.ROOM_EVENT_KICKED:
+      return 'kicked';
+    case RoomEvent.ROOM_EVENT_TOPIC:
+      return 'topic';
+    default:
+      return 'message';
+  }
 }
 
 /** A delay for people: "0.3s" below a second, whole seconds above. */

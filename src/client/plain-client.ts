@@ -1,10 +1,12 @@
-import { status as Status } from '@grpc/grpc-js';
 import * as readline from 'node:readline';
-import type { Message } from '../gen/tinychat/v1/chat';
+import { status } from '@grpc/grpc-js';
+import { RoomEvent, type Message } from '../gen/tinychat/v1/chat';
 import { nameKey } from '../chat/names';
 import type { BackoffOptions } from './backoff';
 import { ChatConnection, ClientError, type ClientTls, type ConnectionState } from './connection';
+import { isRoomName } from '../chat/room-names';
 import { formatMessage, formatStateChange, printable } from './format';
+import { withShownRoom } from './room-line';
 
 /** Where the plain client connects and which streams it talks through. */
 export interface PlainClientOptions {
@@ -78,14 +80,16 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
       connectTimeoutMs,
     });
   let connection = connect(options.confirmPassword === undefined);
-  const printed = new Set<number>();
+  // Keyed by room too: ids of room entries are counted apart from the others.
+  const printed = new Set<string>();
+  const printKey = (message: Message) => `${message.room}:${message.id}`;
   let conversation: string | undefined;
   let refused = 0;
   let previous: ConnectionState = connection.state;
 
   const print = (message: Message) => {
-    printed.add(message.id);
-    if (printed.size > REMEMBERED_PRINTS) printed.delete(printed.values().next().value as number);
+    printed.add(printKey(message));
+    if (printed.size > REMEMBERED_PRINTS) printed.delete(printed.values().next().value as string);
     say(formatMessage(message));
   };
 
@@ -114,7 +118,7 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     try {
       await connection.connect();
     } catch (err) {
-      if (!(err instanceof ClientError && err.code === Status.NOT_FOUND && options.confirmPassword)) throw err;
+      if (!(err instanceof ClientError && err.code === status.NOT_FOUND && options.confirmPassword)) throw err;
       // A name nobody has: register it only once the password is typed the same twice.
       complain(`there is no account named ${options.user} yet: a new account is being created`);
       if ((await options.confirmPassword()) !== options.password) {
@@ -140,14 +144,21 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     for (const message of recent) {
       // Unshown messages to this user arrive on the stream and print then.
       const comingLive = nameKey(message.receiver) === nameKey(connection.user) && message.sequence > connection.lastSequence;
-      if (!printed.has(message.id) && !comingLive) print(message);
+      if (!printed.has(printKey(message)) && !comingLive) print(message);
     }
   };
 
-  const runCommand = async (line: string) => {
+  const runCommand = async (typed: string) => {
+    const line = withShownRoom(typed, conversation);
+    const joining = /^\/join\s+(\S+)/i.exec(line.trim())?.[1];
     try {
       const response = await connection.command(line);
       const result = response.result;
+      if (result?.$case === 'roomJoined') conversation = result.roomJoined.room?.name ?? conversation;
+      // Left the room shown: lines have nowhere to go until the next /JOIN or /START.
+      if (result?.$case === 'roomChanged' && result.roomChanged.event === RoomEvent.ROOM_EVENT_LEFT && nameKey(result.roomChanged.room) === nameKey(conversation ?? '')) {
+        conversation = undefined;
+      }
       if (result?.$case === 'conversation') {
         // The server's text lists the recent messages too; they are printed
         // here instead, in local time and without repeating live ones.
@@ -160,13 +171,19 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
         say(response.text);
       }
     } catch (err) {
+      // /JOIN of a room one is in already switches to it.
+      if (joining && isRoomName(joining) && err instanceof ClientError && err.code === status.FAILED_PRECONDITION && /already in/.test(err.message)) {
+        conversation = joining;
+        say(err.message);
+        return;
+      }
       complain(`error: ${(err as Error).message}`);
     }
   };
 
   const sendLine = (body: string, action = false) => {
     if (!conversation) {
-      complain('error: no conversation open — type /START <name> first');
+      complain('error: no conversation open — type /START <name> or /JOIN #room first');
       return;
     }
     try {

@@ -48,7 +48,8 @@ const userTopic = (userId: number) => `user.${userId}`;
  *
  * - a message stored here goes to the topics of its receiver and sender, so
  *   a node holding their streams delivers it at once (each node listens to
- *   the topics of the users it holds);
+ *   the topics of the users it holds); a room entry goes to each member's
+ *   topic as that member's inbox entry;
  * - this node's stream counts per user, with a heartbeat, make presence and
  *   the streams-per-user limit cluster-wide; a node silent for
  *   `silentAfterMs` is dead, and its users go offline;
@@ -134,7 +135,8 @@ export class ClusterLink implements RegistryObserver {
   stored(result: AppendResult): void {
     const message = result.message as unknown as JsonValue;
     this.publish(userTopic(result.message.receiverId), { type: 'stored', message });
-    if (result.message.senderId !== result.message.receiverId) {
+    // A room entry is stored once per member, the sender's own included.
+    if (result.message.senderId !== result.message.receiverId && result.message.room === undefined) {
       this.publish(userTopic(result.message.senderId), { type: 'stored', message });
     }
   }
@@ -276,6 +278,8 @@ function isStoredMessage(value: JsonValue | undefined): value is JsonValue & Sto
     typeof m.clientId === 'string' &&
     typeof m.body === 'string' &&
     typeof m.time === 'number' &&
-    typeof m.sequence === 'number'
+    typeof m.sequence === 'number' &&
+    (m.room === undefined || typeof m.room === 'string') &&
+    (m.roomEvent === undefined || typeof m.roomEvent === 'string')
   );
 }

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { isChatError } from '../chat/errors';
+import type { RoomAppendResult, RoomPost } from '../store/room-store';
 import type { AppendResult, NewMessage, Store } from '../store/store';
 import type { ServerMetrics } from './metrics';
 
@@ -29,6 +30,13 @@ export function instrumentStore(store: Store, metrics: ServerMetrics): Store {
         return failed(err);
       }
       if (!(result instanceof Promise)) return result;
+      // A room message is stored once, however many members it goes to.
+      if (name === 'postToRoom' && (args[0] as RoomPost).event === 'message') {
+        return result.then((posted: RoomAppendResult) => {
+          if (!posted.duplicate) metrics.messagesStored(1);
+          return posted;
+        }, failed);
+      }
       if (name !== 'appendMessages') return result.catch(failed);
       return result.then((results: AppendResult[]) => {
         metrics.storeCommit((performance.now() - started) / 1000, (args[0] as NewMessage[]).length);

@@ -2,6 +2,7 @@ import { OutboundQueue, type Delivery, type PresenceChange, type QueueReader } f
 import { PresenceBoard, type BoardChange, type BoardUser } from './presence-board';
 import type { ChatError } from '../chat/errors';
 import type { OnlineDirectory } from '../chat/online';
+import type { RoomAppendResult } from '../store/room-store';
 import type { AppendResult, StoredMessage } from '../store/store';
 
 /** A live stream as the registry sees it: a queue reader that can be closed. */
@@ -129,7 +130,8 @@ export class OnlineRegistry implements OnlineDirectory {
     const queue = this.queues.get(userId);
     if (!queue) return;
     if (message.receiverId === userId) queue.push({ kind: 'message', message });
-    else if (message.senderId === userId) queue.push({ kind: 'copy', message });
+    // A room entry reaches its sender through their own inbox entry.
+    else if (message.senderId === userId && message.room === undefined) queue.push({ kind: 'copy', message });
   }
 
   /**
@@ -173,6 +175,28 @@ export class OnlineRegistry implements OnlineDirectory {
     }
     senderQueue?.push({ kind: 'receipt', result, target: origin });
     if (!result.duplicate) this.observer?.stored(result);
+  }
+
+  /**
+   * Routes a written room entry: each member's inbox entry to their queue
+   * here and to the other nodes, and, for a post made on a stream, the
+   * receipt to it (naming the room, with the sender's own sequence), which
+   * it returns. A duplicate was routed when first stored; only its receipt
+   * goes out again.
+   */
+  routeRoom(result: RoomAppendResult, origin?: Subscriber): AppendResult | undefined {
+    if (!result.duplicate) {
+      for (const message of result.deliveries) {
+        this.queues.get(message.receiverId)?.push({ kind: 'message', message });
+        this.observer?.stored({ message, duplicate: false });
+      }
+    }
+    if (origin) {
+      const receipt = { message: { ...result.message, receiver: result.message.room ?? result.message.receiver }, duplicate: result.duplicate };
+      this.queues.get(origin.userId)?.push({ kind: 'receipt', result: receipt, target: origin });
+      return receipt;
+    }
+    return undefined;
   }
 
   /** Sends a per-frame error to one stream. */

@@ -5,6 +5,7 @@ import { ChatError } from '../chat/errors';
 import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from '../chat/login-throttle';
 import { ClusterLink, type ClusterTimings } from '../cluster/cluster-link';
 import { MAX_BODY_BYTES, Messaging } from '../chat/messaging';
+import { DEFAULT_ROOM_LIMITS, Rooms, type RoomLimitsConfig } from '../chat/rooms';
 import { SessionEndFollower } from '../chat/session-end-follower';
 import { DEFAULT_SEND_RATE, SendRateLimiter, type SendRateLimit } from '../chat/send-rate';
 import { UserDirectory } from '../chat/user-directory';
@@ -45,6 +46,8 @@ export interface ServerLimits {
   maxStreamsPerUser: number;
   /** Connections with calls in flight per client address; 0 for no limit. */
   maxConnectionsPerAddress: number;
+  /** Members per room, rooms per user, room posts per second per user. */
+  rooms: RoomLimitsConfig;
   /** The server pings every connection this often, and drops it if no answer comes within the timeout. */
   keepaliveMs: number;
   keepaliveTimeoutMs: number;
@@ -59,6 +62,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   login: DEFAULT_LOGIN_LIMITS,
   maxStreamsPerUser: 8,
   maxConnectionsPerAddress: 64,
+  rooms: DEFAULT_ROOM_LIMITS,
   keepaliveMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   idleTimeoutMs: 120_000,
@@ -150,7 +154,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onLogin: (attempt) => reportLogin(attempt, logger, metrics),
   });
   const batcher = new AppendBatcher(store);
-  const messaging = new Messaging(store, batcher, new UserDirectory(store), new SendRateLimiter(limits.sendRate), limits.maxBodyBytes);
+  const users = new UserDirectory(store);
+  const messaging = new Messaging(store, batcher, users, new SendRateLimiter(limits.sendRate), limits.maxBodyBytes);
+  const rooms = new Rooms(store, users, registry, registry, limits.rooms, limits.maxBodyBytes);
   const acks = new AckRecorder(store, logger);
   const peers = new PeerLimiter(limits.maxConnectionsPerAddress);
   const follower = new SessionEndFollower(store, registry, logger);
@@ -174,12 +180,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     interceptors: [lateWriteGuard],
   });
   const chat: ChatServer = {
-    command: commandHandler({ store, accounts, messaging, online: registry, sessionEnds, clock: Date.now }, peers, logger, readiness),
+    command: commandHandler({ store, accounts, messaging, rooms, online: registry, sessionEnds, clock: Date.now }, peers, logger, readiness),
     converse: converseHandler(
       accounts,
       {
         store,
         messaging,
+        rooms,
         registry,
         acks,
         logger,

@@ -2,8 +2,11 @@ import { ChatError } from '../chat/errors';
 import { grpcStatusOf } from './status';
 import { invalidUtf8Fields } from './strict-utf8';
 import type { CommandInput, CommandResult } from '../chat/commands';
-import { MessageKind, type ClientFrame, type CommandRequest, type CommandResponse, type Message, type ServerFrame } from '../gen/tinychat/v1/chat';
+import { MessageKind, RoomEvent, type ClientFrame, type CommandRequest, type CommandResponse, type Message, type ServerFrame } from '../gen/tinychat/v1/chat';
 import type { InboundFrame, OutboundBatch } from '../session/frames';
+import type { RoomInfo } from '../gen/tinychat/v1/chat';
+import type { RoomView } from '../chat/room-commands';
+import type { RoomEventKind } from '../store/room-store';
 import type { MessageKind as StoreMessageKind, StoredMessage } from '../store/store';
 
 /**
@@ -21,7 +24,22 @@ export function toWireMessage(message: StoredMessage): Message {
     id: message.id,
     sequence: message.sequence,
     kind: message.kind === 'action' ? MessageKind.MESSAGE_KIND_ACTION : MessageKind.MESSAGE_KIND_UNSPECIFIED,
+    room: message.room ?? '',
+    roomEvent: WIRE_ROOM_EVENTS[message.roomEvent ?? 'message'],
   };
+}
+
+const WIRE_ROOM_EVENTS: Record<RoomEventKind | 'invited', RoomEvent> = {
+  message: RoomEvent.ROOM_EVENT_UNSPECIFIED,
+  joined: RoomEvent.ROOM_EVENT_JOINED,
+  left: RoomEvent.ROOM_EVENT_LEFT,
+  kicked: RoomEvent.ROOM_EVENT_KICKED,
+  topic: RoomEvent.ROOM_EVENT_TOPIC,
+  invited: RoomEvent.ROOM_EVENT_INVITED,
+};
+
+function toWireRoom(room: RoomView): RoomInfo {
+  return { ...room };
 }
 
 /** One outbound batch as one ServerFrame. */
@@ -151,6 +169,25 @@ export function toCommandResponse(result: CommandResult): CommandResponse {
       return {
         text,
         result: { $case: 'search', search: { words: result.words, messages: result.messages.map(toWireMessage), hasMore: result.hasMore } },
+      };
+    case 'room-joined':
+      return { text, result: { $case: 'roomJoined', roomJoined: { room: toWireRoom(result.room), created: result.created } } };
+    case 'rooms':
+      return { text, result: { $case: 'rooms', rooms: { rooms: result.rooms.map(toWireRoom) } } };
+    case 'room-members':
+      return { text, result: { $case: 'roomMembers', roomMembers: { room: result.room, members: result.members } } };
+    case 'room-history':
+      return {
+        text,
+        result: {
+          $case: 'roomHistory',
+          roomHistory: { room: result.room, messages: result.messages.map(toWireMessage), hasMore: result.hasMore, nextBeforeId: result.nextBeforeId },
+        },
+      };
+    case 'room-changed':
+      return {
+        text,
+        result: { $case: 'roomChanged', roomChanged: { room: result.room, event: WIRE_ROOM_EVENTS[result.event], user: result.user, topic: result.topic } },
       };
     case 'history':
       return {

@@ -4,6 +4,8 @@ import { emptyBatch, type FrameSink, type InboundFrame, type OutboundBatch } fro
 import type { AckRecorder } from '../chat/ack-recorder';
 import type { Caller } from '../chat/accounts';
 import type { Messaging, SendRequest } from '../chat/messaging';
+import { isRoomName } from '../chat/room-names';
+import type { Rooms } from '../chat/rooms';
 import { SendOrder } from '../chat/send-order';
 import type { Logger } from '../log';
 import type { ServerMetrics, StreamCutOffReason } from '../ops/metrics';
@@ -15,6 +17,7 @@ import type { AppendResult, Store } from '../store/store';
 export interface SessionServices {
   store: Store;
   messaging: Messaging;
+  rooms: Rooms;
   registry: OnlineRegistry;
   acks: AckRecorder;
   logger: Logger;
@@ -347,6 +350,12 @@ export class ConverseSession implements Subscriber {
       this.sink.pauseInput();
     }
     try {
+      if (isRoomName(frame.receiver)) {
+        const result = await this.services.rooms.post(this.caller, frame, this.sendOrder);
+        const receipt = this.services.registry.routeRoom(result, this);
+        if (receipt && this.phase !== 'closed') this.sendArrivals.set(receipt, arrived);
+        return;
+      }
       const result = await this.services.messaging.send(this.caller, frame, this.sendOrder);
       if (this.phase !== 'closed') this.sendArrivals.set(result, arrived);
       // Routed even if this stream has closed meanwhile: the receiver still

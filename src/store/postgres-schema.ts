@@ -1,7 +1,8 @@
 import type { PoolClient } from 'pg';
+import { POSTGRES_ROOMS_SCHEMA } from './postgres-rooms';
 
 /** The schema version this code writes; kept in the one row of `schema_version`. */
-export const POSTGRES_SCHEMA_VERSION = 2;
+export const POSTGRES_SCHEMA_VERSION = 3;
 
 // Version 1: the whole layout of the SQLite store at its version 3, in
 // PostgreSQL types. Later versions append their steps to MIGRATIONS so an
@@ -71,8 +72,10 @@ ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
 CREATE INDEX messages_text ON messages USING gin (to_tsvector('simple', body));
 `;
 
+// Version 3: rooms (postgres-rooms.ts).
+
 /** Schema steps; MIGRATIONS[n] takes a database from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, POSTGRES_ROOMS_SCHEMA];
 
 // The first key of the advisory lock that serializes migrations; the second
 // is a hash of the schema name, so stores of different schemas (tests) do not

@@ -11,7 +11,10 @@ import { silentLogger, type Logger } from '../log';
 import { appendInTransaction } from './postgres-append';
 import { openFailureMessage, redactedUrl, storeError } from './postgres-errors';
 import { SESSION_COLUMNS, SESSION_END_COLUMNS, MESSAGE_COLUMNS, MESSAGE_FROM, USER_COLUMNS } from './postgres-rows';
+import { POSTGRES_ROOM_ENTRY_COLUMNS, POSTGRES_ROOM_ENTRY_FROM, PostgresRooms } from './postgres-rooms';
 import { isPlainSchemaName, migratePostgres } from './postgres-schema';
+import { inboxRows } from './room-rows';
+import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, RoomListing, RoomMember, RoomPost, RoomRecord } from './room-store';
 import { inTransaction } from './postgres-transaction';
 import type {
   AppendResult,
@@ -78,6 +81,10 @@ type SessionEndRow = Omit<SessionEnd, 'tokenHash' | 'keptTokenHash'> & { tokenHa
  */
 export class PostgresStore implements Store {
   private closing: Promise<void> | undefined;
+  private readonly rooms = new PostgresRooms(
+    async <R extends object>(action: string, text: string, values: unknown[]) => (await this.query(action, text, values)).rows as R[],
+    (action, work) => inTransaction(this.pool, action, work, this.onConnectionError),
+  );
 
   /** Use openPostgresStore, which also migrates. */
   constructor(
@@ -277,16 +284,66 @@ export class PostgresStore implements Store {
 
   async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    const result = await this.query<StoredMessage>(
+    const result = await this.query<StoredMessage & { room: string | null; roomEvent: string | null }>(
       'read messages',
       {
         name: 'tinychat-inbox-after',
-        text: `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
-               WHERE m.receiver_id = $1 AND m.sequence > $2 ORDER BY m.sequence LIMIT $3`,
+        // The one inbox: one-to-one messages and room entries, each side
+        // read in sequence order up to the limit, then merged.
+        text: `(SELECT ${MESSAGE_COLUMNS}, NULL AS room, NULL AS "roomEvent" FROM ${MESSAGE_FROM}
+                WHERE m.receiver_id = $1 AND m.sequence > $2 ORDER BY m.sequence LIMIT $3)
+               UNION ALL
+               (SELECT ${POSTGRES_ROOM_ENTRY_COLUMNS} FROM ${POSTGRES_ROOM_ENTRY_FROM}
+                WHERE i.user_id = $1 AND i.sequence > $2 ORDER BY i.sequence LIMIT $3)
+               ORDER BY sequence LIMIT $3`,
       },
       [userId, afterSequence, limit],
     );
-    return result.rows;
+    return inboxRows(result.rows);
+  }
+
+  findRoom(name: string): Promise<RoomRecord | undefined> {
+    return this.rooms.findRoom(name);
+  }
+
+  listRooms(userId: number): Promise<RoomListing[]> {
+    return this.rooms.listRooms(userId);
+  }
+
+  roomsOf(userId: number): Promise<RoomRecord[]> {
+    return this.rooms.roomsOf(userId);
+  }
+
+  roomMembers(roomId: number): Promise<RoomMember[]> {
+    return this.rooms.roomMembers(roomId);
+  }
+
+  isRoomMember(roomId: number, userId: number): Promise<boolean> {
+    return this.rooms.isRoomMember(roomId, userId);
+  }
+
+  isInvited(roomId: number, userId: number): Promise<boolean> {
+    return this.rooms.isInvited(roomId, userId);
+  }
+
+  joinRoom(request: JoinRequest): Promise<JoinOutcome> {
+    return this.rooms.joinRoom(request);
+  }
+
+  leaveRoom(roomId: number, userId: number, clientId: string, time: number, kickedBy?: number): Promise<RoomAppendResult> {
+    return this.rooms.leaveRoom(roomId, userId, clientId, time, kickedBy);
+  }
+
+  postToRoom(post: RoomPost): Promise<RoomAppendResult> {
+    return this.rooms.postToRoom(post);
+  }
+
+  inviteToRoom(roomId: number, userId: number): Promise<'invited' | 'already-invited' | 'member'> {
+    return this.rooms.inviteToRoom(roomId, userId);
+  }
+
+  roomHistory(roomId: number, userId: number, query: RoomHistoryQuery): Promise<StoredMessage[]> {
+    return this.rooms.roomHistory(roomId, userId, query);
   }
 
   async conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]> {

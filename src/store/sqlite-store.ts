@@ -3,6 +3,9 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChatError } from '../chat/errors';
 import { nameKey } from '../chat/names';
+import { inboxRows } from './room-rows';
+import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, RoomListing, RoomMember, RoomPost, RoomRecord } from './room-store';
+import { SQLITE_ROOM_ENTRY_COLUMNS, SQLITE_ROOM_ENTRY_FROM, SQLITE_ROOMS_SCHEMA, SqliteRooms } from './sqlite-rooms';
 import type {
   AppendResult,
   ConversationQuery,
@@ -16,7 +19,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 5;
+export const SQLITE_SCHEMA_VERSION = 6;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -122,8 +125,10 @@ BEGIN
 END;
 `;
 
+// Version 6: rooms (sqlite-rooms.ts).
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA];
 
 /** How often new messages are added to the full-text index, and how many per transaction at most. */
 const TEXT_INDEX_INTERVAL_MS = 1000;
@@ -229,6 +234,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
   private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
+  private readonly rooms: SqliteRooms;
   private checkpointer: Worker | undefined;
   private readonly indexTextBatch: () => number;
   private textIndexTimer: NodeJS.Timeout | undefined;
@@ -249,6 +255,7 @@ export class SqliteStore implements Store {
     }
     this.stmt = prepareStatements(this.db);
     this.appendBatch = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+    this.rooms = new SqliteRooms(this.db);
     this.indexTextBatch = this.db.transaction(() => {
       const from = this.stmt.textIndexedUpTo.get()!.id;
       const to = this.stmt.textIndexBatchEnd.get(from, TEXT_INDEX_BATCH)!.id;
@@ -409,7 +416,51 @@ export class SqliteStore implements Store {
 
   async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    return guarded('read messages', () => this.stmt.inboxAfter.all(userId, afterSequence, limit));
+    return guarded('read messages', () => inboxRows(this.stmt.inboxAfter.all({ user: userId, after: afterSequence, limit })));
+  }
+
+  async findRoom(name: string): Promise<RoomRecord | undefined> {
+    return guarded('read rooms', () => this.rooms.findRoom(name));
+  }
+
+  async listRooms(userId: number): Promise<RoomListing[]> {
+    return guarded('read rooms', () => this.rooms.listRooms(userId));
+  }
+
+  async roomsOf(userId: number): Promise<RoomRecord[]> {
+    return guarded('read rooms', () => this.rooms.roomsOf(userId));
+  }
+
+  async roomMembers(roomId: number): Promise<RoomMember[]> {
+    return guarded('read rooms', () => this.rooms.roomMembers(roomId));
+  }
+
+  async isRoomMember(roomId: number, userId: number): Promise<boolean> {
+    return guarded('read rooms', () => this.rooms.isRoomMember(roomId, userId));
+  }
+
+  async isInvited(roomId: number, userId: number): Promise<boolean> {
+    return guarded('read rooms', () => this.rooms.isInvited(roomId, userId));
+  }
+
+  async joinRoom(request: JoinRequest): Promise<JoinOutcome> {
+    return guarded('save rooms', () => this.rooms.joinRoom(request));
+  }
+
+  async leaveRoom(roomId: number, userId: number, clientId: string, time: number, kickedBy?: number): Promise<RoomAppendResult> {
+    return guarded('save rooms', () => this.rooms.leaveRoom(roomId, userId, clientId, time, kickedBy));
+  }
+
+  async postToRoom(post: RoomPost): Promise<RoomAppendResult> {
+    return guarded('store messages', () => this.rooms.postToRoom(post));
+  }
+
+  async inviteToRoom(roomId: number, userId: number): Promise<'invited' | 'already-invited' | 'member'> {
+    return guarded('save rooms', () => this.rooms.inviteToRoom(roomId, userId));
+  }
+
+  async roomHistory(roomId: number, userId: number, query: RoomHistoryQuery): Promise<StoredMessage[]> {
+    return guarded('read messages', () => this.rooms.roomHistory(roomId, userId, query));
   }
 
   async conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]> {
@@ -605,9 +656,18 @@ function prepareStatements(db: Database.Database) {
        WHERE messages_text MATCH @query AND m.id = t.rowid AND (m.sender_id = @user OR m.receiver_id = @user)
        ORDER BY m.id DESC LIMIT @limit`,
     ),
-    inboxAfter: db.prepare<[number, number, number], StoredMessage>(
-      `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
-       WHERE m.receiver_id = ? AND m.sequence > ? ORDER BY m.sequence LIMIT ?`,
+    // The one inbox: one-to-one messages and room entries, each side read
+    // in sequence order up to the limit, then merged.
+    inboxAfter: db.prepare<
+      { user: number; after: number; limit: number },
+      StoredMessage & { room: string | null; roomEvent: string | null }
+    >(
+      `SELECT * FROM (SELECT ${MESSAGE_COLUMNS}, NULL AS room, NULL AS roomEvent FROM ${MESSAGE_FROM}
+         WHERE m.receiver_id = @user AND m.sequence > @after ORDER BY m.sequence LIMIT @limit)
+       UNION ALL
+       SELECT * FROM (SELECT ${SQLITE_ROOM_ENTRY_COLUMNS} FROM ${SQLITE_ROOM_ENTRY_FROM}
+         WHERE i.user_id = @user AND i.sequence > @after ORDER BY i.sequence LIMIT @limit)
+       ORDER BY sequence LIMIT @limit`,
     ),
     conversation: db.prepare<{ lo: number; hi: number; before: number; limit: number }, StoredMessage>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}

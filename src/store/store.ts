@@ -43,6 +43,11 @@
  *   more than once.
  */
 
+import type { RoomStore } from './room-store';
+import type { MessageKind, StoredMessage } from './stored-message';
+
+export type { MessageKind, StoredMessage } from './stored-message';
+
 /** A registered user. */
 export interface UserRecord {
   id: number;
@@ -91,9 +96,6 @@ export interface SessionEnd {
   time: number;
 }
 
-/** How a message is meant to be shown: plain text, or an action ("/ME waves"). */
-export type MessageKind = 'text' | 'action';
-
 /** A message to store. The store assigns id and sequence. */
 export interface NewMessage {
   senderId: number;
@@ -104,21 +106,6 @@ export interface NewMessage {
   time: number;
   /** 'text' when absent. */
   kind?: MessageKind;
-}
-
-/** A stored message, with both users' names resolved. */
-export interface StoredMessage {
-  id: number;
-  senderId: number;
-  receiverId: number;
-  sender: string;
-  receiver: string;
-  clientId: string;
-  body: string;
-  time: number;
-  /** Position in the receiver's inbox. */
-  sequence: number;
-  kind: MessageKind;
 }
 
 /** The outcome of appending one message. */
@@ -136,8 +123,8 @@ export interface ConversationQuery {
   limit: number;
 }
 
-/** Storage for users, sessions, messages and delivery positions. */
-export interface Store {
+/** Storage for users, sessions, messages, rooms and delivery positions. */
+export interface Store extends RoomStore {
   /**
    * Returns the user with this name (any case), registering it first (with
    * `passwordHash`, if given) if no such user exists. `created` tells which;
@@ -206,7 +193,10 @@ export interface Store {
    */
   appendMessages(batch: NewMessage[]): Promise<AppendResult[]>;
 
-  /** Messages of the user's inbox with sequence > afterSequence, ascending, at most `limit`. */
+  /**
+   * Messages of the user's inbox with sequence > afterSequence, ascending,
+   * at most `limit`: one-to-one messages and room entries alike.
+   */
   inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]>;
 
   /**

@@ -260,7 +260,7 @@ describe('runPlainClient', function () {
     alice.type('hello?', '/TIME');
     alice.end();
     expect(await alice.exit).to.equal(0);
-    expect(alice.err()).to.include('no conversation open — type /START <name> first');
+    expect(alice.err()).to.include('no conversation open — type /START <name> or /JOIN #room first');
     expect(alice.out()).to.include('server time');
   });
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { isChatError } from '../../src/chat/errors';
+import { roomContract } from './room-contract';
 import type { NewMessage, Store, StoredMessage, UserRecord } from '../../src/store/store';
 
 /** A fresh, empty store for one test, and how to get rid of it. */
@@ -529,6 +530,11 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(next.message.id).to.be.greaterThan(stored[1].message.id);
       });
     });
+
+    roomContract(
+      () => fixture,
+      (reopened) => (store = reopened),
+    );
   });
 }
 

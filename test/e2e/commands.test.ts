@@ -7,7 +7,25 @@ import { removeTempDirs, startTestServer, type TestServer } from '../support/tes
 import { expectStatus } from '../support/expect-status';
 
 /** Every command, in the order /COMMANDS lists them. */
-const ALL_COMMANDS = ['/LOGIN', '/USERS', '/TIME', '/START', '/STOP', '/HISTORY', '/SEARCH', '/COMMANDS', '/PASSWORD', '/QUIT'];
+const ALL_COMMANDS = [
+  '/LOGIN',
+  '/USERS',
+  '/TIME',
+  '/START',
+  '/STOP',
+  '/HISTORY',
+  '/SEARCH',
+  '/JOIN',
+  '/LEAVE',
+  '/ROOMS',
+  '/MEMBERS',
+  '/TOPIC',
+  '/INVITE',
+  '/KICK',
+  '/COMMANDS',
+  '/PASSWORD',
+  '/QUIT',
+];
 
 /** Commands that need a session, each with arguments that would otherwise be valid. */
 const SESSION_COMMANDS = ['/USERS', '/TIME', '/START bob', '/STOP', '/HISTORY bob', '/SEARCH word', '/PASSWORD old-password new-password', '/QUIT'];
@@ -395,7 +413,7 @@ describe('every command against a real server', function () {
       const alice = await loggedIn('alice');
       expect((await expectStatus(alice.command('/HISTORY nobody'), status.NOT_FOUND)).details).to.contain('/USERS');
       expect((await expectStatus(alice.command('/HISTORY'), status.INVALID_ARGUMENT)).details).to.contain(
-        'usage: /HISTORY <name> [count] [before-id]',
+        'usage: /HISTORY <name|#room> [count] [before-id]',
       );
     });
   });
@@ -485,7 +503,7 @@ describe('every command against a real server', function () {
         expect(lines[i].startsWith(`${command.name} ${command.usage}`), lines[i]).to.equal(true);
         expect(lines[i].endsWith(command.summary), lines[i]).to.equal(true);
       });
-      expect(commands.find((c) => c.name === '/HISTORY')!.usage).to.equal('<name> [count] [before-id]');
+      expect(commands.find((c) => c.name === '/HISTORY')!.usage).to.equal('<name|#room> [count] [before-id]');
     });
 
     it('works the same with a token, or with a token the server does not know', async function () {

@@ -81,6 +81,23 @@ describe('Prometheus metrics', function () {
     for (const series of scrape.keys()) expect(/\{.*\}/.exec(series)?.[0] ?? '').to.not.match(/alice|bob|"m\d"/);
   });
 
+  it('counts a room message once as stored, one delivery per member’s stream, and its receipt latency', async () => {
+    await start();
+    const members = await Promise.all(['alice', 'bob', 'carol'].map((name) => wire.user(name)));
+    for (const member of members) await member.command('/JOIN #dev');
+    const streams = members.map((member) => wire.open(member));
+    await Promise.all(streams.map((s) => s.until('the joins', (x) => x.messages.length >= 1)));
+    const before = await scrapeMetrics(endpoint!.address);
+    streams[0].send('#dev', 'to everyone', 'r1');
+    streams[0].send('#dev', 'to everyone', 'r1');
+    await streams[0].until('two receipts', (s) => s.receipts.length === 2);
+    await Promise.all(streams.map((s) => s.until('the message', (x) => x.messages.some((m) => m.body === 'to everyone'))));
+    const scrape = await scrapeMetrics(endpoint!.address);
+    expect(value(scrape, 'tinychat_messages_stored_total') - (before.has('tinychat_messages_stored_total') ? value(before, 'tinychat_messages_stored_total') : 0)).to.equal(1);
+    expect(value(scrape, 'tinychat_messages_delivered_total') - value(before, 'tinychat_messages_delivered_total')).to.equal(3);
+    expect(value(scrape, 'tinychat_receipt_latency_seconds_count') - (before.has('tinychat_receipt_latency_seconds_count') ? value(before, 'tinychat_receipt_latency_seconds_count') : 0)).to.equal(2);
+  });
+
   it('counts a locked-out login apart from a failed one', async () => {
     await start({ limits: { login: { perName: 1, perAddress: 100, windowMs: 60_000 } } });
     await wire.user('alice');

@@ -125,12 +125,19 @@ const poolUser = (poolSize: number) => fc.nat({ max: poolSize - 1 }).map((slot) 
 const userName = (poolSize: number, pairNames: string[]): fc.Arbitrary<Text> =>
   fc.oneof(
     { weight: 3, arbitrary: poolUser(poolSize) },
+    { weight: 2, arbitrary: roomName },
     { weight: 1, arbitrary: fc.constantFrom(...pairNames, ...pairNames.map((n) => n.toUpperCase()), 'nobody-at-all') },
     { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.-]{1,33}$/) },
     { weight: 2, arbitrary: anyText },
   );
 
-const COMMAND_WORDS = ['/LOGIN', '/login', '/USERS', '/TIME', '/time', '/START', '/STOP', '/HISTORY', '/COMMANDS', '/PASSWORD', '/QUIT', '/Quit', 'LOGIN', 'TIME', '/', '//', '/NOPE', '/logın', '/ＴＩＭＥ', '/TIME\u0000'];
+/** Rooms several fuzz users meet in, valid names of new ones, and names that are not valid. */
+const roomName: fc.Arbitrary<Text> = fc.oneof(
+  fc.constantFrom('#general', '#GENERAL', '#fuzz', '#', '##', '#a b', `#${'x'.repeat(33)}`, '#ünï'),
+  fc.stringMatching(/^#[A-Za-z0-9_.-]{1,33}$/),
+);
+
+const COMMAND_WORDS = ['/JOIN', '/join', '/LEAVE', '/ROOMS', '/MEMBERS', '/TOPIC', '/INVITE', '/KICK', '/LOGIN', '/login', '/USERS', '/TIME', '/time', '/START', '/STOP', '/HISTORY', '/COMMANDS', '/PASSWORD', '/QUIT', '/Quit', 'LOGIN', 'TIME', '/', '//', '/NOPE', '/logın', '/ＴＩＭＥ', '/TIME\u0000'];
 const NUMBER_WORDS = ['0', '1', '-1', '20', '200', '201', '999999999999999', '1000000000000000', '1e3', '0x10', '١٢', '9'.repeat(40)];
 
 const argument = (poolSize: number, pairNames: string[], poolPassword: string): fc.Arbitrary<Text> =>
@@ -138,6 +145,7 @@ const argument = (poolSize: number, pairNames: string[], poolPassword: string): 
     { weight: 3, arbitrary: userName(poolSize, pairNames) },
     { weight: 2, arbitrary: fc.oneof(fc.constantFrom(...NUMBER_WORDS), fc.nat().map(String)) },
     { weight: 2, arbitrary: fc.constant(poolPassword) },
+    { weight: 1, arbitrary: fc.constantFrom('private', 'PRIVATE') },
     { weight: 3, arbitrary: anyText },
   );
 
@@ -255,7 +263,7 @@ const rawRequest = (poolSize: number): fc.Arbitrary<RawRequest> =>
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.constantFrom('/LOGIN ', '/START ', '/HISTORY ', '/PASSWORD '), someBytes(poolSize))
+        .tuple(fc.constantFrom('/LOGIN ', '/START ', '/HISTORY ', '/PASSWORD ', '/JOIN ', '/TOPIC #general '), someBytes(poolSize))
         .map(([name, rest]) => ({ line: rest instanceof PoolUser ? rest : Buffer.concat([utf8(name), rest]) })),
     },
     {

@@ -290,3 +290,33 @@ describe('PostgresStore', function () {
     });
   });
 });
+
+describe('PostgresStore rooms migration', function () {
+  it('upgrades a schema from before rooms in place: its inboxes go on where they were, and rooms work', async function () {
+    const schema = freshSchema();
+    try {
+      let store = await open(schema);
+      const ann = (await store.registerUser('ann', 1)).user;
+      const bob = (await store.registerUser('bob', 1)).user;
+      await store.appendMessages([note(ann, bob, 'old', 'from before rooms')]);
+      await store.close();
+      // The schema as the previous version left it: no room tables, version 2.
+      await admin((client) =>
+        client.query(`SET search_path = ${schema}; DROP TABLE room_inbox, room_messages, room_members, rooms; UPDATE schema_version SET version = 2`),
+      );
+
+      store = await open(schema);
+      try {
+        const { result } = await store.joinRoom({ name: '#new', userId: bob.id, createPrivate: false, clientId: 'j', time: 2, limits: { maxMembers: 10, maxRooms: 10 } });
+        expect(result.message.sequence).to.equal(2);
+        expect((await store.inboxAfter(bob.id, 0, 10)).map((m) => m.body || m.roomEvent)).to.deep.equal(['from before rooms', 'joined']);
+      } finally {
+        await store.close();
+      }
+      const rows = await admin((client) => client.query(`SELECT version FROM ${schema}.schema_version`));
+      expect(rows.rows[0].version).to.equal(POSTGRES_SCHEMA_VERSION);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+});

@@ -225,3 +225,36 @@ describe('SqliteStore', function () {
     });
   });
 });
+
+describe('SqliteStore rooms migration', function () {
+  it('upgrades a file from before rooms in place: its inboxes go on where they were, and rooms work', async function () {
+    const dir = makeDir('tinychat-sqlite-');
+    const file = path.join(dir, 'chat.db');
+    try {
+      let store = openSqliteStore(file);
+      const ann = (await store.registerUser('ann', 1)).user;
+      const bob = (await store.registerUser('bob', 1)).user;
+      await store.appendMessages([{ senderId: ann.id, receiverId: bob.id, clientId: 'old', body: 'from before rooms', time: 1 }]);
+      await store.close();
+      // The file as the previous version left it: no room tables, version 4.
+      const raw = new Database(file);
+      raw.exec('DROP TABLE room_inbox; DROP TABLE room_messages; DROP TABLE room_members; DROP TABLE rooms;');
+      raw.pragma('user_version = 4');
+      raw.close();
+
+      store = openSqliteStore(file);
+      try {
+        const { result } = await store.joinRoom({ name: '#new', userId: bob.id, createPrivate: false, clientId: 'j', time: 2, limits: { maxMembers: 10, maxRooms: 10 } });
+        expect(result.message.sequence).to.equal(2);
+        expect((await store.inboxAfter(bob.id, 0, 10)).map((m) => m.body || m.roomEvent)).to.deep.equal(['from before rooms', 'joined']);
+      } finally {
+        await store.close();
+      }
+      const check = new Database(file, { readonly: true });
+      expect(check.pragma('user_version', { simple: true })).to.equal(SQLITE_SCHEMA_VERSION);
+      check.close();
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+});

@@ -1,5 +1,8 @@
 import type { ChatConnection, PendingSend, StateChange } from '../connection';
-import type { CommandResponse, Message } from '../../gen/tinychat/v1/chat';
+import { nameKey } from '../../chat/names';
+import { isRoomName } from '../../chat/room-names';
+import { RoomEvent, type CommandResponse, type Message } from '../../gen/tinychat/v1/chat';
+import { withShownRoom } from '../room-line';
 import { formatClock } from '../format';
 import type { ChatState } from './chat-state';
 import type { Conversation } from './conversation';
@@ -60,7 +63,7 @@ export class ChatController {
     this.state.me = this.connection.user;
     if (this.connection.registeredAccount) this.state.notify(`a new account, ${this.state.me}, was created with the password you gave`, 'info', this.state.home);
     this.state.changed();
-    await Promise.all([this.refreshPeople(), this.run('/COMMANDS', (response) => this.takeCommands(response, false))]);
+    await Promise.all([this.refreshPeople(), this.run('/COMMANDS', (response) => this.takeCommands(response, false)), this.openRooms()]);
   }
 
   /**
@@ -107,6 +110,11 @@ export class ChatController {
         if (typed.args.length === 1) {
           const open = this.state.find(typed.args[0]);
           if (open) this.state.focus(open);
+          // A room is open already when one is a member: nothing to ask.
+          if (isRoomName(typed.args[0])) {
+            if (!open) this.state.notify(`${typed.args[0]} is not open here — /JOIN ${typed.args[0]} joins it`, 'error');
+            return undefined;
+          }
         }
         break;
       case 'COMMANDS':
@@ -114,7 +122,7 @@ export class ChatController {
         this.state.setOverlay({ kind: 'help' });
         break;
     }
-    await this.run(typed.line, (response) => this.show(response));
+    await this.run(withShownRoom(typed.line, this.state.current?.peer), (response) => this.show(response));
     return undefined;
   }
 
@@ -179,6 +187,48 @@ export class ChatController {
     this.state.changed();
   }
 
+  /** Opens every room the user is a member of, in the background, with its latest entries and members. */
+  private async openRooms(): Promise<void> {
+    let response: CommandResponse;
+    try {
+      response = await this.connection.command('/ROOMS');
+    } catch (err) {
+      this.state.notify(`your rooms could not be listed: ${(err as Error).message}`, 'error');
+      return;
+    }
+    if (response.result?.$case !== 'rooms') return;
+    const mine = response.result.rooms.rooms.filter((room) => room.member);
+    await Promise.all(mine.map((room) => this.openRoom(room.name, false)));
+  }
+
+  private async openRoom(name: string, focus: boolean): Promise<void> {
+    const conversation = this.state.open(name, focus);
+    await Promise.all([this.page(conversation, RECENT_PAGE_SIZE, undefined), this.loadMembers(name)]);
+  }
+
+  private async loadMembers(room: string): Promise<void> {
+    try {
+      const response = await this.connection.command(`/MEMBERS ${room}`);
+      if (response.result?.$case === 'roomMembers') this.takeMembers(response.result.roomMembers.room, response.result.roomMembers.members.map((m) => m.name));
+    } catch {
+      // Completion then offers fewer names; the room itself still works.
+    }
+  }
+
+  private takeMembers(room: string, names: string[]): void {
+    this.state.roomMembers.set(nameKey(room), new Set(names));
+    this.state.changed();
+  }
+
+  /** Keeps a room's members current from its joins, leaves and kicks (for completion). */
+  private followMembers(message: Message): void {
+    const members = this.state.roomMembers.get(nameKey(message.room));
+    if (!members) return;
+    if (message.roomEvent === RoomEvent.ROOM_EVENT_JOINED) members.add(message.sender);
+    else if (message.roomEvent === RoomEvent.ROOM_EVENT_LEFT) members.delete(message.sender);
+    else if (message.roomEvent === RoomEvent.ROOM_EVENT_KICKED) members.delete(message.body);
+  }
+
   /** Loads the page before the oldest loaded message of a conversation (PageUp at the top). */
   async loadOlder(conversation: Conversation | undefined = this.state.current): Promise<void> {
     if (!conversation || conversation.loadingOlder || conversation.hasMore === false) return;
@@ -231,6 +281,7 @@ export class ChatController {
   private listen(): void {
     const { connection, state } = this;
     connection.on('message', (message) => {
+      if (message.room) this.followMembers(message);
       const received = state.receive(message);
       if (received.opened) void this.page(received.conversation, RECENT_PAGE_SIZE, undefined);
     });
@@ -257,7 +308,7 @@ export class ChatController {
   private send(body: string, action = false): void {
     const conversation = this.state.current;
     if (!conversation) {
-      this.state.notify('no conversation is open — type /START <name> first (Tab completes names)', 'error');
+      this.state.notify('no conversation is open — type /START <name> or /JOIN #room first (Tab completes names)', 'error');
       return;
     }
     try {
@@ -336,6 +387,36 @@ export class ChatController {
         else this.state.setOverlay({ kind: 'search', words, hits: messages, hasMore, selected: 0 });
         return;
       }
+      case 'roomJoined': {
+        const name = result.roomJoined.room?.name ?? '';
+        void this.openRoom(name, true).then(() => this.state.notify(response.text, 'info', this.state.find(name)));
+        return;
+      }
+      case 'roomHistory': {
+        const { room, messages, hasMore } = result.roomHistory;
+        const conversation = this.state.find(room);
+        if (!conversation) return this.state.notify(response.text);
+        this.mergePage(conversation, messages, hasMore);
+        const word = messages.length === 1 ? 'entry' : 'entries';
+        this.state.notify(messages.length === 0 ? `nothing older in ${room}` : `${messages.length} ${word} loaded`, 'info', conversation);
+        return;
+      }
+      case 'roomMembers':
+        this.takeMembers(result.roomMembers.room, result.roomMembers.members.map((m) => m.name));
+        this.state.notify(response.text);
+        return;
+      case 'roomChanged': {
+        const { room, event } = result.roomChanged;
+        const conversation = this.state.find(room);
+        if (event === RoomEvent.ROOM_EVENT_LEFT && conversation) {
+          this.state.close(conversation);
+          this.state.roomMembers.delete(nameKey(room));
+          this.state.notify(`${response.text} — /JOIN ${room} to come back`);
+          return;
+        }
+        this.state.notify(response.text);
+        return;
+      }
       case 'users':
         return this.takeUsers(response, true);
       case 'commands':
@@ -356,6 +437,7 @@ export class ChatController {
     try {
       const response = await this.connection.command(line);
       if (response.result?.$case === 'history') this.mergePage(conversation, response.result.history.messages, response.result.history.hasMore);
+      if (response.result?.$case === 'roomHistory') this.mergePage(conversation, response.result.roomHistory.messages, response.result.roomHistory.hasMore);
     } catch (err) {
       this.state.notify(`older messages could not be loaded: ${(err as Error).message}`, 'error', conversation);
     }

@@ -5,6 +5,7 @@ import type { FailedSend, SentMessage, StateChange } from '../events';
 import type { CompletionSources } from './completion';
 import { ConnectionStatus } from './connection-status';
 import { Conversation, type Notice } from './conversation';
+import { mentions } from './room-entries';
 import { Roster, type Person, type PersonUpdate } from './roster';
 import type { SecretPrompt } from './secret-input';
 
@@ -107,10 +108,14 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
     return nameKey(message.sender) === nameKey(this.me);
   }
 
-  /** The other person of a message. */
-  peerOf(message: { sender: string; receiver: string }): string {
+  /** The other person of a message, or its room. */
+  peerOf(message: { sender: string; receiver: string; room?: string }): string {
+    if (message.room) return message.room;
     return this.isOwn(message) ? message.receiver : message.sender;
   }
+
+  /** Members of the rooms open here, by room key, for completion (kept by the controller). */
+  readonly roomMembers = new Map<string, Set<string>>();
 
   /** Opens a conversation (or finds the open one, taking `peer`'s spelling) and shows it when `focus`. */
   open(peer: string, focus: boolean): Conversation {
@@ -176,9 +181,14 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
     const peer = this.peerOf(message);
     const existing = this.find(peer);
     const conversation = existing ?? this.open(peer, false);
-    const isNew = conversation.add(message, own);
+    // In a room only a mention rings (and counts apart); a room is busier than a conversation.
+    const mention = !own && message.room !== '' && message.roomEvent === 0 && mentions(message.body, this.me);
+    const isNew = conversation.add(message, own, mention);
     if (isNew && !own && conversation !== this.current) {
       conversation.countUnread(message.id);
+      if (mention) conversation.mentions += 1;
+      if (!message.room || mention) this.emit('bell');
+    } else if (isNew && mention) {
       this.emit('bell');
     }
     this.changed();
@@ -287,7 +297,11 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   completionSources(): CompletionSources {
     return {
       commands: this.commands.map((command) => command.name),
-      names: [...this.roster.names(), ...this.tabs.map((conversation) => conversation.peer)],
+      names: [
+        ...this.roster.names(),
+        ...this.tabs.map((conversation) => conversation.peer),
+        ...[...this.roomMembers.values()].flatMap((members) => [...members]),
+      ],
     };
   }
 

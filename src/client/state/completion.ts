@@ -4,7 +4,7 @@ import { nameKey } from '../../chat/names';
 export interface CompletionSources {
   /** Command names with their slash, e.g. "/START". */
   commands: readonly string[];
-  /** User names in their registered spelling. */
+  /** User names in their registered spelling, and room names with their "#". */
   names: readonly string[];
 }
 
@@ -18,8 +18,8 @@ export interface Completed {
   index: number;
 }
 
-/** Commands whose first argument is a user name. */
-const NAME_ARGUMENT = new Set(['/START', '/HISTORY']);
+/** Commands whose first argument is a user or room name. */
+const NAME_ARGUMENT = new Set(['/START', '/HISTORY', '/JOIN', '/LEAVE', '/MEMBERS', '/INVITE', '/KICK']);
 
 interface Cycle {
   base: string;
@@ -86,6 +86,13 @@ export class Completer {
       // An empty word completes only where a name is expected: "/START ".
       const words = base.trim().split(/\s+/);
       if (words.length !== 1 || !NAME_ARGUMENT.has(words[0].toUpperCase())) return [];
+    }
+    // "@bo" completes to a mention of a person, never of a room.
+    if (word.startsWith('@')) {
+      const typed = nameKey(word.slice(1));
+      return uniqueSorted(sources.names)
+        .filter((name) => !name.startsWith('#') && nameKey(name).startsWith(typed))
+        .map((name) => `@${name}`);
     }
     const typed = nameKey(word);
     return uniqueSorted(sources.names).filter((name) => nameKey(name).startsWith(typed));

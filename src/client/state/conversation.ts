@@ -1,6 +1,7 @@
 import { nameKey } from '../../chat/names';
 import { MessageKind, type Message } from '../../gen/tinychat/v1/chat';
 import type { SentMessage } from '../events';
+import { roomEntryShown } from './room-entries';
 
 /** Where an own message is: typed but not yet stored, stored, or refused by the server. */
 export type Delivery = 'pending' | 'sent' | 'failed';
@@ -24,6 +25,8 @@ export interface ChatMessage {
   delivery: Delivery;
   /** Why the server refused it, for 'failed'. */
   failure?: string;
+  /** True when someone else's message mentions the reader (@name): highlighted. */
+  mention?: boolean;
 }
 
 /** A line from the client itself: an answer to a command, an error, a change of presence. */
@@ -68,6 +71,8 @@ export class Conversation {
   peer: string;
   /** Messages from the peer that arrived while another conversation was shown. */
   unread = 0;
+  /** Of those, the ones that mention the reader (counted apart, in rooms). */
+  mentions = 0;
   /** Whether the server has older messages than the oldest loaded; undefined until it said. */
   hasMore: boolean | undefined;
   /** True while an older page is being fetched. */
@@ -119,6 +124,7 @@ export class Conversation {
   markRead(): void {
     if (this.unread > 0) this.markerId = this.firstUnreadId;
     this.unread = 0;
+    this.mentions = 0;
     this.firstUnreadId = undefined;
   }
 
@@ -158,20 +164,22 @@ export class Conversation {
     return this.byId.has(id);
   }
 
-  /** Adds a stored message; false when it is already shown. */
-  add(message: Message, own: boolean): boolean {
+  /** Adds a stored message (a room entry reads as roomEntryShown says); false when it is already shown. */
+  add(message: Message, own: boolean, mention = false): boolean {
     if (this.byId.has(message.id)) return false;
+    const shown = message.room ? roomEntryShown(message) : { body: message.body, action: message.kind === MessageKind.MESSAGE_KIND_ACTION };
     const entry: ChatMessage = {
       kind: 'message',
       key: `m:${message.id}`,
       id: message.id,
       sender: message.sender,
       receiver: message.receiver,
-      body: message.body,
-      action: message.kind === MessageKind.MESSAGE_KIND_ACTION,
+      body: shown.body,
+      action: shown.action,
       time: message.time ?? new Date(),
       own,
       delivery: 'sent',
+      ...(mention ? { mention } : {}),
     };
     const slot: Slot = { entry, order: message.id, rank: 0, seq: nextSeq++ };
     this.byId.set(message.id, slot);

@@ -5,7 +5,8 @@ import type { Theme } from './theme';
 
 /**
  * The sidebar, `height` rows of `width` columns: the open conversations
- * (number for Alt-1…9, presence dot, unread count; the one shown
+ * and rooms (number for Alt-1…9, presence dot for a person, unread count,
+ * and in a room the messages that mention the reader as `@N`; the one shown
  * highlighted), then the people with online/offline dots, online first.
  * When the people do not fit, the last row says how many are left out.
  */
@@ -20,10 +21,15 @@ export function layoutSidebar(state: ChatState, width: number, height: number, t
   state.conversations.forEach((conversation, i) => {
     const selected = conversation === current;
     const person = state.roster.get(conversation.peer);
-    const dot = person?.online ? seg('●', selected ? undefined : theme.online) : seg('○', selected ? undefined : theme.offline);
+    const room = conversation.peer.startsWith('#');
+    const dot = room ? seg(' ') : person?.online ? seg('●', selected ? undefined : theme.online) : seg('○', selected ? undefined : theme.offline);
     const number = i < 9 ? `${i + 1}` : ' ';
     const left: StyledLine = [seg(`${number} `), dot, seg(` ${conversation.peer}`)];
-    const right: StyledLine = conversation.unread > 0 ? [seg(` ${conversation.unread > 99 ? '99+' : conversation.unread} `, theme.badge)] : [];
+    const count = (n: number) => (n > 99 ? '99+' : `${n}`);
+    const right: StyledLine = [
+      ...(conversation.mentions > 0 ? [seg(` @${count(conversation.mentions)} `, theme.mention)] : []),
+      ...(conversation.unread > 0 ? [seg(` ${count(conversation.unread)} `, theme.badge)] : []),
+    ];
     const line = [seg(' '), ...spread(left, right, inner)];
     rows.push(selected ? line.map((part) => ({ ...part, style: { ...theme.selected, ...part.style } })) : line);
   });

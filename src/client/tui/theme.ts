@@ -19,6 +19,8 @@ export interface Theme {
   selected: Style;
   /** Unread counts. */
   badge: Style;
+  /** Messages that mention the reader, and their count in the sidebar. */
+  mention: Style;
   /** The status bar and its connection part, by tone. */
   bar: Style;
   barOk: Style;
@@ -57,6 +59,7 @@ export function makeTheme(colors: number): Theme {
     sent: { fg: 'green' },
     selected: { inverse: true, bold: true },
     badge: { fg: 'black', bg: 'yellow', bold: true },
+    mention: { fg: 'white', bg: rich ? 'magenta' : 'red', bold: true },
     bar: { fg: 'white', bg: 'blue' },
     barOk: { fg: 'black', bg: 'green' },
     barBusy: { fg: 'black', bg: 'yellow' },

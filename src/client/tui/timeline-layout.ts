@@ -98,7 +98,7 @@ export function layoutTimeline(conversation: Conversation, options: TimelineLayo
     const body = entry.action ? `* ${entry.sender} ${entry.body}` : entry.body;
     wrapAll(bodyLines(body), width - indent).forEach((text, i) => {
       const start = i === 0 ? [time, seg(' '), mark, seg(' '), name, seg('  ')] : [seg(' '.repeat(indent))];
-      lines.push({ line: [...start, seg(text, entry.action ? nameStyle : undefined)], key: entry.key });
+      lines.push({ line: [...start, seg(text, entry.mention ? theme.mention : entry.action ? nameStyle : undefined)], key: entry.key });
     });
     if (entry.delivery === 'failed') {
       const why = `not sent: ${printable(entry.failure ?? 'refused by the server')} — press Up to get the text back`;

@@ -253,7 +253,7 @@ describe('ChatController', function () {
     const said = notices(alice.state.home.entries());
     expect(said.slice(-2)).to.deep.equal([
       'no conversation is open — /START <name> opens one',
-      'no conversation is open — type /START <name> first (Tab completes names)',
+      'no conversation is open — type /START <name> or /JOIN #room first (Tab completes names)',
     ]);
   });
 

@@ -236,7 +236,7 @@ describe('the full-screen client on an in-memory terminal', function () {
     await alice.see('Welcome to TinyChat, alice.');
     alice.type('\x1bOP');
     await alice.see('Help — Esc closes');
-    await alice.see('/HISTORY <name> [count] [before-id]');
+    await alice.see('/HISTORY <name|#room> [count] [before-id]');
     alice.type('\x1b');
     await eventually('the help gone', () => !screenText(alice.screen).includes('Help — Esc closes'));
     alice.type('/USERS\r');

@@ -33,6 +33,73 @@ import { Timestamp } from "../../google/protobuf/timestamp";
  */
 
 /**
+ * RoomEvent says what an entry of a room's log records. Every member sees
+ * each event once, in its place among the room's messages.
+ */
+export enum RoomEvent {
+  /** ROOM_EVENT_UNSPECIFIED - A message (or not a room entry). */
+  ROOM_EVENT_UNSPECIFIED = 0,
+  /** ROOM_EVENT_JOINED - The sender joined the room (their own first entry of it). */
+  ROOM_EVENT_JOINED = 1,
+  /** ROOM_EVENT_LEFT - The sender left the room (their last entry of it). */
+  ROOM_EVENT_LEFT = 2,
+  /** ROOM_EVENT_KICKED - The sender (the owner) removed the member named in body. */
+  ROOM_EVENT_KICKED = 3,
+  /** ROOM_EVENT_TOPIC - The sender set the room's topic to body (empty: cleared). */
+  ROOM_EVENT_TOPIC = 4,
+  /** ROOM_EVENT_INVITED - The sender invited the user named in body (only in RoomChanged). */
+  ROOM_EVENT_INVITED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function roomEventFromJSON(object: any): RoomEvent {
+  switch (object) {
+    case 0:
+    case "ROOM_EVENT_UNSPECIFIED":
+      return RoomEvent.ROOM_EVENT_UNSPECIFIED;
+    case 1:
+    case "ROOM_EVENT_JOINED":
+      return RoomEvent.ROOM_EVENT_JOINED;
+    case 2:
+    case "ROOM_EVENT_LEFT":
+      return RoomEvent.ROOM_EVENT_LEFT;
+    case 3:
+    case "ROOM_EVENT_KICKED":
+      return RoomEvent.ROOM_EVENT_KICKED;
+    case 4:
+    case "ROOM_EVENT_TOPIC":
+      return RoomEvent.ROOM_EVENT_TOPIC;
+    case 5:
+    case "ROOM_EVENT_INVITED":
+      return RoomEvent.ROOM_EVENT_INVITED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RoomEvent.UNRECOGNIZED;
+  }
+}
+
+export function roomEventToJSON(object: RoomEvent): string {
+  switch (object) {
+    case RoomEvent.ROOM_EVENT_UNSPECIFIED:
+      return "ROOM_EVENT_UNSPECIFIED";
+    case RoomEvent.ROOM_EVENT_JOINED:
+      return "ROOM_EVENT_JOINED";
+    case RoomEvent.ROOM_EVENT_LEFT:
+      return "ROOM_EVENT_LEFT";
+    case RoomEvent.ROOM_EVENT_KICKED:
+      return "ROOM_EVENT_KICKED";
+    case RoomEvent.ROOM_EVENT_TOPIC:
+      return "ROOM_EVENT_TOPIC";
+    case RoomEvent.ROOM_EVENT_INVITED:
+      return "ROOM_EVENT_INVITED";
+    case RoomEvent.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
  * MessageKind says how a message is meant to be shown. A client that does not
  * know a kind shows the body as a plain message.
  */
@@ -99,6 +166,17 @@ export interface Message {
   sequence: number;
   /** How the message is meant to be shown; unset is a plain message. */
   kind: MessageKind;
+  /**
+   * Set for an entry of a room (a message, a join, a leave, …): the room's
+   * name with its "#". The entry is in the receiver's inbox like any other
+   * message (receiver is the member, sequence their inbox position), and id
+   * is the entry's id in the room: ids of room entries and of one-to-one
+   * messages are counted apart, and within a room they increase in the
+   * room's order.
+   */
+  room: string;
+  /** For a room entry, what it records; unset for a message. */
+  roomEvent: RoomEvent;
 }
 
 /**
@@ -193,7 +271,104 @@ export interface CommandResponse {
     | //
     /** /SEARCH: the caller's messages that contain every word. */
     { $case: "search"; search: SearchResults }
+    | //
+    /** /JOIN: the room joined (and whether this join created it). */
+    { $case: "roomJoined"; roomJoined: RoomJoined }
+    | //
+    /** /ROOMS: the rooms the caller is in or may join. */
+    { $case: "rooms"; rooms: RoomList }
+    | //
+    /** /MEMBERS: who is in a room. */
+    { $case: "roomMembers"; roomMembers: RoomMembers }
+    | //
+    /** /HISTORY #name: one page of a room, as the caller saw it. */
+    { $case: "roomHistory"; roomHistory: RoomHistoryPage }
+    | //
+    /** /LEAVE, /KICK, /TOPIC, /INVITE: what changed. */
+    { $case: "roomChanged"; roomChanged: RoomChanged }
     | undefined;
+}
+
+/** RoomInfo describes one room. */
+export interface RoomInfo {
+  /** The name with its "#", in the spelling it was created with. */
+  name: string;
+  /** The user who created it; only they can /KICK. */
+  owner: string;
+  /** True when only invited users can join. */
+  private: boolean;
+  /** The topic; empty when none is set. */
+  topic: string;
+  /** How many members it has. */
+  memberCount: number;
+  /** True when the caller is a member. */
+  member: boolean;
+  /** True when the caller holds an invitation not used yet. */
+  invited: boolean;
+}
+
+/**
+ * RoomJoined is the result of /JOIN. The join itself arrives on the stream
+ * as the caller's first entry of the room.
+ */
+export interface RoomJoined {
+  /** The room, with the caller counted. */
+  room?:
+    | RoomInfo
+    | undefined;
+  /** True when this join created the room (the caller owns it). */
+  created: boolean;
+}
+
+/** RoomList is the result of /ROOMS. */
+export interface RoomList {
+  /** Public rooms, and private ones the caller is in or invited to, by name. */
+  rooms: RoomInfo[];
+}
+
+/** RoomMembers is the result of /MEMBERS. */
+export interface RoomMembers {
+  /** The room's name. */
+  room: string;
+  /** Its members, by name. */
+  members: RoomMember[];
+}
+
+/** RoomMember is one member of a room. */
+export interface RoomMember {
+  /** The member's name. */
+  name: string;
+  /** True while they hold a Converse stream. */
+  online: boolean;
+  /** True for the room's owner. */
+  owner: boolean;
+}
+
+/**
+ * RoomHistoryPage is one page of a room's entries from /HISTORY #name: the
+ * entries the caller received, so nothing from before they joined.
+ */
+export interface RoomHistoryPage {
+  /** The room's name. */
+  room: string;
+  /** Entries oldest first. */
+  messages: Message[];
+  /** True when older entries exist. */
+  hasMore: boolean;
+  /** Pass this as before-id to get the next older page; 0 when none. */
+  nextBeforeId: number;
+}
+
+/** RoomChanged is the result of a command that changed a room. */
+export interface RoomChanged {
+  /** The room's name. */
+  room: string;
+  /** What changed: LEFT (/LEAVE), KICKED (/KICK), TOPIC (/TOPIC), INVITED (/INVITE). */
+  event: RoomEvent;
+  /** The member left, kicked or invited. */
+  user: string;
+  /** For TOPIC, the new topic. */
+  topic: string;
 }
 
 /** SearchResults is the result of /SEARCH. */
@@ -334,8 +509,11 @@ export interface SendMessage {
    */
   clientId: string;
   /**
-   * Name of the receiving user. When empty, the conversation opened with
-   * /START in the same session is used.
+   * Name of the receiving user, or of a room the sender is a member of
+   * ("#general"). When empty, the conversation opened with /START in the
+   * same session is used. A room message goes to every member (the sender
+   * too: it arrives in their inbox like the others') and its Receipt names
+   * the room as receiver, with the sender's own sequence.
    */
   receiver: string;
   /** The text: 1 to 4096 bytes of UTF-8. */
@@ -454,7 +632,7 @@ export interface FrameError {
 }
 
 function createBaseMessage(): Message {
-  return { sender: "", receiver: "", body: "", time: undefined, id: 0, sequence: 0, kind: 0 };
+  return { sender: "", receiver: "", body: "", time: undefined, id: 0, sequence: 0, kind: 0, room: "", roomEvent: 0 };
 }
 
 export const Message: MessageFns<Message> = {
@@ -479,6 +657,12 @@ export const Message: MessageFns<Message> = {
     }
     if (message.kind !== 0) {
       writer.uint32(56).int32(message.kind);
+    }
+    if (message.room !== "") {
+      writer.uint32(66).string(message.room);
+    }
+    if (message.roomEvent !== 0) {
+      writer.uint32(72).int32(message.roomEvent);
     }
     return writer;
   },
@@ -552,6 +736,22 @@ export const Message: MessageFns<Message> = {
             message.kind = reader.int32() as any;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.room = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.roomEvent = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -573,6 +773,12 @@ export const Message: MessageFns<Message> = {
       id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
       kind: isSet(object.kind) ? messageKindFromJSON(object.kind) : 0,
+      room: isSet(object.room) ? globalThis.String(object.room) : "",
+      roomEvent: isSet(object.roomEvent)
+        ? roomEventFromJSON(object.roomEvent)
+        : isSet(object.room_event)
+        ? roomEventFromJSON(object.room_event)
+        : 0,
     };
   },
 
@@ -599,6 +805,12 @@ export const Message: MessageFns<Message> = {
     if (message.kind !== 0) {
       obj.kind = messageKindToJSON(message.kind);
     }
+    if (message.room !== "") {
+      obj.room = message.room;
+    }
+    if (message.roomEvent !== 0) {
+      obj.roomEvent = roomEventToJSON(message.roomEvent);
+    }
     return obj;
   },
 
@@ -614,6 +826,8 @@ export const Message: MessageFns<Message> = {
     message.id = object.id ?? 0;
     message.sequence = object.sequence ?? 0;
     message.kind = object.kind ?? 0;
+    message.room = object.room ?? "";
+    message.roomEvent = object.roomEvent ?? 0;
     return message;
   },
 };
@@ -864,6 +1078,21 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       case "search":
         SearchResults.encode(message.result.search, writer.uint32(90).fork()).join();
         break;
+      case "roomJoined":
+        RoomJoined.encode(message.result.roomJoined, writer.uint32(114).fork()).join();
+        break;
+      case "rooms":
+        RoomList.encode(message.result.rooms, writer.uint32(122).fork()).join();
+        break;
+      case "roomMembers":
+        RoomMembers.encode(message.result.roomMembers, writer.uint32(130).fork()).join();
+        break;
+      case "roomHistory":
+        RoomHistoryPage.encode(message.result.roomHistory, writer.uint32(138).fork()).join();
+        break;
+      case "roomChanged":
+        RoomChanged.encode(message.result.roomChanged, writer.uint32(146).fork()).join();
+        break;
     }
     return writer;
   },
@@ -972,6 +1201,46 @@ export const CommandResponse: MessageFns<CommandResponse> = {
             message.result = { $case: "search", search: SearchResults.decode(reader, reader.uint32()) };
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.result = { $case: "roomJoined", roomJoined: RoomJoined.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.result = { $case: "rooms", rooms: RoomList.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.result = { $case: "roomMembers", roomMembers: RoomMembers.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.result = { $case: "roomHistory", roomHistory: RoomHistoryPage.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.result = { $case: "roomChanged", roomChanged: RoomChanged.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1011,6 +1280,24 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         ? { $case: "passwordChanged", passwordChanged: PasswordChanged.fromJSON(object.password_changed) }
         : isSet(object.search)
         ? { $case: "search", search: SearchResults.fromJSON(object.search) }
+        : isSet(object.roomJoined)
+        ? { $case: "roomJoined", roomJoined: RoomJoined.fromJSON(object.roomJoined) }
+        : isSet(object.room_joined)
+        ? { $case: "roomJoined", roomJoined: RoomJoined.fromJSON(object.room_joined) }
+        : isSet(object.rooms)
+        ? { $case: "rooms", rooms: RoomList.fromJSON(object.rooms) }
+        : isSet(object.roomMembers)
+        ? { $case: "roomMembers", roomMembers: RoomMembers.fromJSON(object.roomMembers) }
+        : isSet(object.room_members)
+        ? { $case: "roomMembers", roomMembers: RoomMembers.fromJSON(object.room_members) }
+        : isSet(object.roomHistory)
+        ? { $case: "roomHistory", roomHistory: RoomHistoryPage.fromJSON(object.roomHistory) }
+        : isSet(object.room_history)
+        ? { $case: "roomHistory", roomHistory: RoomHistoryPage.fromJSON(object.room_history) }
+        : isSet(object.roomChanged)
+        ? { $case: "roomChanged", roomChanged: RoomChanged.fromJSON(object.roomChanged) }
+        : isSet(object.room_changed)
+        ? { $case: "roomChanged", roomChanged: RoomChanged.fromJSON(object.room_changed) }
         : undefined,
     };
   },
@@ -1040,6 +1327,16 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       obj.passwordChanged = PasswordChanged.toJSON(message.result.passwordChanged);
     } else if (message.result?.$case === "search") {
       obj.search = SearchResults.toJSON(message.result.search);
+    } else if (message.result?.$case === "roomJoined") {
+      obj.roomJoined = RoomJoined.toJSON(message.result.roomJoined);
+    } else if (message.result?.$case === "rooms") {
+      obj.rooms = RoomList.toJSON(message.result.rooms);
+    } else if (message.result?.$case === "roomMembers") {
+      obj.roomMembers = RoomMembers.toJSON(message.result.roomMembers);
+    } else if (message.result?.$case === "roomHistory") {
+      obj.roomHistory = RoomHistoryPage.toJSON(message.result.roomHistory);
+    } else if (message.result?.$case === "roomChanged") {
+      obj.roomChanged = RoomChanged.toJSON(message.result.roomChanged);
     }
     return obj;
   },
@@ -1117,7 +1414,789 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         }
         break;
       }
+      case "roomJoined": {
+        if (object.result?.roomJoined !== undefined && object.result?.roomJoined !== null) {
+          message.result = { $case: "roomJoined", roomJoined: RoomJoined.fromPartial(object.result.roomJoined) };
+        }
+        break;
+      }
+      case "rooms": {
+        if (object.result?.rooms !== undefined && object.result?.rooms !== null) {
+          message.result = { $case: "rooms", rooms: RoomList.fromPartial(object.result.rooms) };
+        }
+        break;
+      }
+      case "roomMembers": {
+        if (object.result?.roomMembers !== undefined && object.result?.roomMembers !== null) {
+          message.result = { $case: "roomMembers", roomMembers: RoomMembers.fromPartial(object.result.roomMembers) };
+        }
+        break;
+      }
+      case "roomHistory": {
+        if (object.result?.roomHistory !== undefined && object.result?.roomHistory !== null) {
+          message.result = {
+            $case: "roomHistory",
+            roomHistory: RoomHistoryPage.fromPartial(object.result.roomHistory),
+          };
+        }
+        break;
+      }
+      case "roomChanged": {
+        if (object.result?.roomChanged !== undefined && object.result?.roomChanged !== null) {
+          message.result = { $case: "roomChanged", roomChanged: RoomChanged.fromPartial(object.result.roomChanged) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseRoomInfo(): RoomInfo {
+  return { name: "", owner: "", private: false, topic: "", memberCount: 0, member: false, invited: false };
+}
+
+export const RoomInfo: MessageFns<RoomInfo> = {
+  encode(message: RoomInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.owner !== "") {
+      writer.uint32(18).string(message.owner);
+    }
+    if (message.private !== false) {
+      writer.uint32(24).bool(message.private);
+    }
+    if (message.topic !== "") {
+      writer.uint32(34).string(message.topic);
+    }
+    if (message.memberCount !== 0) {
+      writer.uint32(40).uint32(message.memberCount);
+    }
+    if (message.member !== false) {
+      writer.uint32(48).bool(message.member);
+    }
+    if (message.invited !== false) {
+      writer.uint32(56).bool(message.invited);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.private = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.memberCount = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.member = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.invited = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      private: isSet(object.private) ? globalThis.Boolean(object.private) : false,
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+      memberCount: isSet(object.memberCount)
+        ? globalThis.Number(object.memberCount)
+        : isSet(object.member_count)
+        ? globalThis.Number(object.member_count)
+        : 0,
+      member: isSet(object.member) ? globalThis.Boolean(object.member) : false,
+      invited: isSet(object.invited) ? globalThis.Boolean(object.invited) : false,
+    };
+  },
+
+  toJSON(message: RoomInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.private !== false) {
+      obj.private = message.private;
+    }
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
+    if (message.memberCount !== 0) {
+      obj.memberCount = Math.round(message.memberCount);
+    }
+    if (message.member !== false) {
+      obj.member = message.member;
+    }
+    if (message.invited !== false) {
+      obj.invited = message.invited;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomInfo>, I>>(base?: I): RoomInfo {
+    return RoomInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomInfo>, I>>(object: I): RoomInfo {
+    const message = createBaseRoomInfo();
+    message.name = object.name ?? "";
+    message.owner = object.owner ?? "";
+    message.private = object.private ?? false;
+    message.topic = object.topic ?? "";
+    message.memberCount = object.memberCount ?? 0;
+    message.member = object.member ?? false;
+    message.invited = object.invited ?? false;
+    return message;
+  },
+};
+
+function createBaseRoomJoined(): RoomJoined {
+  return { room: undefined, created: false };
+}
+
+export const RoomJoined: MessageFns<RoomJoined> = {
+  encode(message: RoomJoined, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== undefined) {
+      RoomInfo.encode(message.room, writer.uint32(10).fork()).join();
+    }
+    if (message.created !== false) {
+      writer.uint32(16).bool(message.created);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomJoined {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomJoined();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = RoomInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomJoined {
+    return {
+      room: isSet(object.room) ? RoomInfo.fromJSON(object.room) : undefined,
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+    };
+  },
+
+  toJSON(message: RoomJoined): unknown {
+    const obj: any = {};
+    if (message.room !== undefined) {
+      obj.room = RoomInfo.toJSON(message.room);
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomJoined>, I>>(base?: I): RoomJoined {
+    return RoomJoined.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomJoined>, I>>(object: I): RoomJoined {
+    const message = createBaseRoomJoined();
+    message.room = (object.room !== undefined && object.room !== null) ? RoomInfo.fromPartial(object.room) : undefined;
+    message.created = object.created ?? false;
+    return message;
+  },
+};
+
+function createBaseRoomList(): RoomList {
+  return { rooms: [] };
+}
+
+export const RoomList: MessageFns<RoomList> = {
+  encode(message: RoomList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rooms) {
+      RoomInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rooms.push(RoomInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomList {
+    return { rooms: globalThis.Array.isArray(object?.rooms) ? object.rooms.map((e: any) => RoomInfo.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: RoomList): unknown {
+    const obj: any = {};
+    if (message.rooms?.length) {
+      obj.rooms = message.rooms.map((e) => RoomInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomList>, I>>(base?: I): RoomList {
+    return RoomList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomList>, I>>(object: I): RoomList {
+    const message = createBaseRoomList();
+    message.rooms = object.rooms?.map((e) => RoomInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRoomMembers(): RoomMembers {
+  return { room: "", members: [] };
+}
+
+export const RoomMembers: MessageFns<RoomMembers> = {
+  encode(message: RoomMembers, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== "") {
+      writer.uint32(10).string(message.room);
+    }
+    for (const v of message.members) {
+      RoomMember.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomMembers {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomMembers();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.members.push(RoomMember.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomMembers {
+    return {
+      room: isSet(object.room) ? globalThis.String(object.room) : "",
+      members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => RoomMember.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RoomMembers): unknown {
+    const obj: any = {};
+    if (message.room !== "") {
+      obj.room = message.room;
+    }
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => RoomMember.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomMembers>, I>>(base?: I): RoomMembers {
+    return RoomMembers.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomMembers>, I>>(object: I): RoomMembers {
+    const message = createBaseRoomMembers();
+    message.room = object.room ?? "";
+    message.members = object.members?.map((e) => RoomMember.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRoomMember(): RoomMember {
+  return { name: "", online: false, owner: false };
+}
+
+export const RoomMember: MessageFns<RoomMember> = {
+  encode(message: RoomMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.online !== false) {
+      writer.uint32(16).bool(message.online);
+    }
+    if (message.owner !== false) {
+      writer.uint32(24).bool(message.owner);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.online = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.owner = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomMember {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      online: isSet(object.online) ? globalThis.Boolean(object.online) : false,
+      owner: isSet(object.owner) ? globalThis.Boolean(object.owner) : false,
+    };
+  },
+
+  toJSON(message: RoomMember): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.online !== false) {
+      obj.online = message.online;
+    }
+    if (message.owner !== false) {
+      obj.owner = message.owner;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomMember>, I>>(base?: I): RoomMember {
+    return RoomMember.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomMember>, I>>(object: I): RoomMember {
+    const message = createBaseRoomMember();
+    message.name = object.name ?? "";
+    message.online = object.online ?? false;
+    message.owner = object.owner ?? false;
+    return message;
+  },
+};
+
+function createBaseRoomHistoryPage(): RoomHistoryPage {
+  return { room: "", messages: [], hasMore: false, nextBeforeId: 0 };
+}
+
+export const RoomHistoryPage: MessageFns<RoomHistoryPage> = {
+  encode(message: RoomHistoryPage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== "") {
+      writer.uint32(10).string(message.room);
+    }
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.hasMore !== false) {
+      writer.uint32(24).bool(message.hasMore);
+    }
+    if (message.nextBeforeId !== 0) {
+      writer.uint32(32).uint64(message.nextBeforeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomHistoryPage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomHistoryPage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hasMore = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.nextBeforeId = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomHistoryPage {
+    return {
+      room: isSet(object.room) ? globalThis.String(object.room) : "",
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => Message.fromJSON(e)) : [],
+      hasMore: isSet(object.hasMore)
+        ? globalThis.Boolean(object.hasMore)
+        : isSet(object.has_more)
+        ? globalThis.Boolean(object.has_more)
+        : false,
+      nextBeforeId: isSet(object.nextBeforeId)
+        ? globalThis.Number(object.nextBeforeId)
+        : isSet(object.next_before_id)
+        ? globalThis.Number(object.next_before_id)
+        : 0,
+    };
+  },
+
+  toJSON(message: RoomHistoryPage): unknown {
+    const obj: any = {};
+    if (message.room !== "") {
+      obj.room = message.room;
+    }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => Message.toJSON(e));
+    }
+    if (message.hasMore !== false) {
+      obj.hasMore = message.hasMore;
+    }
+    if (message.nextBeforeId !== 0) {
+      obj.nextBeforeId = Math.round(message.nextBeforeId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomHistoryPage>, I>>(base?: I): RoomHistoryPage {
+    return RoomHistoryPage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomHistoryPage>, I>>(object: I): RoomHistoryPage {
+    const message = createBaseRoomHistoryPage();
+    message.room = object.room ?? "";
+    message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.hasMore = object.hasMore ?? false;
+    message.nextBeforeId = object.nextBeforeId ?? 0;
+    return message;
+  },
+};
+
+function createBaseRoomChanged(): RoomChanged {
+  return { room: "", event: 0, user: "", topic: "" };
+}
+
+export const RoomChanged: MessageFns<RoomChanged> = {
+  encode(message: RoomChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== "") {
+      writer.uint32(10).string(message.room);
+    }
+    if (message.event !== 0) {
+      writer.uint32(16).int32(message.event);
+    }
+    if (message.user !== "") {
+      writer.uint32(26).string(message.user);
+    }
+    if (message.topic !== "") {
+      writer.uint32(34).string(message.topic);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.event = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomChanged {
+    return {
+      room: isSet(object.room) ? globalThis.String(object.room) : "",
+      event: isSet(object.event) ? roomEventFromJSON(object.event) : 0,
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+    };
+  },
+
+  toJSON(message: RoomChanged): unknown {
+    const obj: any = {};
+    if (message.room !== "") {
+      obj.room = message.room;
+    }
+    if (message.event !== 0) {
+      obj.event = roomEventToJSON(message.event);
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomChanged>, I>>(base?: I): RoomChanged {
+    return RoomChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomChanged>, I>>(object: I): RoomChanged {
+    const message = createBaseRoomChanged();
+    message.room = object.room ?? "";
+    message.event = object.event ?? 0;
+    message.user = object.user ?? "";
+    message.topic = object.topic ?? "";
     return message;
   },
 };
@@ -3274,10 +4353,12 @@ export const ChatService = {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
-   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
-   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
-   * failed logins). Each error's message says what to do next. When waiting
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user, no
+   * such room, or a private room the caller is neither in nor invited to),
+   * UNAUTHENTICATED (missing, unknown or expired token), PERMISSION_DENIED
+   * (a room command by someone not in the room, /KICK by anyone but the
+   * owner), FAILED_PRECONDITION (e.g. /STOP with no open conversation),
+   * RESOURCE_EXHAUSTED (too many failed logins, a room full, too many rooms). Each error's message says what to do next. When waiting
    * helps, the status carries the trailing metadata entry
    * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
@@ -3323,10 +4404,12 @@ export interface ChatServer extends UntypedServiceImplementation {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
-   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
-   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
-   * failed logins). Each error's message says what to do next. When waiting
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user, no
+   * such room, or a private room the caller is neither in nor invited to),
+   * UNAUTHENTICATED (missing, unknown or expired token), PERMISSION_DENIED
+   * (a room command by someone not in the room, /KICK by anyone but the
+   * owner), FAILED_PRECONDITION (e.g. /STOP with no open conversation),
+   * RESOURCE_EXHAUSTED (too many failed logins, a room full, too many rooms). Each error's message says what to do next. When waiting
    * helps, the status carries the trailing metadata entry
    * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
@@ -3356,10 +4439,12 @@ export interface ChatClient extends Client {
    * response carries a human-readable text and a typed result.
    *
    * Errors: INVALID_ARGUMENT (unknown command, missing or malformed
-   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user),
-   * UNAUTHENTICATED (missing, unknown or expired token), FAILED_PRECONDITION
-   * (e.g. /STOP with no open conversation), RESOURCE_EXHAUSTED (too many
-   * failed logins). Each error's message says what to do next. When waiting
+   * argument, a string that is not valid UTF-8), NOT_FOUND (no such user, no
+   * such room, or a private room the caller is neither in nor invited to),
+   * UNAUTHENTICATED (missing, unknown or expired token), PERMISSION_DENIED
+   * (a room command by someone not in the room, /KICK by anyone but the
+   * owner), FAILED_PRECONDITION (e.g. /STOP with no open conversation),
+   * RESOURCE_EXHAUSTED (too many failed logins, a room full, too many rooms). Each error's message says what to do next. When waiting
    * helps, the status carries the trailing metadata entry
    * `retry-after-ms: <milliseconds>`: the earliest time a retry can succeed.
    */
