@@ -205,7 +205,8 @@ const COMMANDS: CommandSpec[] = [
     maxArgs: MAX_SEARCH_WORDS,
     needsSession: true,
     async run({ store }, args, caller) {
-      const words = [...new Set(args.flatMap((arg) => arg.split(/\s+/)).filter((word) => word.length > 0))];
+      // Control characters never occur in a stored body's words (and PostgreSQL text cannot hold U+0000): they separate words.
+      const words = [...new Set(args.flatMap((arg) => arg.split(/[\s\u0000-\u001f\u007f]+/)).filter((word) => word.length > 0))];
       if (words.length === 0) throw new ChatError('invalid-argument', 'say what to search for: /SEARCH <words…>');
       const found = await store.search(caller!.user.id, words, SEARCH_RESULTS + 1);
       const messages = found.slice(0, SEARCH_RESULTS);

@@ -456,6 +456,9 @@ describe('every command against a real server', function () {
       expect(many.hasMore).to.equal(true);
       const err = await expectStatus(alice.command('/SEARCH'), status.INVALID_ARGUMENT);
       expect(err.details).to.contain('/SEARCH');
+      const controls = searchResult(await request(alice, { loginOnly: false, input: { $case: 'invocation', invocation: { name: 'SEARCH', args: ['status\u0000report', '\u0007'] } } }));
+      expect(controls.words).to.deep.equal(['status', 'report']);
+      expect(controls.messages).to.have.length(20);
     });
   });
 

@@ -137,7 +137,7 @@ const roomName: fc.Arbitrary<Text> = fc.oneof(
   fc.stringMatching(/^#[A-Za-z0-9_.-]{1,33}$/),
 );
 
-const COMMAND_WORDS = ['/JOIN', '/join', '/LEAVE', '/ROOMS', '/MEMBERS', '/TOPIC', '/INVITE', '/KICK', '/LOGIN', '/login', '/USERS', '/TIME', '/time', '/START', '/STOP', '/HISTORY', '/COMMANDS', '/PASSWORD', '/QUIT', '/Quit', 'LOGIN', 'TIME', '/', '//', '/NOPE', '/logın', '/ＴＩＭＥ', '/TIME\u0000'];
+const COMMAND_WORDS = ['/JOIN', '/join', '/LEAVE', '/ROOMS', '/MEMBERS', '/TOPIC', '/INVITE', '/KICK', '/LOGIN', '/login', '/USERS', '/TIME', '/time', '/START', '/STOP', '/HISTORY', '/SEARCH', '/search', '/COMMANDS', '/PASSWORD', '/QUIT', '/Quit', 'LOGIN', 'TIME', '/', '//', '/NOPE', '/logın', '/ＴＩＭＥ', '/TIME\u0000'];
 const NUMBER_WORDS = ['0', '1', '-1', '20', '200', '201', '999999999999999', '1000000000000000', '1e3', '0x10', '١٢', '9'.repeat(40)];
 
 const argument = (poolSize: number, pairNames: string[], poolPassword: string): fc.Arbitrary<Text> =>
@@ -263,7 +263,7 @@ const rawRequest = (poolSize: number): fc.Arbitrary<RawRequest> =>
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.constantFrom('/LOGIN ', '/START ', '/HISTORY ', '/PASSWORD ', '/JOIN ', '/TOPIC #general '), someBytes(poolSize))
+        .tuple(fc.constantFrom('/LOGIN ', '/START ', '/HISTORY ', '/SEARCH ', '/PASSWORD ', '/JOIN ', '/TOPIC #general '), someBytes(poolSize))
         .map(([name, rest]) => ({ line: rest instanceof PoolUser ? rest : Buffer.concat([utf8(name), rest]) })),
     },
     {
