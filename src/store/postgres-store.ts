@@ -13,6 +13,7 @@ import { openFailureMessage, redactedUrl, storeError } from './postgres-errors';
 import { SESSION_COLUMNS, SESSION_END_COLUMNS, MESSAGE_COLUMNS, MESSAGE_FROM, USER_COLUMNS } from './postgres-rows';
 import { isPlainSchemaName, migratePostgres } from './postgres-schema';
 import { inTransaction } from './postgres-transaction';
+import { messageFromRow, type MessageRow } from './file-column';
 import type {
   AppendResult,
   ConversationQuery,
@@ -137,7 +138,7 @@ export class PostgresStore implements Store {
   async search(userId: number, words: string[], limit: number): Promise<StoredMessage[]> {
     if (limit <= 0 || words.length === 0) return [];
     // plainto_tsquery reads plain text, never query syntax, and ANDs its words.
-    const result = await this.query<StoredMessage>(
+    const result = await this.query<MessageRow>(
       'search messages',
       {
         name: 'tinychat-search',
@@ -147,7 +148,7 @@ export class PostgresStore implements Store {
       },
       [words.join(' '), userId, limit],
     );
-    return result.rows;
+    return result.rows.map(messageFromRow);
   }
 
   async lastSequences(userIds: number[]): Promise<Map<number, number>> {
@@ -277,7 +278,7 @@ export class PostgresStore implements Store {
 
   async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    const result = await this.query<StoredMessage>(
+    const result = await this.query<MessageRow>(
       'read messages',
       {
         name: 'tinychat-inbox-after',
@@ -286,12 +287,12 @@ export class PostgresStore implements Store {
       },
       [userId, afterSequence, limit],
     );
-    return result.rows;
+    return result.rows.map(messageFromRow);
   }
 
   async conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]> {
     if (query.limit <= 0) return [];
-    const result = await this.query<StoredMessage>(
+    const result = await this.query<MessageRow>(
       'read messages',
       {
         name: 'tinychat-conversation',
@@ -301,7 +302,31 @@ export class PostgresStore implements Store {
       },
       [Math.min(userA, userB), Math.max(userA, userB), query.beforeId ?? Number.MAX_SAFE_INTEGER, query.limit],
     );
-    return result.rows;
+    return result.rows.map(messageFromRow);
+  }
+
+  async messageById(id: number): Promise<StoredMessage | undefined> {
+    const result = await this.query<MessageRow>(
+      'read messages',
+      { name: 'tinychat-message-by-id', text: `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.id = $1` },
+      [id],
+    );
+    return result.rows[0] && messageFromRow(result.rows[0]);
+  }
+
+  async conversationFiles(userA: number, userB: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return [];
+    const result = await this.query<MessageRow>(
+      'read messages',
+      {
+        name: 'tinychat-conversation-files',
+        text: `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+               WHERE least(m.sender_id, m.receiver_id) = $1 AND greatest(m.sender_id, m.receiver_id) = $2 AND m.file IS NOT NULL
+               ORDER BY m.id DESC LIMIT $3`,
+      },
+      [Math.min(userA, userB), Math.max(userA, userB), limit],
+    );
+    return result.rows.map(messageFromRow);
   }
 
   async ack(userId: number, sequence: number): Promise<void> {

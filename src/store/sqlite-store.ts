@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChatError } from '../chat/errors';
 import { nameKey } from '../chat/names';
+import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type {
   AppendResult,
   ConversationQuery,
@@ -16,7 +17,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 4;
+export const SQLITE_SCHEMA_VERSION = 5;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -101,8 +102,15 @@ END;
 INSERT INTO messages_text (messages_text) VALUES ('rebuild');
 `;
 
+// Version 5: a file message carries its FileRef as JSON text (NULL for text
+// messages); the partial index serves /FILES.
+const SCHEMA_V5 = `
+ALTER TABLE messages ADD COLUMN file TEXT;
+CREATE INDEX messages_with_file ON messages (min(sender_id, receiver_id), max(sender_id, receiver_id), id) WHERE file IS NOT NULL;
+`;
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 const USER_COLUMNS = `id, name, created_at AS createdAt, last_seen_at AS lastSeenAt,
   last_sequence AS lastSequence, acked_sequence AS ackedSequence,
@@ -118,7 +126,7 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
 }
 
 const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.receiver_id AS receiverId,
-  s.name AS sender, r.name AS receiver, m.client_id AS clientId, m.body, m.time, m.sequence, m.kind`;
+  s.name AS sender, r.name AS receiver, m.client_id AS clientId, m.body, m.time, m.sequence, m.kind, m.file`;
 
 const MESSAGE_FROM = `messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.receiver_id`;
 
@@ -348,7 +356,7 @@ export class SqliteStore implements Store {
 
   async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    return guarded('read messages', () => this.stmt.inboxAfter.all(userId, afterSequence, limit));
+    return guarded('read messages', () => this.stmt.inboxAfter.all(userId, afterSequence, limit).map(messageFromRow));
   }
 
   async conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]> {
@@ -359,7 +367,21 @@ export class SqliteStore implements Store {
         hi: Math.max(userA, userB),
         before: query.beforeId ?? Number.MAX_SAFE_INTEGER,
         limit: query.limit,
-      }),
+      }).map(messageFromRow),
+    );
+  }
+
+  async messageById(id: number): Promise<StoredMessage | undefined> {
+    return guarded('read messages', () => {
+      const row = this.stmt.messageById.get(id);
+      return row && messageFromRow(row);
+    });
+  }
+
+  async conversationFiles(userA: number, userB: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return [];
+    return guarded('read messages', () =>
+      this.stmt.conversationFiles.all({ lo: Math.min(userA, userB), hi: Math.max(userA, userB), limit }).map(messageFromRow),
     );
   }
 
@@ -367,7 +389,7 @@ export class SqliteStore implements Store {
     if (limit <= 0 || words.length === 0) return [];
     // Each word as an FTS5 string, so nothing in it is read as query syntax.
     const query = words.map((word) => `"${word.replace(/"/g, '""')}"`).join(' ');
-    return guarded('search messages', () => this.stmt.search.all({ query, user: userId, limit }));
+    return guarded('search messages', () => this.stmt.search.all({ query, user: userId, limit }).map(messageFromRow));
   }
 
   async lastSequences(userIds: number[]): Promise<Map<number, number>> {
@@ -413,7 +435,7 @@ export class SqliteStore implements Store {
   // leaves the receiver's sequence alone.
   private appendOne(message: NewMessage): AppendResult {
     const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
-    if (original) return { message: original, duplicate: true };
+    if (original) return { message: messageFromRow(original), duplicate: true };
     const sender = this.stmt.userName.get(message.senderId);
     if (!sender) throw unknownUser(message.senderId);
     const receiver = this.stmt.nextSequence.get(message.receiverId);
@@ -427,6 +449,7 @@ export class SqliteStore implements Store {
       message.time,
       receiver.sequence,
       kind,
+      fileColumn(message.file),
     );
     return {
       message: {
@@ -440,6 +463,7 @@ export class SqliteStore implements Store {
         time: message.time,
         sequence: receiver.sequence,
         kind,
+        ...(message.file && { file: message.file }),
       },
       duplicate: false,
     };
@@ -509,14 +533,14 @@ function prepareStatements(db: Database.Database) {
     lastSessionEndId: db.prepare<[], { id: number }>(`SELECT coalesce(max(id), 0) AS id FROM session_ends`),
     pruneSessionEnds: db.prepare<[number]>(`DELETE FROM session_ends WHERE time < ?`),
 
-    messageByClientId: db.prepare<[number, string], StoredMessage>(
+    messageByClientId: db.prepare<[number, string], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,
     ),
     nextSequence: db.prepare<[number], { sequence: number; name: string }>(
       `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence AS sequence, name`,
     ),
-    insertMessage: db.prepare<[number, number, string, string, number, number, string]>(
-      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    insertMessage: db.prepare<[number, number, string, string, number, number, string, string | null]>(
+      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // Walks ids upwards to the first message young enough to keep (a short
     // scan: the old ones before it are what goes), then deletes below it.
@@ -526,18 +550,24 @@ function prepareStatements(db: Database.Database) {
          WHERE id < coalesce((SELECT id FROM messages WHERE time >= @time ORDER BY id LIMIT 1), 9223372036854775807)
          ORDER BY id LIMIT @limit)`,
     ),
-    search: db.prepare<{ query: string; user: number; limit: number }, StoredMessage>(
+    search: db.prepare<{ query: string; user: number; limit: number }, MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages_text t, ${MESSAGE_FROM}
        WHERE messages_text MATCH @query AND m.id = t.rowid AND (m.sender_id = @user OR m.receiver_id = @user)
        ORDER BY m.id DESC LIMIT @limit`,
     ),
-    inboxAfter: db.prepare<[number, number, number], StoredMessage>(
+    inboxAfter: db.prepare<[number, number, number], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
        WHERE m.receiver_id = ? AND m.sequence > ? ORDER BY m.sequence LIMIT ?`,
     ),
-    conversation: db.prepare<{ lo: number; hi: number; before: number; limit: number }, StoredMessage>(
+    conversation: db.prepare<{ lo: number; hi: number; before: number; limit: number }, MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
        WHERE min(m.sender_id, m.receiver_id) = @lo AND max(m.sender_id, m.receiver_id) = @hi AND m.id < @before
+       ORDER BY m.id DESC LIMIT @limit`,
+    ),
+    messageById: db.prepare<[number], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.id = ?`),
+    conversationFiles: db.prepare<{ lo: number; hi: number; limit: number }, MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+       WHERE min(m.sender_id, m.receiver_id) = @lo AND max(m.sender_id, m.receiver_id) = @hi AND m.file IS NOT NULL
        ORDER BY m.id DESC LIMIT @limit`,
     ),
   };

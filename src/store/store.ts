@@ -39,6 +39,9 @@
  * - Durability means surviving a crash of the process (kill -9); whether a
  *   power loss can take the last commits depends on the backend's sync
  *   setting (see the backend).
+ * - Files: a message may carry a FileRef (the file's description; its bytes
+ *   live in a BlobStore, files/blob-store.ts). It is stored and returned
+ *   with the message, unchanged; a message without one has no `file`.
  * - Reads with a limit of 0 or less return nothing. `close()` may be called
  *   more than once.
  */
@@ -94,6 +97,18 @@ export interface SessionEnd {
 /** How a message is meant to be shown: plain text, or an action ("/ME waves"). */
 export type MessageKind = 'text' | 'action';
 
+/** The file a file message carries: what the receiver sees before downloading it. */
+export interface FileRef {
+  /** The file's name, without folders. */
+  name: string;
+  /** Size in bytes. */
+  size: number;
+  /** SHA-256 of the contents, 64 lower-case hex digits: the key of its bytes. */
+  sha256: string;
+  /** The media type the sender gave ("image/png"), or ''. */
+  mediaType: string;
+}
+
 /** A message to store. The store assigns id and sequence. */
 export interface NewMessage {
   senderId: number;
@@ -104,6 +119,8 @@ export interface NewMessage {
   time: number;
   /** 'text' when absent. */
   kind?: MessageKind;
+  /** Set for a file message. */
+  file?: FileRef;
 }
 
 /** A stored message, with both users' names resolved. */
@@ -119,6 +136,8 @@ export interface StoredMessage {
   /** Position in the receiver's inbox. */
   sequence: number;
   kind: MessageKind;
+  /** Set for a file message; absent otherwise. */
+  file?: FileRef;
 }
 
 /** The outcome of appending one message. */
@@ -242,6 +261,15 @@ export interface Store {
    * from before a deleted message gets the ones after it.
    */
   deleteMessagesBefore(time: number, limit: number): Promise<number>;
+
+  /** The message with this id, if it is stored. */
+  messageById(id: number): Promise<StoredMessage | undefined>;
+
+  /**
+   * File messages between two users (both directions), newest first, at
+   * most `limit`.
+   */
+  conversationFiles(userA: number, userB: number, limit: number): Promise<StoredMessage[]>;
 
   /** Moves the user's acknowledged sequence forward to `sequence` (never back). */
   ack(userId: number, sequence: number): Promise<void>;

@@ -21,6 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp";
+import { FileInfo } from "./files";
 
 /**
  * TinyChat's wire contract. This file is the API reference for clients in
@@ -99,6 +100,12 @@ export interface Message {
   sequence: number;
   /** How the message is meant to be shown; unset is a plain message. */
   kind: MessageKind;
+  /**
+   * Set on a file message: the file its bytes belong to (download them with
+   * Files.Download and this message's id). The body then holds the file's
+   * name, or the sender's caption.
+   */
+  file?: FileInfo | undefined;
 }
 
 /**
@@ -185,7 +192,20 @@ export interface CommandResponse {
     | //
     /** /SEARCH: the caller's messages that contain every word. */
     { $case: "search"; search: SearchResults }
+    | //
+    /** /FILES: the file messages of the open conversation. */
+    { $case: "files"; files: FileList }
     | undefined;
+}
+
+/** FileList is the result of /FILES. */
+export interface FileList {
+  /** The other user of the conversation. */
+  peer: string;
+  /** File messages, newest first: /SAVE 1 saves the first. */
+  messages: Message[];
+  /** True when the conversation has more files than were listed. */
+  hasMore: boolean;
 }
 
 /** SearchResults is the result of /SEARCH. */
@@ -334,6 +354,13 @@ export interface SendMessage {
   body: string;
   /** How the message is meant to be shown; unset is a plain message. */
   kind: MessageKind;
+  /**
+   * Makes this a file message. The caller must have uploaded the file
+   * completely (Files.UploadStatus says `complete`); otherwise the send is
+   * refused with FAILED_PRECONDITION. `body` may then be empty: the server
+   * uses the file's name.
+   */
+  file?: FileInfo | undefined;
 }
 
 /**
@@ -446,7 +473,7 @@ export interface FrameError {
 }
 
 function createBaseMessage(): Message {
-  return { sender: "", receiver: "", body: "", time: undefined, id: 0, sequence: 0, kind: 0 };
+  return { sender: "", receiver: "", body: "", time: undefined, id: 0, sequence: 0, kind: 0, file: undefined };
 }
 
 export const Message: MessageFns<Message> = {
@@ -471,6 +498,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.kind !== 0) {
       writer.uint32(56).int32(message.kind);
+    }
+    if (message.file !== undefined) {
+      FileInfo.encode(message.file, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -544,6 +574,14 @@ export const Message: MessageFns<Message> = {
             message.kind = reader.int32() as any;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.file = FileInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -565,6 +603,7 @@ export const Message: MessageFns<Message> = {
       id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
       kind: isSet(object.kind) ? messageKindFromJSON(object.kind) : 0,
+      file: isSet(object.file) ? FileInfo.fromJSON(object.file) : undefined,
     };
   },
 
@@ -591,6 +630,9 @@ export const Message: MessageFns<Message> = {
     if (message.kind !== 0) {
       obj.kind = messageKindToJSON(message.kind);
     }
+    if (message.file !== undefined) {
+      obj.file = FileInfo.toJSON(message.file);
+    }
     return obj;
   },
 
@@ -606,6 +648,7 @@ export const Message: MessageFns<Message> = {
     message.id = object.id ?? 0;
     message.sequence = object.sequence ?? 0;
     message.kind = object.kind ?? 0;
+    message.file = (object.file !== undefined && object.file !== null) ? FileInfo.fromPartial(object.file) : undefined;
     return message;
   },
 };
@@ -836,6 +879,9 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       case "search":
         SearchResults.encode(message.result.search, writer.uint32(90).fork()).join();
         break;
+      case "files":
+        FileList.encode(message.result.files, writer.uint32(162).fork()).join();
+        break;
     }
     return writer;
   },
@@ -944,6 +990,14 @@ export const CommandResponse: MessageFns<CommandResponse> = {
             message.result = { $case: "search", search: SearchResults.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.result = { $case: "files", files: FileList.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -983,6 +1037,8 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         ? { $case: "passwordChanged", passwordChanged: PasswordChanged.fromJSON(object.password_changed) }
         : isSet(object.search)
         ? { $case: "search", search: SearchResults.fromJSON(object.search) }
+        : isSet(object.files)
+        ? { $case: "files", files: FileList.fromJSON(object.files) }
         : undefined,
     };
   },
@@ -1012,6 +1068,8 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       obj.passwordChanged = PasswordChanged.toJSON(message.result.passwordChanged);
     } else if (message.result?.$case === "search") {
       obj.search = SearchResults.toJSON(message.result.search);
+    } else if (message.result?.$case === "files") {
+      obj.files = FileList.toJSON(message.result.files);
     }
     return obj;
   },
@@ -1089,7 +1147,118 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         }
         break;
       }
+      case "files": {
+        if (object.result?.files !== undefined && object.result?.files !== null) {
+          message.result = { $case: "files", files: FileList.fromPartial(object.result.files) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseFileList(): FileList {
+  return { peer: "", messages: [], hasMore: false };
+}
+
+export const FileList: MessageFns<FileList> = {
+  encode(message: FileList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.peer !== "") {
+      writer.uint32(10).string(message.peer);
+    }
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.hasMore !== false) {
+      writer.uint32(24).bool(message.hasMore);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FileList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFileList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hasMore = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FileList {
+    return {
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => Message.fromJSON(e)) : [],
+      hasMore: isSet(object.hasMore)
+        ? globalThis.Boolean(object.hasMore)
+        : isSet(object.has_more)
+        ? globalThis.Boolean(object.has_more)
+        : false,
+    };
+  },
+
+  toJSON(message: FileList): unknown {
+    const obj: any = {};
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => Message.toJSON(e));
+    }
+    if (message.hasMore !== false) {
+      obj.hasMore = message.hasMore;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FileList>, I>>(base?: I): FileList {
+    return FileList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FileList>, I>>(object: I): FileList {
+    const message = createBaseFileList();
+    message.peer = object.peer ?? "";
+    message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.hasMore = object.hasMore ?? false;
     return message;
   },
 };
@@ -2287,7 +2456,7 @@ export const ClientFrame: MessageFns<ClientFrame> = {
 };
 
 function createBaseSendMessage(): SendMessage {
-  return { clientId: "", receiver: "", body: "", kind: 0 };
+  return { clientId: "", receiver: "", body: "", kind: 0, file: undefined };
 }
 
 export const SendMessage: MessageFns<SendMessage> = {
@@ -2303,6 +2472,9 @@ export const SendMessage: MessageFns<SendMessage> = {
     }
     if (message.kind !== 0) {
       writer.uint32(32).int32(message.kind);
+    }
+    if (message.file !== undefined) {
+      FileInfo.encode(message.file, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2352,6 +2524,14 @@ export const SendMessage: MessageFns<SendMessage> = {
             message.kind = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.file = FileInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2374,6 +2554,7 @@ export const SendMessage: MessageFns<SendMessage> = {
       receiver: isSet(object.receiver) ? globalThis.String(object.receiver) : "",
       body: isSet(object.body) ? globalThis.String(object.body) : "",
       kind: isSet(object.kind) ? messageKindFromJSON(object.kind) : 0,
+      file: isSet(object.file) ? FileInfo.fromJSON(object.file) : undefined,
     };
   },
 
@@ -2391,6 +2572,9 @@ export const SendMessage: MessageFns<SendMessage> = {
     if (message.kind !== 0) {
       obj.kind = messageKindToJSON(message.kind);
     }
+    if (message.file !== undefined) {
+      obj.file = FileInfo.toJSON(message.file);
+    }
     return obj;
   },
 
@@ -2403,6 +2587,7 @@ export const SendMessage: MessageFns<SendMessage> = {
     message.receiver = object.receiver ?? "";
     message.body = object.body ?? "";
     message.kind = object.kind ?? 0;
+    message.file = (object.file !== undefined && object.file !== null) ? FileInfo.fromPartial(object.file) : undefined;
     return message;
   },
 };
