@@ -82,7 +82,8 @@ export class PostgresStore implements Store {
 
   /** Use openPostgresStore, which also migrates. */
   constructor(
-    private readonly pool: Pool,
+    /** The connections, shared with the file store of the same database (files/postgres-blob-store.ts). */
+    readonly pool: Pool,
     private readonly logger: Logger,
     /** Where the store is, for logs: the URL without its password, and the schema. */
     readonly description = 'postgres',
