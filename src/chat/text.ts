@@ -1,3 +1,4 @@
+import { formatBytes } from '../files/sizes';
 import type { StoredMessage } from '../store/store';
 
 /**
@@ -11,6 +12,14 @@ export function dateTime(time: number): string {
 
 /** One message as a line of text, the way every client prints it. */
 export function messageLine(message: StoredMessage): string {
+  if (message.file) return `[${dateTime(message.time)}] ${message.sender}: ${fileLabel(message)}`;
   if (message.kind === 'action') return `[${dateTime(message.time)}] * ${message.sender} ${message.body}`;
   return `[${dateTime(message.time)}] ${message.sender}: ${message.body}`;
+}
+
+/** "report.pdf (1.2 MiB)", with the sender's caption after it when there is one. */
+export function fileLabel(message: StoredMessage): string {
+  const file = message.file!;
+  const label = `[file] ${file.name} (${formatBytes(file.size)}${file.mediaType ? `, ${file.mediaType}` : ''})`;
+  return message.body === file.name ? label : `${label} ${message.body}`;
 }

@@ -4,7 +4,8 @@ import { invalidUtf8Fields } from './strict-utf8';
 import type { CommandInput, CommandResult } from '../chat/commands';
 import { MessageKind, type ClientFrame, type CommandRequest, type CommandResponse, type Message, type ServerFrame } from '../gen/tinychat/v1/chat';
 import type { InboundFrame, OutboundBatch } from '../session/frames';
-import type { StoredMessage } from '../store/store';
+import type { FileRef, StoredMessage } from '../store/store';
+import type { FileInfo } from '../gen/tinychat/v1/files';
 
 /**
  * Translation between the wire types generated from chat.proto and the
@@ -21,7 +22,13 @@ export function toWireMessage(message: StoredMessage): Message {
     id: message.id,
     sequence: message.sequence,
     kind: message.kind === 'action' ? MessageKind.MESSAGE_KIND_ACTION : MessageKind.MESSAGE_KIND_UNSPECIFIED,
+    file: message.file && toWireFile(message.file),
   };
+}
+
+/** A FileRef as the wire FileInfo. */
+export function toWireFile(file: FileRef): FileInfo {
+  return { name: file.name, size: file.size, sha256: file.sha256, mediaType: file.mediaType };
 }
 
 /** One outbound batch as one ServerFrame. */
@@ -74,6 +81,9 @@ export function toInboundFrame(frame: ClientFrame): InboundFrame {
         receiver: kind.send.receiver,
         body: kind.send.body,
         messageKind: kind.send.kind === MessageKind.MESSAGE_KIND_ACTION ? 'action' : 'text',
+        ...(kind.send.file && {
+          file: { name: kind.send.file.name, size: kind.send.file.size, sha256: kind.send.file.sha256, mediaType: kind.send.file.mediaType },
+        }),
       };
     case 'ack':
       return { kind: 'ack', sequence: kind.ack.sequence };
@@ -141,6 +151,11 @@ export function toCommandResponse(result: CommandResult): CommandResponse {
       return {
         text,
         result: { $case: 'search', search: { words: result.words, messages: result.messages.map(toWireMessage), hasMore: result.hasMore } },
+      };
+    case 'files':
+      return {
+        text,
+        result: { $case: 'files', files: { peer: result.peer, messages: result.messages.map(toWireMessage), hasMore: result.hasMore } },
       };
     case 'history':
       return {

@@ -6,7 +6,7 @@ import { TEST_PASSWORD, WireClient, type WireStream } from '../support/grpc-clie
 import { removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 
 /** Every command, in the order /COMMANDS lists them. */
-const ALL_COMMANDS = ['/LOGIN', '/USERS', '/TIME', '/START', '/STOP', '/HISTORY', '/COMMANDS', '/PASSWORD', '/QUIT'];
+const ALL_COMMANDS = ['/LOGIN', '/USERS', '/TIME', '/START', '/STOP', '/HISTORY', '/SEARCH', '/FILES', '/COMMANDS', '/PASSWORD', '/QUIT'];
 
 /** Commands that need a session, each with arguments that would otherwise be valid. */
 const SESSION_COMMANDS = ['/USERS', '/TIME', '/START bob', '/STOP', '/HISTORY bob', '/PASSWORD old-password new-password', '/QUIT'];

@@ -100,20 +100,23 @@ describe('gRPC server reflection', function () {
     const [response] = await reflect([{ list_services: '' }]);
     expect(response.list_services_response?.service.map((s) => s.name)).to.have.members([
       'tinychat.v1.Chat',
+      'tinychat.v1.Files',
       'grpc.health.v1.Health',
       'grpc.reflection.v1.ServerReflection',
       'grpc.reflection.v1alpha.ServerReflection',
     ]);
   });
 
-  it('answers file_containing_symbol for the chat service with chat.proto and the timestamp.proto it imports', async function () {
+  it('answers file_containing_symbol for the chat service with chat.proto and the timestamp.proto and files.proto it imports', async function () {
     const [response] = await reflect([{ file_containing_symbol: 'tinychat.v1.Chat' }]);
-    expect(fileNames(response)).to.deep.equal(['tinychat/v1/chat.proto', 'google/protobuf/timestamp.proto']);
+    expect(fileNames(response)).to.deep.equal(['tinychat/v1/chat.proto', 'google/protobuf/timestamp.proto', 'tinychat/v1/files.proto']);
   });
 
   it('finds the file of methods, messages, nested fields, oneofs, enums and enum values by full name', async function () {
     const symbols = {
       'tinychat.v1.Chat.Converse': 'tinychat/v1/chat.proto',
+      'tinychat.v1.Files.Download': 'tinychat/v1/files.proto',
+      'tinychat.v1.FileInfo.sha256': 'tinychat/v1/files.proto',
       'tinychat.v1.Message': 'tinychat/v1/chat.proto',
       'tinychat.v1.Message.sequence': 'tinychat/v1/chat.proto',
       'tinychat.v1.ClientFrame.kind': 'tinychat/v1/chat.proto',
@@ -127,7 +130,7 @@ describe('gRPC server reflection', function () {
 
   it('answers file_by_filename with the file and its imports', async function () {
     const [response] = await reflect([{ file_by_filename: 'tinychat/v1/chat.proto' }]);
-    expect(fileNames(response)).to.deep.equal(['tinychat/v1/chat.proto', 'google/protobuf/timestamp.proto']);
+    expect(fileNames(response)).to.deep.equal(['tinychat/v1/chat.proto', 'google/protobuf/timestamp.proto', 'tinychat/v1/files.proto']);
   });
 
   it('answers an unknown symbol or file with a NOT_FOUND error response and keeps the stream open', async function () {
@@ -139,7 +142,7 @@ describe('gRPC server reflection', function () {
     expect(responses[0].error_response?.error_code).to.equal(grpc.status.NOT_FOUND);
     expect(responses[0].error_response?.error_message).to.contain('tinychat.v1.NoSuchThing');
     expect(responses[1].error_response?.error_code).to.equal(grpc.status.NOT_FOUND);
-    expect(responses[2].list_services_response?.service).to.have.length(4);
+    expect(responses[2].list_services_response?.service).to.have.length(5);
   });
 
   it('reports that the API declares no extensions', async function () {
