@@ -1,3 +1,4 @@
+import { formatBytes } from '../files/sizes';
 import type { Message } from '../gen/tinychat/v1/chat';
 import type { ConnectionState, StateChange } from './events';
 
@@ -26,7 +27,18 @@ export function printable(text: string): string {
  * reader.
  */
 export function formatMessage(message: Message): string {
-  return `[${formatClock(message.time ?? new Date())}] ${printable(message.sender)}: ${printable(message.body)}`;
+  return `[${formatClock(message.time ?? new Date())}] ${printable(message.sender)}: ${printable(messageText(message))}`;
+}
+
+/**
+ * What a message says: its body, or for a file message "[file] name (size,
+ * type)" and the sender's caption, if any.
+ */
+export function messageText(message: Message): string {
+  const file = message.file;
+  if (!file) return message.body;
+  const label = `[file] ${file.name} (${formatBytes(file.size)}${file.mediaType ? `, ${file.mediaType}` : ''})`;
+  return message.body === file.name ? label : `${label} ${message.body}`;
 }
 
 /** A delay for people: "0.3s" below a second, whole seconds above. */
