@@ -88,11 +88,15 @@ export class FileTransfers {
     };
   }
 
-  /** Appends one chunk of a file of `size` bytes at `offset`; resolves with the bytes now held. */
-  async append(userId: number, sha256: string, size: number, offset: number, data: Uint8Array): Promise<number> {
+  /** Refuses a chunk larger than MAX_CHUNK_BYTES. */
+  checkChunk(data: Uint8Array): void {
     if (data.length > MAX_CHUNK_BYTES) {
       throw new ChatError('invalid-argument', `a chunk carries at most ${MAX_CHUNK_BYTES} bytes, this one ${data.length} — send smaller chunks`);
     }
+  }
+
+  /** Appends bytes (one or several chunks) of a file of `size` bytes at `offset`; resolves with the bytes now held. */
+  async append(userId: number, sha256: string, size: number, offset: number, data: Uint8Array): Promise<number> {
     if (offset + data.length > size) {
       throw new ChatError('invalid-argument', `the upload goes past the file's size of ${size} bytes — check the size you gave`);
     }

@@ -19,6 +19,30 @@ export const filesServiceDefinition: typeof FilesService = {
   download: { ...FilesService.download, requestDeserialize: (bytes: Buffer) => DownloadRequest.decode(new RequestReader(bytes)) },
 };
 
+/** Bytes an upload gathers before storing them in one append. */
+const STORE_BYTES = 1024 * 1024;
+
+/** Chunks received and not yet stored. */
+class ChunkGatherer {
+  private parts: Uint8Array[] = [];
+  size = 0;
+
+  /** Adds a chunk; returns the bytes gathered. */
+  add(data: Uint8Array): number {
+    if (data.length > 0) this.parts.push(data);
+    this.size += data.length;
+    return this.size;
+  }
+
+  /** Everything gathered, as one buffer; empties the gatherer. */
+  take(): Uint8Array {
+    const all = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+    this.parts = [];
+    this.size = 0;
+    return all;
+  }
+}
+
 /** What the Files edge needs. */
 export interface FilesEdge {
   accounts: Accounts;
@@ -79,17 +103,32 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
         const userId = admitted.caller.user.id;
         endUpload = edge.transfers.beginUpload(userId);
         let file: { sha256: string; size: number } | undefined;
+        // Chunks are gathered up to STORE_BYTES and stored together: fewer
+        // writes and transactions, and never more than that much held.
+        const gathered = new ChunkGatherer();
         let held = 0;
-        for await (const chunk of call as AsyncIterable<UploadChunk>) {
-          if (!file) {
-            file = { sha256: chunk.sha256, size: chunk.size };
-            const state = await edge.transfers.status(userId, file.sha256, file.size);
-            if (state.complete) return state;
-            held = chunk.offset;
+        const store = async () => {
+          if (!file) return;
+          held = await edge.transfers.append(userId, file.sha256, file.size, held, gathered.take());
+        };
+        try {
+          for await (const chunk of call as AsyncIterable<UploadChunk>) {
+            if (!file) {
+              file = { sha256: chunk.sha256, size: chunk.size };
+              const state = await edge.transfers.status(userId, file.sha256, file.size);
+              if (state.complete) return state;
+              held = chunk.offset;
+            }
+            edge.transfers.checkChunk(chunk.data);
+            if (gathered.add(chunk.data) >= STORE_BYTES) await store();
           }
-          if (chunk.data.length > 0 || held === 0) held = await edge.transfers.append(userId, file.sha256, file.size, held, chunk.data);
+        } catch (err) {
+          // The client went away or the stream broke: keep what arrived, so a resume starts after it.
+          if (gathered.size > 0) await store().catch(() => undefined);
+          throw err;
         }
         if (!file) throw new ChatError('invalid-argument', 'the upload sent no chunk — the first names sha256, size and offset');
+        if (gathered.size > 0 || held === 0) await store();
         return edge.transfers.finish(userId, file.sha256, file.size);
       })().then(
         (state) => {
