@@ -75,21 +75,27 @@ export async function uploadFile(channel: FilesChannel, path: string, onProgress
   const sha256 = await sha256OfFile(path);
   const name = basename(path);
   const file: FileInfo = { name, size, sha256, mediaType: mediaTypeOf(name) };
-  try {
-    const state = await unary<UploadStatusResponse>((cb) => channel.client.uploadStatus({ sha256, size }, channel.metadata, cb));
-    if (state.complete) {
-      onProgress?.({ done: size, total: size, moved: 0 });
+  // A cut upload may still be storing its last bytes when the next one
+  // starts; the server then names the offset it holds, and we ask again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const state = await unary<UploadStatusResponse>((cb) => channel.client.uploadStatus({ sha256, size }, channel.metadata, cb));
+      if (state.complete) {
+        onProgress?.({ done: size, total: size, moved: 0 });
+        return file;
+      }
+      const from = state.storedBytes;
+      onProgress?.({ done: from, total: size, moved: 0 });
+      const finished = await sendBytes(channel, path, file, from, state.maxChunkBytes || 60 * 1024, onProgress);
+      if (!finished.complete) {
+        throw new ClientError(`the server holds ${finished.storedBytes} of ${size} bytes — send the file again to continue`, Status.UNAVAILABLE);
+      }
       return file;
+    } catch (err) {
+      const error = toClientError(err, 'the server');
+      if (error.code !== Status.FAILED_PRECONDITION || attempt >= 3 || !/continue from byte/.test(error.message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
     }
-    const from = state.storedBytes;
-    onProgress?.({ done: from, total: size, moved: 0 });
-    const finished = await sendBytes(channel, path, file, from, state.maxChunkBytes || 60 * 1024, onProgress);
-    if (!finished.complete) {
-      throw new ClientError(`the server holds ${finished.storedBytes} of ${size} bytes — send the file again to continue`, Status.UNAVAILABLE);
-    }
-    return file;
-  } catch (err) {
-    throw toClientError(err, 'the server');
   }
 }
 
