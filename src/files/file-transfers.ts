@@ -3,6 +3,7 @@ import { formatBytes } from './sizes';
 import { safeFileName } from './safe-name';
 import type { FileRef, Store, StoredMessage } from '../store/store';
 import { isSha256Hex, type BlobStore, type UploadState } from './blob-store';
+import { MAX_PREVIEW_FILE_BYTES, thumbnail, type Thumbnail } from './thumbnail';
 
 /** The largest `data` of one upload or download chunk: within a 64 KiB gRPC message with room for the rest. */
 export const MAX_CHUNK_BYTES = 60 * 1024;
@@ -143,6 +144,15 @@ export class FileTransfers {
       throw new ChatError('invalid-argument', `the file has ${file.size} bytes; start a download at or before that, not at ${offset}`);
     }
     return { message, file, chunks: this.blobs.read(file.sha256, offset, MAX_CHUNK_BYTES) };
+  }
+
+  /** A small picture of an image file message, for its sender or receiver only (see files/thumbnail.ts). */
+  async preview(userId: number, messageId: number, maxWidth: number, maxHeight: number): Promise<Thumbnail> {
+    const { file, chunks } = await this.download(userId, messageId, 0);
+    if (file.size > MAX_PREVIEW_FILE_BYTES) {
+      throw new ChatError('invalid-argument', `the file is too large to preview here (${formatBytes(file.size)}) — save it with /SAVE instead`);
+    }
+    return thumbnail(chunks, maxWidth, maxHeight);
   }
 }
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { asChatError, ChatError } from '../chat/errors';
 import { MAX_CHUNK_BYTES, type FileTransfers } from '../files/file-transfers';
-import { FilesService, DownloadRequest, UploadChunk, UploadStatusRequest, type FilesServer } from '../gen/tinychat/v1/files';
+import { FilesService, DownloadRequest, PreviewRequest, UploadChunk, UploadStatusRequest, type FilesServer } from '../gen/tinychat/v1/files';
 import { bearerToken } from './auth';
 import { RequestReader } from './service-definition';
 import { toServiceError } from './status';
@@ -17,6 +17,7 @@ export const filesServiceDefinition: typeof FilesService = {
   uploadStatus: { ...FilesService.uploadStatus, requestDeserialize: (bytes: Buffer) => UploadStatusRequest.decode(new RequestReader(bytes)) },
   upload: { ...FilesService.upload, requestDeserialize: (bytes: Buffer) => UploadChunk.decode(new RequestReader(bytes)) },
   download: { ...FilesService.download, requestDeserialize: (bytes: Buffer) => DownloadRequest.decode(new RequestReader(bytes)) },
+  preview: { ...FilesService.preview, requestDeserialize: (bytes: Buffer) => PreviewRequest.decode(new RequestReader(bytes)) },
 };
 
 /** Bytes an upload gathers before storing them in one append. */
@@ -144,7 +145,22 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
       );
     },
 
-    download: (call) => {
+    preview: (call, callback) => {
+      admit(call)
+        .then(async ({ caller, release }) => {
+          try {
+            return await edge.transfers.preview(caller.user.id, call.request.messageId, call.request.maxWidth, call.request.maxHeight);
+          } finally {
+            release();
+          }
+        })
+        .then(
+          (picture) => callback(null, { width: picture.width, height: picture.height, rgb: picture.rgb }),
+          (err: unknown) => callback(toServiceError(logged('preview-failed', err))),
+        );
+    },
+
+        download: (call) => {
       (async () => {
         const { caller, release } = await admit(call);
         try {

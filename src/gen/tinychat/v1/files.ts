@@ -30,6 +30,23 @@ import {
  * own, so that a large transfer never holds up the frames of Converse.
  */
 
+/** PreviewRequest asks for a small picture of one file message. */
+export interface PreviewRequest {
+  /** The id of the message that carries the image. */
+  messageId: number;
+  /** The largest width and height wanted, in pixels (at most 64). */
+  maxWidth: number;
+  maxHeight: number;
+}
+
+/** PreviewResponse is a small picture: width × height pixels. */
+export interface PreviewResponse {
+  width: number;
+  height: number;
+  /** Three bytes (red, green, blue) per pixel, row by row from the top left. */
+  rgb: Buffer;
+}
+
 /** FileInfo describes the file of a file message. */
 export interface FileInfo {
   /**
@@ -100,6 +117,220 @@ export interface DownloadChunk {
   /** The bytes, at most 60 KiB. */
   data: Buffer;
 }
+
+function createBasePreviewRequest(): PreviewRequest {
+  return { messageId: 0, maxWidth: 0, maxHeight: 0 };
+}
+
+export const PreviewRequest: MessageFns<PreviewRequest> = {
+  encode(message: PreviewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== 0) {
+      writer.uint32(8).uint64(message.messageId);
+    }
+    if (message.maxWidth !== 0) {
+      writer.uint32(16).uint32(message.maxWidth);
+    }
+    if (message.maxHeight !== 0) {
+      writer.uint32(24).uint32(message.maxHeight);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.messageId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxWidth = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxHeight = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewRequest {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.Number(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.Number(object.message_id)
+        : 0,
+      maxWidth: isSet(object.maxWidth)
+        ? globalThis.Number(object.maxWidth)
+        : isSet(object.max_width)
+        ? globalThis.Number(object.max_width)
+        : 0,
+      maxHeight: isSet(object.maxHeight)
+        ? globalThis.Number(object.maxHeight)
+        : isSet(object.max_height)
+        ? globalThis.Number(object.max_height)
+        : 0,
+    };
+  },
+
+  toJSON(message: PreviewRequest): unknown {
+    const obj: any = {};
+    if (message.messageId !== 0) {
+      obj.messageId = Math.round(message.messageId);
+    }
+    if (message.maxWidth !== 0) {
+      obj.maxWidth = Math.round(message.maxWidth);
+    }
+    if (message.maxHeight !== 0) {
+      obj.maxHeight = Math.round(message.maxHeight);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreviewRequest>, I>>(base?: I): PreviewRequest {
+    return PreviewRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreviewRequest>, I>>(object: I): PreviewRequest {
+    const message = createBasePreviewRequest();
+    message.messageId = object.messageId ?? 0;
+    message.maxWidth = object.maxWidth ?? 0;
+    message.maxHeight = object.maxHeight ?? 0;
+    return message;
+  },
+};
+
+function createBasePreviewResponse(): PreviewResponse {
+  return { width: 0, height: 0, rgb: Buffer.alloc(0) };
+}
+
+export const PreviewResponse: MessageFns<PreviewResponse> = {
+  encode(message: PreviewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.width !== 0) {
+      writer.uint32(8).uint32(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(16).uint32(message.height);
+    }
+    if (message.rgb.length !== 0) {
+      writer.uint32(26).bytes(message.rgb);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.width = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.height = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rgb = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewResponse {
+    return {
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+      rgb: isSet(object.rgb) ? Buffer.from(bytesFromBase64(object.rgb)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: PreviewResponse): unknown {
+    const obj: any = {};
+    if (message.width !== 0) {
+      obj.width = Math.round(message.width);
+    }
+    if (message.height !== 0) {
+      obj.height = Math.round(message.height);
+    }
+    if (message.rgb.length !== 0) {
+      obj.rgb = base64FromBytes(message.rgb);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreviewResponse>, I>>(base?: I): PreviewResponse {
+    return PreviewResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreviewResponse>, I>>(object: I): PreviewResponse {
+    const message = createBasePreviewResponse();
+    message.width = object.width ?? 0;
+    message.height = object.height ?? 0;
+    message.rgb = object.rgb ?? Buffer.alloc(0);
+    return message;
+  },
+};
 
 function createBaseFileInfo(): FileInfo {
   return { name: "", size: 0, sha256: "", mediaType: "" };
@@ -798,6 +1029,26 @@ export const FilesService = {
     responseSerialize: (value: DownloadChunk): Buffer => Buffer.from(DownloadChunk.encode(value).finish()),
     responseDeserialize: (value: Buffer): DownloadChunk => DownloadChunk.decode(value),
   },
+  /**
+   * A small picture of an image file message, made on the server from the
+   * file (PNG, JPEG, GIF, WebP, …, whatever its name says): at most
+   * max_width × max_height pixels (64 × 64 when unset or larger), as raw
+   * RGB. A terminal client draws it with coloured half blocks, so seeing an
+   * image costs a few kilobytes instead of the whole file.
+   *
+   * Errors: NOT_FOUND (as Download), INVALID_ARGUMENT (the file is not an
+   * image the server can read: truncated, corrupt, or more pixels than it
+   * decodes — save the file instead).
+   */
+  preview: {
+    path: "/tinychat.v1.Files/Preview" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PreviewRequest): Buffer => Buffer.from(PreviewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PreviewRequest => PreviewRequest.decode(value),
+    responseSerialize: (value: PreviewResponse): Buffer => Buffer.from(PreviewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PreviewResponse => PreviewResponse.decode(value),
+  },
 } as const;
 
 export interface FilesServer extends UntypedServiceImplementation {
@@ -829,6 +1080,18 @@ export interface FilesServer extends UntypedServiceImplementation {
    * The first chunk also carries the file's description.
    */
   download: handleServerStreamingCall<DownloadRequest, DownloadChunk>;
+  /**
+   * A small picture of an image file message, made on the server from the
+   * file (PNG, JPEG, GIF, WebP, …, whatever its name says): at most
+   * max_width × max_height pixels (64 × 64 when unset or larger), as raw
+   * RGB. A terminal client draws it with coloured half blocks, so seeing an
+   * image costs a few kilobytes instead of the whole file.
+   *
+   * Errors: NOT_FOUND (as Download), INVALID_ARGUMENT (the file is not an
+   * image the server can read: truncated, corrupt, or more pixels than it
+   * decodes — save the file instead).
+   */
+  preview: handleUnaryCall<PreviewRequest, PreviewResponse>;
 }
 
 export interface FilesClient extends Client {
@@ -894,6 +1157,32 @@ export interface FilesClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<DownloadChunk>;
+  /**
+   * A small picture of an image file message, made on the server from the
+   * file (PNG, JPEG, GIF, WebP, …, whatever its name says): at most
+   * max_width × max_height pixels (64 × 64 when unset or larger), as raw
+   * RGB. A terminal client draws it with coloured half blocks, so seeing an
+   * image costs a few kilobytes instead of the whole file.
+   *
+   * Errors: NOT_FOUND (as Download), INVALID_ARGUMENT (the file is not an
+   * image the server can read: truncated, corrupt, or more pixels than it
+   * decodes — save the file instead).
+   */
+  preview(
+    request: PreviewRequest,
+    callback: (error: ServiceError | null, response: PreviewResponse) => void,
+  ): ClientUnaryCall;
+  preview(
+    request: PreviewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PreviewResponse) => void,
+  ): ClientUnaryCall;
+  preview(
+    request: PreviewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PreviewResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const FilesClient = makeGenericClientConstructor(FilesService, "tinychat.v1.Files") as unknown as {
