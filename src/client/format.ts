@@ -1,5 +1,6 @@
 import { formatBytes } from '../files/sizes';
 import type { Message } from '../gen/tinychat/v1/chat';
+import type { FileInfo } from '../gen/tinychat/v1/files';
 import type { ConnectionState, StateChange } from './events';
 
 function pad(n: number): string {
@@ -35,10 +36,13 @@ export function formatMessage(message: Message): string {
  * type)" and the sender's caption, if any.
  */
 export function messageText(message: Message): string {
-  const file = message.file;
-  if (!file) return message.body;
+  return message.file ? fileText(message.file, message.body) : message.body;
+}
+
+/** A file message's text: "[file] name (size, type)", then the sender's caption if there is one. */
+export function fileText(file: FileInfo, body: string): string {
   const label = `[file] ${file.name} (${formatBytes(file.size)}${file.mediaType ? `, ${file.mediaType}` : ''})`;
-  return message.body === file.name ? label : `${label} ${message.body}`;
+  return body === file.name || body === '' ? label : `${label} ${body}`;
 }
 
 /** A delay for people: "0.3s" below a second, whole seconds above. */

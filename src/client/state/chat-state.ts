@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { FileInfo } from '../../gen/tinychat/v1/files';
 import { nameKey } from '../../chat/names';
 import type { CommandHelp, Message, PresenceChange } from '../../gen/tinychat/v1/chat';
 import type { FailedSend, SentMessage, StateChange } from '../events';
@@ -174,9 +175,9 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   }
 
   /** Shows a send just handed to the connection as pending, in the conversation with `peer`. */
-  sending(peer: string, clientId: string, body: string, now: Date, action = false): void {
+  sending(peer: string, clientId: string, body: string, now: Date, action = false, file?: FileInfo): void {
     const conversation = this.find(peer) ?? this.open(peer, false);
-    conversation.addPending({ clientId, sender: this.me, receiver: conversation.peer, body, action }, now);
+    conversation.addPending({ clientId, sender: this.me, receiver: conversation.peer, body, action, file }, now);
     this.changed();
   }
 
