@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { FilesClient, type FileInfo } from '../gen/tinychat/v1/files';
+import { FilesClient } from '../gen/tinychat/v1/files';
+import type { FileInfo } from '../gen/tinychat/v1/chat';
 import { credentials, Metadata, status as Status, type ChannelCredentials, type ClientOptions, type StatusObject } from '@grpc/grpc-js';
 import {
   ChatClient,

@@ -5,7 +5,8 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { status as Status, type ClientReadableStream, type Metadata } from '@grpc/grpc-js';
 import { safeFileName } from '../files/safe-name';
-import type { DownloadChunk, FileInfo, FilesClient, UploadStatusResponse } from '../gen/tinychat/v1/files';
+import type { DownloadChunk, FilesClient, UploadStatusResponse } from '../gen/tinychat/v1/files';
+import type { FileInfo } from '../gen/tinychat/v1/chat';
 import { ClientError, toClientError } from './errors';
 
 /** Progress of one transfer: bytes done of the total, and how many of them this run moved. */

@@ -1,6 +1,6 @@
 import { formatBytes } from '../files/sizes';
 import type { Message } from '../gen/tinychat/v1/chat';
-import type { FileInfo } from '../gen/tinychat/v1/files';
+import type { FileInfo } from '../gen/tinychat/v1/chat';
 import type { ConnectionState, StateChange } from './events';
 
 function pad(n: number): string {

@@ -1,4 +1,4 @@
-import type { FileInfo } from '../gen/tinychat/v1/files';
+import type { FileInfo } from '../gen/tinychat/v1/chat';
 
 /** A message the person sent that the server has not yet confirmed. */
 export interface PendingSend {

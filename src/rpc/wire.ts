@@ -5,7 +5,7 @@ import type { CommandInput, CommandResult } from '../chat/commands';
 import { MessageKind, type ClientFrame, type CommandRequest, type CommandResponse, type Message, type ServerFrame } from '../gen/tinychat/v1/chat';
 import type { InboundFrame, OutboundBatch } from '../session/frames';
 import type { FileRef, StoredMessage } from '../store/store';
-import type { FileInfo } from '../gen/tinychat/v1/files';
+import type { FileInfo } from '../gen/tinychat/v1/chat';
 
 /**
  * Translation between the wire types generated from chat.proto and the

@@ -107,16 +107,16 @@ describe('gRPC server reflection', function () {
     ]);
   });
 
-  it('answers file_containing_symbol for the chat service with chat.proto and the timestamp.proto and files.proto it imports', async function () {
+  it('answers file_containing_symbol for the chat service with chat.proto and the timestamp.proto it imports', async function () {
     const [response] = await reflect([{ file_containing_symbol: 'tinychat.v1.Chat' }]);
-    expect(fileNames(response)).to.deep.equal(['tinychat/v1/chat.proto', 'google/protobuf/timestamp.proto', 'tinychat/v1/files.proto']);
+    expect(fileNames(response)).to.deep.equal(['tinychat/v1/chat.proto', 'google/protobuf/timestamp.proto']);
   });
 
   it('finds the file of methods, messages, nested fields, oneofs, enums and enum values by full name', async function () {
     const symbols = {
       'tinychat.v1.Chat.Converse': 'tinychat/v1/chat.proto',
       'tinychat.v1.Files.Download': 'tinychat/v1/files.proto',
-      'tinychat.v1.FileInfo.sha256': 'tinychat/v1/files.proto',
+      'tinychat.v1.FileInfo.sha256': 'tinychat/v1/chat.proto',
       'tinychat.v1.Message': 'tinychat/v1/chat.proto',
       'tinychat.v1.Message.sequence': 'tinychat/v1/chat.proto',
       'tinychat.v1.ClientFrame.kind': 'tinychat/v1/chat.proto',
@@ -130,7 +130,7 @@ describe('gRPC server reflection', function () {
 
   it('answers file_by_filename with the file and its imports', async function () {
     const [response] = await reflect([{ file_by_filename: 'tinychat/v1/chat.proto' }]);
-    expect(fileNames(response)).to.deep.equal(['tinychat/v1/chat.proto', 'google/protobuf/timestamp.proto', 'tinychat/v1/files.proto']);
+    expect(fileNames(response)).to.deep.equal(['tinychat/v1/chat.proto', 'google/protobuf/timestamp.proto']);
   });
 
   it('answers an unknown symbol or file with a NOT_FOUND error response and keeps the stream open', async function () {

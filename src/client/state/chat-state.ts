@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { FileInfo } from '../../gen/tinychat/v1/files';
+import type { FileInfo } from '../../gen/tinychat/v1/chat';
 import { nameKey } from '../../chat/names';
 import type { CommandHelp, Message, PresenceChange } from '../../gen/tinychat/v1/chat';
 import type { FailedSend, SentMessage, StateChange } from '../events';

@@ -1,7 +1,7 @@
 import { nameKey } from '../../chat/names';
 import { MessageKind, type Message } from '../../gen/tinychat/v1/chat';
 import type { SentMessage } from '../events';
-import type { FileInfo } from '../../gen/tinychat/v1/files';
+import type { FileInfo } from '../../gen/tinychat/v1/chat';
 
 /** Where an own message is: typed but not yet stored, stored, or refused by the server. */
 export type Delivery = 'pending' | 'sent' | 'failed';

@@ -22,6 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { FileInfo } from "./chat";
 
 /**
  * The bytes of files sent in conversations. A file message is an ordinary
@@ -45,21 +46,6 @@ export interface PreviewResponse {
   height: number;
   /** Three bytes (red, green, blue) per pixel, row by row from the top left. */
   rgb: Buffer;
-}
-
-/** FileInfo describes the file of a file message. */
-export interface FileInfo {
-  /**
-   * The file's name as the sender's client gave it (no folders). Receivers
-   * strip any folder part again before saving.
-   */
-  name: string;
-  /** Size in bytes. */
-  size: number;
-  /** SHA-256 of the contents: 64 lower-case hex digits. */
-  sha256: string;
-  /** The media type the sender's client guessed ("image/png"); may be empty. */
-  mediaType: string;
 }
 
 /** UploadStatusRequest names the file an upload is for. */
@@ -328,127 +314,6 @@ export const PreviewResponse: MessageFns<PreviewResponse> = {
     message.width = object.width ?? 0;
     message.height = object.height ?? 0;
     message.rgb = object.rgb ?? Buffer.alloc(0);
-    return message;
-  },
-};
-
-function createBaseFileInfo(): FileInfo {
-  return { name: "", size: 0, sha256: "", mediaType: "" };
-}
-
-export const FileInfo: MessageFns<FileInfo> = {
-  encode(message: FileInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.name !== "") {
-      writer.uint32(10).string(message.name);
-    }
-    if (message.size !== 0) {
-      writer.uint32(16).uint64(message.size);
-    }
-    if (message.sha256 !== "") {
-      writer.uint32(26).string(message.sha256);
-    }
-    if (message.mediaType !== "") {
-      writer.uint32(34).string(message.mediaType);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): FileInfo {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseFileInfo();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.name = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.size = longToNumber(reader.uint64());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.sha256 = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.mediaType = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): FileInfo {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
-      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
-      mediaType: isSet(object.mediaType)
-        ? globalThis.String(object.mediaType)
-        : isSet(object.media_type)
-        ? globalThis.String(object.media_type)
-        : "",
-    };
-  },
-
-  toJSON(message: FileInfo): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.size !== 0) {
-      obj.size = Math.round(message.size);
-    }
-    if (message.sha256 !== "") {
-      obj.sha256 = message.sha256;
-    }
-    if (message.mediaType !== "") {
-      obj.mediaType = message.mediaType;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<FileInfo>, I>>(base?: I): FileInfo {
-    return FileInfo.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<FileInfo>, I>>(object: I): FileInfo {
-    const message = createBaseFileInfo();
-    message.name = object.name ?? "";
-    message.size = object.size ?? 0;
-    message.sha256 = object.sha256 ?? "";
-    message.mediaType = object.mediaType ?? "";
     return message;
   },
 };
