@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { status, type ServiceError } from '@grpc/grpc-js';
@@ -118,6 +118,45 @@ describe('files with a tinychat serve process', function () {
     const bob = await login('bob');
     const saveDir = makeTempDir();
     const saved = await downloadFile(channels.open(server.target, bob.token), stream.receipts[0].id, file, saveDir);
+    expect(sha256File(saved)).to.equal(sha256);
+  });
+
+  it('resumes a download cut by kill -9 of the server from the end of the partial file', async function () {
+    const dir = makeTempDir();
+    const dbPath = join(dir, 'chat.db');
+    server = await startServerProcess({ dbPath, extraArgs: NO_ABUSE_LIMIT_FLAGS });
+    const port = server.port;
+    const path = join(dir, 'dump.bin');
+    const sha256 = writeRandomFile(path, 64);
+    const alice = await login('alice');
+    let bob = await login('bob');
+    const file = await uploadFile(channels.open(server.target, alice.token), path);
+    const stream = alice.converse();
+    streams.push(stream);
+    stream.resume();
+    stream.write({ kind: { $case: 'send', send: { clientId: 'dump', receiver: 'bob', body: '', kind: 0, file } } });
+    await stream.until('the receipt', (s) => s.receipts.length === 1, 10_000);
+    const id = stream.receipts[0].id;
+    stream.cancel();
+
+    const saveDir = makeTempDir();
+    const partial = join(saveDir, 'dump.bin.part');
+    let received = 0;
+    const cut = downloadFile(channels.open(server.target, bob.token), id, file, saveDir, 'refuse', (p) => (received = p.done));
+    cut.catch(() => undefined);
+    await eventually('part of the download', () => received >= 8 * 1024 * 1024, 30_000);
+    await server.stop('SIGKILL');
+    const error = (await cut.then(() => undefined, (err: unknown) => err)) as { code: number } | undefined;
+    expect(error, 'the cut download fails').to.not.equal(undefined);
+    const kept = statSync(partial).size;
+    expect(kept).to.be.above(0).and.below(file.size);
+
+    server = await startServerProcess({ dbPath, port, extraArgs: NO_ABUSE_LIMIT_FLAGS });
+    bob = await login('bob');
+    const progress: TransferProgress[] = [];
+    const saved = await downloadFile(channels.open(server.target, bob.token), id, file, saveDir, 'refuse', (p) => progress.push(p));
+    expect(progress[0]).to.deep.equal({ done: kept, total: file.size, moved: 0 });
+    expect(progress.at(-1)!.moved).to.equal(file.size - kept);
     expect(sha256File(saved)).to.equal(sha256);
   });
 
