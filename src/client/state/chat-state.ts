@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { FileInfo } from '../../gen/tinychat/v1/chat';
+import { localPaths } from './local-paths';
 import { nameKey } from '../../chat/names';
 import type { CommandHelp, Message, PresenceChange } from '../../gen/tinychat/v1/chat';
 import type { FailedSend, SentMessage, StateChange } from '../events';
@@ -37,6 +38,8 @@ export const KNOWN_COMMANDS: readonly CommandHelp[] = [
 /** Commands the client itself answers, added to the server's list. */
 export const CLIENT_COMMANDS: readonly CommandHelp[] = [
   { name: '/ME', usage: '<action>', summary: 'send an action to the conversation shown, shown as "* name action"' },
+  { name: '/SEND', usage: '<path>', summary: 'send a file to the conversation shown (Tab completes the path)' },
+  { name: '/SAVE', usage: '[n] [folder]', summary: 'save file n of /FILES (1: the newest) into the folder (default: the current one)' },
 ];
 
 /** Events of ChatState. */
@@ -251,6 +254,7 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
     return {
       commands: this.commands.map((command) => command.name),
       names: [...this.roster.names(), ...this.tabs.map((conversation) => conversation.peer)],
+      paths: localPaths,
     };
   }
 
