@@ -5,7 +5,7 @@ import { dateTime, fileLabel, messageLine } from './text';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Messaging } from './messaging';
 import type { Accounts, Caller } from './accounts';
 import type { OnlineDirectory } from './online';
-import type { StoredMessage, Store } from '../store/store';
+import type { StoredMessage, Store, UserRecord } from '../store/store';
 
 /** A user as /USERS shows it. */
 export interface UserStatus {
@@ -60,6 +60,14 @@ const SEARCH_RESULTS = 20;
 const MAX_SEARCH_WORDS = 16;
 /** Files /FILES lists at most. */
 const FILES_LISTED = 20;
+
+/** The user of the session's open conversation (read from the store: /START may have run on another node); else fails with `hint`. */
+async function openPeer(store: Store, caller: Caller, hint: string): Promise<UserRecord> {
+  const session = await store.findSession(caller.session.tokenHash);
+  const peer = session?.peerId === undefined ? undefined : await store.findUserById(session.peerId);
+  if (!peer) throw new ChatError('failed-precondition', hint);
+  return peer;
+}
 
 interface CommandSpec extends CommandHelp {
   /** Fewest and most arguments accepted. */
@@ -162,9 +170,7 @@ const COMMANDS: CommandSpec[] = [
     maxArgs: 0,
     needsSession: true,
     async run({ store }, _args, caller) {
-      const session = await store.findSession(caller!.session.tokenHash);
-      const peer = session?.peerId === undefined ? undefined : await store.findUserById(session.peerId);
-      if (!peer) throw new ChatError('failed-precondition', 'no conversation is open — /START <name> opens one');
+      const peer = await openPeer(store, caller!, 'no conversation is open — /START <name> opens one');
       await store.setSessionPeer(caller!.session.tokenHash, undefined);
       return { kind: 'stopped', text: `conversation with ${peer.name} closed`, peer: peer.name };
     },
@@ -220,9 +226,7 @@ const COMMANDS: CommandSpec[] = [
     maxArgs: 0,
     needsSession: true,
     async run({ store }, _args, caller) {
-      const session = await store.findSession(caller!.session.tokenHash);
-      const peer = session?.peerId === undefined ? undefined : await store.findUserById(session.peerId);
-      if (!peer) throw new ChatError('failed-precondition', 'no conversation is open — /START <name> opens one, then /FILES lists its files');
+      const peer = await openPeer(store, caller!, 'no conversation is open — /START <name> opens one, then /FILES lists its files');
       const found = await store.conversationFiles(caller!.user.id, peer.id, FILES_LISTED + 1);
       const messages = found.slice(0, FILES_LISTED);
       const hasMore = found.length > FILES_LISTED;

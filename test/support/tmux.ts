@@ -25,6 +25,11 @@ export class Tmux {
     await this.command('-f', '/dev/null', 'new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', name, shellCommand);
   }
 
+  /** Types keys into a session; words like Enter or M-1 are key names. */
+  async keys(name: string, ...keys: string[]): Promise<void> {
+    await this.command('send-keys', '-t', name, ...keys);
+  }
+
   /** Types text literally (nothing in it is read as a key name), then Enter. */
   async line(name: string, text: string): Promise<void> {
     await this.command('send-keys', '-t', name, '-l', text);
