@@ -2,9 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
-import { uploadFile } from '../../src/client/file-transfer';
-import { FilesChannels } from '../support/files-channel';
-import { TEST_PASSWORD, WireClient } from '../support/grpc-client';
+import { eventually } from '../support/eventually';
+import { TEST_PASSWORD } from '../support/grpc-client';
+import { runPlainInMemory } from '../support/plain-run';
 import { CLI, startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, removeTempDirs } from '../support/test-server';
 import { shellQuote, Tmux } from '../support/tmux';
@@ -13,8 +13,6 @@ describe('an image in the full-screen client (tmux)', function () {
   this.timeout(45_000);
   let tmux: Tmux;
   let server: ServerProcess;
-  const channels = new FilesChannels();
-  const clients: WireClient[] = [];
 
   before(async function () {
     await Tmux.check();
@@ -27,22 +25,17 @@ describe('an image in the full-screen client (tmux)', function () {
 
   afterEach(async function () {
     await tmux.kill();
-    channels.closeAll();
-    for (const client of clients.splice(0)) client.close();
     await server.stop('SIGKILL');
     removeTempDirs();
   });
 
-  it('shows a preview of a received image in coloured half blocks, and /SAVE saves it', async function () {
+  it('shows a preview of an image sent from the line client in coloured half blocks, and /SAVE saves it', async function () {
     const chat = [process.execPath, CLI, 'chat', '--server', server.target, '--user', 'bob'].map(shellQuote).join(' ');
     const shell = `env NCURSES_NO_UTF8_ACS=1 TERM=xterm-256color TINYCHAT_PASSWORD=${shellQuote(TEST_PASSWORD)} LANG=C.UTF-8 LC_ALL=C.UTF-8 sh -c ${shellQuote(`${chat}; exec sh`)}`;
     await tmux.start('bob', shell, 110, 40);
     await tmux.see('bob', 'Welcome to TinyChat, bob.');
 
-    // Alice sends a picture: red on top, blue below.
-    const alice = new WireClient(server.target);
-    clients.push(alice);
-    await alice.login('alice');
+    // Alice sends a picture from the line client: red on top, blue below.
     const dir = makeTempDir();
     const top = await sharp({ create: { width: 24, height: 8, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
     const picture = await sharp({ create: { width: 24, height: 16, channels: 3, background: { r: 0, g: 0, b: 255 } } })
@@ -51,12 +44,11 @@ describe('an image in the full-screen client (tmux)', function () {
       .toBuffer();
     const path = join(dir, 'sunset.png');
     writeFileSync(path, picture);
-    const file = await uploadFile(channels.open(server.target, alice.token), path);
-    const stream = alice.converse();
-    stream.resume();
-    stream.write({ kind: { $case: 'send', send: { clientId: 'pic', receiver: 'bob', body: '', kind: 0, file } } });
-    await stream.until('the receipt', (s) => s.receipts.length === 1);
-    stream.cancel();
+    const alice = runPlainInMemory(server.target, 'alice');
+    alice.type('/START bob', `/SEND ${path}`);
+    await eventually('the picture sent', () => alice.out().includes('sent sunset.png'));
+    alice.end();
+    expect(await alice.exit).to.equal(0);
 
     await tmux.line('bob', '/START alice');
     await tmux.see('bob', '[file] sunset.png (');
