@@ -4,6 +4,9 @@ import { DEFAULT_LIMITS, type ServerLimits } from './rpc/server';
 import { SESSION_TTL_MS, type RegistrationPolicy } from './chat/accounts';
 import { DEFAULT_PASSWORD_COST } from './chat/passwords';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log';
+import { DEFAULT_FILE_LIMITS, type FileLimits } from './files/file-transfers';
+
+const MIB = 1024 * 1024;
 
 /** Settings of `tinychat serve`. */
 export interface ServeConfig {
@@ -27,6 +30,10 @@ export interface ServeConfig {
   metricsAddress?: string;
   /** Messages older than this many days are deleted; 0 keeps them for ever. */
   retentionDays: number;
+  /** Where file contents live with an SQLite database (absent: next to it; files live in PostgreSQL with a postgres:// database). */
+  filesDir?: string;
+  /** Limits on files. */
+  fileLimits: FileLimits;
 }
 
 /** Settings of `tinychat backup` and `tinychat restore`. */
@@ -124,6 +131,10 @@ const SERVE_OPTIONS: Option[] = [
   { flag: 'keepalive-timeout-seconds', env: 'TINYCHAT_KEEPALIVE_TIMEOUT_SECONDS', kind: 'integer', value: 'N', default: DEFAULT_LIMITS.keepaliveTimeoutMs / 1000, min: 1, max: 3600, help: 'how long a keepalive ping may go unanswered' },
   { flag: 'idle-seconds', env: 'TINYCHAT_IDLE_SECONDS', kind: 'integer', value: 'N', default: DEFAULT_LIMITS.idleTimeoutMs / 1000, min: 1, max: 86_400, help: 'close connections with no call for this long' },
   { flag: 'retention-days', env: 'TINYCHAT_RETENTION_DAYS', kind: 'integer', value: 'N', default: 0, min: 0, max: 36_500, help: 'delete messages older than this many days (0: keep them for ever)' },
+  { flag: 'files-dir', env: 'TINYCHAT_FILES_DIR', kind: 'string', value: 'DIR', help: 'where file contents live with an SQLite database (default: next to it, DB name + "-files"); with PostgreSQL they live in the database' },
+  { flag: 'max-file-mib', env: 'TINYCHAT_MAX_FILE_MIB', kind: 'integer', value: 'N', default: DEFAULT_FILE_LIMITS.maxFileBytes / MIB, min: 1, max: 1_048_576, help: 'largest file, in MiB' },
+  { flag: 'file-quota-mib', env: 'TINYCHAT_FILE_QUOTA_MIB', kind: 'integer', value: 'N', default: DEFAULT_FILE_LIMITS.quotaBytes / MIB, min: 0, max: 1_073_741_824, help: 'MiB of files each user may hold (0: no limit)' },
+  { flag: 'uploads-per-user', env: 'TINYCHAT_UPLOADS_PER_USER', kind: 'integer', value: 'N', default: DEFAULT_FILE_LIMITS.uploadsPerUser, min: 0, max: 1000, help: 'uploads one user may have in progress at once, per node (0: no limit)' },
   { flag: 'metrics-address', env: 'TINYCHAT_METRICS_ADDRESS', kind: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics (none: off)' },
   { flag: 'log-format', env: 'TINYCHAT_LOG_FORMAT', kind: 'string', value: 'text|json', choices: ['text', 'json'], help: 'log lines as text or as one JSON object each (default: text on a terminal, else json)' },
   { flag: 'log-level', env: 'TINYCHAT_LOG_LEVEL', kind: 'string', value: LOG_LEVELS.join('|'), default: 'info', choices: [...LOG_LEVELS], help: 'the least severe events logged' },
@@ -282,6 +293,9 @@ function readServe(args: string[], env: NodeJS.ProcessEnv): Config {
     throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first');
   }
   if (v['metrics-address'] !== undefined) parseHostPort('--metrics-address', str(v['metrics-address'])!);
+  if (v['files-dir'] && isPostgresUrl(str(v.db)!)) {
+    throw new UsageError('--files-dir is for an SQLite database: with PostgreSQL, file contents live in the database every node reads — drop --files-dir');
+  }
   if (v.bus && !isPostgresUrl(str(v.db)!)) {
     throw new UsageError(
       '--bus joins nodes that share one PostgreSQL database, but --db is an SQLite file, which belongs to one node — pass --db postgres://USER@HOST:PORT/DB, or drop --bus',
@@ -322,6 +336,12 @@ function readServe(args: string[], env: NodeJS.ProcessEnv): Config {
     logLevel: str(v['log-level']) as LogLevel,
     metricsAddress: str(v['metrics-address']),
     retentionDays: num(v['retention-days']),
+    filesDir: str(v['files-dir']),
+    fileLimits: {
+      maxFileBytes: num(v['max-file-mib']) * MIB,
+      quotaBytes: num(v['file-quota-mib']) * MIB,
+      uploadsPerUser: num(v['uploads-per-user']),
+    },
   };
 }
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isPostgresUrl, parseHostPort, readConfig, UsageError, type BackupConfig, type ChatConfig, type ServeConfig, type UserConfig } from './config';
 import { connectBus } from './bus/connect-bus';
 import { announceSessionEnds } from './cluster/cluster-link';
@@ -12,10 +14,13 @@ import { listenForMetrics } from './ops/metrics-endpoint';
 import type { MetricsEndpoint } from './ops/metrics';
 import { ensurePortFree } from './ops/port-probe';
 import { startServer } from './rpc/server';
-import { openPostgresStore } from './store/postgres-store';
+import { openPostgresStore, PostgresStore } from './store/postgres-store';
 import { checkSqliteLocation, explainSqliteFailure } from './store/sqlite-location';
 import { openSqliteStore } from './store/sqlite-store';
 import type { Store } from './store/store';
+import { openDirectoryBlobStore } from './files/directory-blob-store';
+import { PostgresBlobStore } from './files/postgres-blob-store';
+import type { BlobStore } from './files/blob-store';
 
 /**
  * The one place that picks the storage backend: a postgres:// URL is a
@@ -32,6 +37,21 @@ async function openStore(db: string, logger: Logger, server: boolean): Promise<{
     return { store: openSqliteStore(db, { backgroundCheckpoints: server }), backend: 'sqlite', where: db };
   } catch (err) {
     throw explainSqliteFailure(db, err);
+  }
+}
+
+/**
+ * Where file contents live: in PostgreSQL beside the messages when the store
+ * is there (every node reads them), else in a directory next to the SQLite
+ * file (--files-dir), or a fresh temporary one for :memory:.
+ */
+async function openBlobs(store: Store, db: string, filesDir: string | undefined): Promise<BlobStore> {
+  if (store instanceof PostgresStore) return new PostgresBlobStore(store.pool);
+  const dir = filesDir ?? (db === ':memory:' ? mkdtempSync(join(tmpdir(), 'tinychat-files-')) : `${db.replace(/\.db$/, '')}-files`);
+  try {
+    return await openDirectoryBlobStore(dir);
+  } catch (err) {
+    throw new UsageError(`cannot use ${dir} for files: ${(err as NodeJS.ErrnoException).code ?? String(err)} — check the folder, or pick another with --files-dir`);
   }
 }
 
@@ -103,6 +123,12 @@ async function serve(config: ServeConfig): Promise<number> {
     throw backend === 'sqlite' ? explainSqliteFailure(config.db, err) : err;
   });
   if (expired > 0) logger.info('sessions-expired', { count: expired });
+  const blobs = await openBlobs(store, config.db, config.filesDir).catch(async (err: unknown) => {
+    await bus.close();
+    await store.close();
+    await metrics?.close();
+    throw err;
+  });
   const server = await startServer({
     bus: config.bus ? bus : undefined,
     nodeName: config.nodeName,
@@ -118,6 +144,8 @@ async function serve(config: ServeConfig): Promise<number> {
     tls,
     metrics,
     retentionDays: config.retentionDays,
+    blobs,
+    fileLimits: config.fileLimits,
   }).catch(async (err: unknown) => {
     await bus.close();
     await store.close();

@@ -1,14 +1,14 @@
 import { ChatError } from './errors';
 import { quoted } from './names';
 import { normalizeCommandName, parseCommandLine, splitArguments, splitKeepingRest } from './command-line';
-import { dateTime, messageLine } from './text';
+import { dateTime, fileLabel, messageLine } from './text';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Messaging } from './messaging';
 import type { Accounts, Caller } from './accounts';
 import type { OnlineDirectory } from './online';
 import { ROOM_COMMANDS, roomHistory, type RoomCommandResult } from './room-commands';
 import { isRoomName } from './room-names';
 import type { Rooms } from './rooms';
-import type { StoredMessage, Store } from '../store/store';
+import type { StoredMessage, Store, UserRecord } from '../store/store';
 
 /** A user as /USERS shows it. */
 export interface UserStatus {
@@ -36,6 +36,7 @@ export type CommandResult = { text: string } & (
   | { kind: 'commands'; commands: CommandHelp[] }
   | { kind: 'history'; peer: string; messages: StoredMessage[]; hasMore: boolean; nextBeforeId: number }
   | { kind: 'search'; words: string[]; messages: StoredMessage[]; hasMore: boolean }
+  | { kind: 'files'; peer: string; messages: StoredMessage[]; hasMore: boolean }
 ) | RoomCommandResult;
 
 /** Everything a command handler may use. */
@@ -63,6 +64,16 @@ export interface CallContext {
 /** Results /SEARCH returns at most, and words it takes. */
 const SEARCH_RESULTS = 20;
 const MAX_SEARCH_WORDS = 16;
+/** Files /FILES lists at most. */
+const FILES_LISTED = 20;
+
+/** The user of the session's open conversation (read from the store: /START may have run on another node); else fails with `hint`. */
+async function openPeer(store: Store, caller: Caller, hint: string): Promise<UserRecord> {
+  const session = await store.findSession(caller.session.tokenHash);
+  const peer = session?.peerId === undefined ? undefined : await store.findUserById(session.peerId);
+  if (!peer) throw new ChatError('failed-precondition', hint);
+  return peer;
+}
 
 interface CommandSpec extends CommandHelp {
   /** Fewest and most arguments accepted. */
@@ -165,9 +176,7 @@ const COMMANDS: CommandSpec[] = [
     maxArgs: 0,
     needsSession: true,
     async run({ store }, _args, caller) {
-      const session = await store.findSession(caller!.session.tokenHash);
-      const peer = session?.peerId === undefined ? undefined : await store.findUserById(session.peerId);
-      if (!peer) throw new ChatError('failed-precondition', 'no conversation is open — /START <name> opens one');
+      const peer = await openPeer(store, caller!, 'no conversation is open — /START <name> opens one');
       await store.setSessionPeer(caller!.session.tokenHash, undefined);
       return { kind: 'stopped', text: `conversation with ${peer.name} closed`, peer: peer.name };
     },
@@ -228,6 +237,24 @@ const COMMANDS: CommandSpec[] = [
       run: ({ rooms }, args, caller) => spec.run(rooms, args, caller!),
     }),
   ),
+  {
+    name: '/FILES',
+    usage: '',
+    summary: `list the files of the open conversation (newest ${FILES_LISTED} first; the client's /SAVE n saves one)`,
+    minArgs: 0,
+    maxArgs: 0,
+    needsSession: true,
+    async run({ store }, _args, caller) {
+      const peer = await openPeer(store, caller!, 'no conversation is open — /START <name> opens one, then /FILES lists its files');
+      const found = await store.conversationFiles(caller!.user.id, peer.id, FILES_LISTED + 1);
+      const messages = found.slice(0, FILES_LISTED);
+      const hasMore = found.length > FILES_LISTED;
+      const lines = messages.map((m, i) => `${i + 1}. ${fileLabel(m)} from ${m.sender}, ${dateTime(m.time)} (#${m.id})`);
+      if (lines.length === 0) lines.push(`no files with ${peer.name} yet — send one with /SEND <path>`);
+      if (hasMore) lines.push(`(older files are not listed)`);
+      return { kind: 'files', text: lines.join('\n'), peer: peer.name, messages, hasMore };
+    },
+  },
   {
     name: '/COMMANDS',
     usage: '',

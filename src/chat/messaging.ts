@@ -4,7 +4,7 @@ import { SendRateLimiter } from './send-rate';
 import type { SendOrder } from './send-order';
 import type { UserDirectory, UserRef } from './user-directory';
 import type { AppendBatcher } from '../store/append-batcher';
-import type { AppendResult, MessageKind, StoredMessage, Store } from '../store/store';
+import type { AppendResult, FileRef, MessageKind, StoredMessage, Store } from '../store/store';
 
 /** Largest message body by default, in bytes of UTF-8. */
 export const MAX_BODY_BYTES = 4096;
@@ -22,6 +22,13 @@ export interface SendRequest {
   body: string;
   /** 'text' when absent. */
   messageKind?: MessageKind;
+  /** Makes it a file message; the body may then be empty (the file's name is used). */
+  file?: FileRef;
+}
+
+/** Checks the file of a file message before it is stored (files/file-transfers.ts); resolves with the FileRef to store. */
+export interface AttachmentCheck {
+  checkAttachment(userId: number, file: FileRef): Promise<FileRef>;
 }
 
 /** A page of a conversation, oldest message first. */
@@ -46,6 +53,8 @@ export class Messaging {
     /** The largest body accepted, in UTF-8 bytes (told to clients when a stream opens). */
     readonly maxBodyBytes = MAX_BODY_BYTES,
     private readonly clock: () => number = Date.now,
+    /** Without it, file messages are refused. */
+    private readonly attachments?: AttachmentCheck,
   ) {}
 
   /**
@@ -57,7 +66,9 @@ export class Messaging {
     const turn = order?.next();
     try {
       checkClientId(request.clientId);
-      checkBody(request.body, this.maxBodyBytes);
+      const file = request.file && (await this.checkFile(caller, request.file));
+      const body = file && request.body.trim().length === 0 ? file.name : request.body;
+      checkBody(body, this.maxBodyBytes);
       this.rate.take(caller.user.id);
       const receiver = request.receiver ? await this.users.resolve(request.receiver) : await this.openPeer(caller);
       await turn?.ready;
@@ -66,9 +77,10 @@ export class Messaging {
         senderId: caller.user.id,
         receiverId: receiver.id,
         clientId: request.clientId,
-        body: request.body,
+        body,
         time: this.clock(),
         kind: request.messageKind ?? 'text',
+        ...(file && { file }),
       });
     } finally {
       turn?.done();
@@ -82,6 +94,11 @@ export class Messaging {
     const hasMore = newestFirst.length > count;
     const messages = newestFirst.slice(0, count).reverse();
     return { peer, messages, hasMore, nextBeforeId: hasMore && messages.length > 0 ? messages[0].id : 0 };
+  }
+
+  private async checkFile(caller: Caller, file: FileRef): Promise<FileRef> {
+    if (!this.attachments) throw new ChatError('failed-precondition', 'this server does not take files — send text');
+    return this.attachments.checkAttachment(caller.user.id, file);
   }
 
   private async openPeer(caller: Caller): Promise<UserRef> {

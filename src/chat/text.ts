@@ -1,4 +1,5 @@
 import { roomEntryText } from './room-text';
+import { formatBytes } from '../files/sizes';
 import type { StoredMessage } from '../store/store';
 
 /**
@@ -16,6 +17,14 @@ export function messageLine(message: StoredMessage): string {
     const text = roomEntryText({ sender: message.sender, body: message.body, event: message.roomEvent ?? 'message', action: message.kind === 'action' });
     return `[${dateTime(message.time)}] ${message.room} ${text}`;
   }
+  if (message.file) return `[${dateTime(message.time)}] ${message.sender}: ${fileLabel(message)}`;
   if (message.kind === 'action') return `[${dateTime(message.time)}] * ${message.sender} ${message.body}`;
   return `[${dateTime(message.time)}] ${message.sender}: ${message.body}`;
+}
+
+/** "report.pdf (1.2 MiB)", with the sender's caption after it when there is one. */
+export function fileLabel(message: StoredMessage): string {
+  const file = message.file!;
+  const label = `[file] ${file.name} (${formatBytes(file.size)}${file.mediaType ? `, ${file.mediaType}` : ''})`;
+  return message.body === file.name ? label : `${label} ${message.body}`;
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { credentials, status as Status, type ChannelCredentials, type ClientOptions, type StatusObject } from '@grpc/grpc-js';
+import { FilesClient } from '../gen/tinychat/v1/files';
+import type { FileInfo } from '../gen/tinychat/v1/chat';
+import { credentials, Metadata, status as Status, type ChannelCredentials, type ClientOptions, type StatusObject } from '@grpc/grpc-js';
 import {
   ChatClient,
   MessageKind,
@@ -124,6 +126,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   /** Every address given, in order. */
   readonly servers: readonly string[];
   private readonly clients = new Map<string, ChatClient>();
+  private readonly filesClients = new Map<string, FilesClient>();
   private readonly clientOptions: ClientOptions;
   private readonly channelCredentials: ChannelCredentials;
   private serverIndex = 0;
@@ -213,6 +216,23 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     return this.nodeName;
   }
 
+  /**
+   * A Files client on the server this connection talks to now, with the
+   * session's token (logging in first if needed): file bytes travel on calls
+   * of their own, beside the stream.
+   */
+  async files(): Promise<{ client: FilesClient; metadata: Metadata }> {
+    const token = await this.commands.session();
+    let client = this.filesClients.get(this.server);
+    if (!client) {
+      client = new FilesClient(this.server, this.channelCredentials, this.clientOptions);
+      this.filesClients.set(this.server, client);
+    }
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    return { client, metadata };
+  }
+
   private get client(): ChatClient {
     let client = this.clients.get(this.server);
     if (!client) {
@@ -297,11 +317,17 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
    * connected, otherwise after the next (re)connect, and answered by a
    * 'receipt' or 'send-failed' event with the same clientId.
    */
-  send(receiver: string, body: string, options: { action?: boolean } = {}): string {
+  send(receiver: string, body: string, options: { action?: boolean; file?: FileInfo } = {}): string {
     if (this.closing) {
       throw new ClientError('the connection is closed — start the client again to send messages', Status.FAILED_PRECONDITION);
     }
-    const send: PendingSend = { clientId: randomUUID(), receiver, body, ...(options.action ? { action: true } : {}) };
+    const send: PendingSend = {
+      clientId: randomUUID(),
+      receiver,
+      body,
+      ...(options.action ? { action: true } : {}),
+      ...(options.file ? { file: options.file } : {}),
+    };
     this.outbox.add(send);
     this.pump.added();
     return send.clientId;
@@ -417,6 +443,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     this.stream = undefined;
     this.streamReady = false;
     for (const client of this.clients.values()) client.close();
+    for (const client of this.filesClients.values()) client.close();
     this.setState({ state: 'closed', reconnect: false });
     return response;
   }
@@ -540,6 +567,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
           receiver: receipt.receiver || send.receiver,
           body: send.body,
           kind: send.action ? MessageKind.MESSAGE_KIND_ACTION : MessageKind.MESSAGE_KIND_UNSPECIFIED,
+          file: send.file,
           time: receipt.time,
           id: receipt.id,
           sequence: receipt.sequence,
@@ -623,7 +651,7 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
       return 'dropped';
     }
     const kind = send.action ? MessageKind.MESSAGE_KIND_ACTION : MessageKind.MESSAGE_KIND_UNSPECIFIED;
-    stream.write({ kind: { $case: 'send', send: { clientId: send.clientId, receiver: send.receiver, body: send.body, kind } } });
+    stream.write({ kind: { $case: 'send', send: { clientId: send.clientId, receiver: send.receiver, body: send.body, kind, file: send.file } } });
     return 'written';
   }
 

@@ -1,5 +1,6 @@
 import { roomEntryText } from '../chat/room-text';
-import { MessageKind, RoomEvent, type Message } from '../gen/tinychat/v1/chat';
+import { formatBytes } from '../files/sizes';
+import { MessageKind, RoomEvent, type FileInfo, type Message } from '../gen/tinychat/v1/chat';
 import type { RoomEventKind } from '../store/room-event';
 import type { ConnectionState, StateChange } from './events';
 
@@ -42,7 +43,7 @@ export function formatMessage(message: Message): string {
     return `${clock} ${printable(message.room)} ${text}`;
   }
   if (message.kind === MessageKind.MESSAGE_KIND_ACTION) return `${clock} * ${printable(message.sender)} ${printable(message.body)}`;
-  return `${clock} ${printable(message.sender)}: ${printable(message.body)}`;
+  return `${clock} ${printable(message.sender)}: ${printable(messageText(message))}`;
 }
 
 /** A wire RoomEvent as the domain's name for it ('message' for anything else). */
@@ -59,6 +60,20 @@ export function roomEventKind(event: RoomEvent): RoomEventKind {
     default:
       return 'message';
   }
+}
+
+/**
+ * What a message says: its body, or for a file message "[file] name (size,
+ * type)" and the sender's caption, if any.
+ */
+export function messageText(message: Message): string {
+  return message.file ? fileText(message.file, message.body) : message.body;
+}
+
+/** A file message's text: "[file] name (size, type)", then the sender's caption if there is one. */
+export function fileText(file: FileInfo, body: string): string {
+  const label = `[file] ${file.name} (${formatBytes(file.size)}${file.mediaType ? `, ${file.mediaType}` : ''})`;
+  return body === file.name || body === '' ? label : `${label} ${body}`;
 }
 
 /** A delay for people: "0.3s" below a second, whole seconds above. */

@@ -1,3 +1,5 @@
+import type { FileInfo } from '../gen/tinychat/v1/chat';
+
 /** A message the person sent that the server has not yet confirmed. */
 export interface PendingSend {
   /** The identifier the server deduplicates retries by. */
@@ -6,6 +8,8 @@ export interface PendingSend {
   readonly body: string;
   /** An action ("/ME waves") rather than a plain message. */
   readonly action?: boolean;
+  /** A file message: the file, already uploaded completely. */
+  readonly file?: FileInfo;
 }
 
 interface EmptyWaiter {

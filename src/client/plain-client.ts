@@ -7,6 +7,7 @@ import { ChatConnection, ClientError, type ClientTls, type ConnectionState } fro
 import { isRoomName } from '../chat/room-names';
 import { formatMessage, formatStateChange, printable } from './format';
 import { withShownRoom } from './room-line';
+import { PlainFiles } from './plain-files';
 
 /** Where the plain client connects and which streams it talks through. */
 export interface PlainClientOptions {
@@ -194,10 +195,27 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
   };
 
   const lines = readline.createInterface({ input: options.input, crlfDelay: Infinity, terminal: false });
+  const input = lines[Symbol.asyncIterator]();
+  const files = new PlainFiles({
+    connection,
+    conversation: () => conversation,
+    say,
+    complain,
+    // A question (/SAVE onto an existing file) takes the next input line as its answer; none is a no.
+    ask: async (question) => {
+      complain(question);
+      const reply = await input.next();
+      return !reply.done && /^\s*y(es)?\s*$/i.test(reply.value);
+    },
+  });
+
   try {
-    for await (const line of lines) {
+    for (let next = await input.next(); !next.done; next = await input.next()) {
+      const line = next.value;
       if (line.trim() === '') continue;
-      if (line.startsWith('//')) {
+      if (PlainFiles.handles(line)) {
+        await files.start(line);
+      } else if (line.startsWith('//')) {
         sendLine(line.slice(1));
       } else if (line.startsWith('/')) {
         // /QUIT ends the loop; the connection sends it while closing, after the sends are confirmed.
@@ -220,6 +238,8 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
   } finally {
     lines.close();
   }
+  // Transfers still running finish first.
+  await files.settled();
 
   // Messages that were waiting when the stream opened may still be on their
   // way; printing them before closing lets close() acknowledge them, so the
@@ -239,6 +259,10 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
   }
   if (refused > 0) {
     complain(`error: ${plural(refused, 'message')} not sent (see above)`);
+    return 1;
+  }
+  if (files.failures > 0) {
+    complain(`error: ${plural(files.failures, 'file transfer')} failed (see above)`);
     return 1;
   }
   return 0;

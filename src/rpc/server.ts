@@ -24,6 +24,9 @@ import { Readiness } from './readiness';
 import { lateWriteGuard } from './late-write-guard';
 import { PeerLimiter } from './peer-limiter';
 import { addReflection } from './reflection';
+import { filesHandlers, filesServiceDefinition } from './files-handler';
+import { DEFAULT_FILE_LIMITS, FileTransfers, type FileLimits } from '../files/file-transfers';
+import type { BlobStore } from '../files/blob-store';
 import { chatServiceDefinition } from './service-definition';
 import type { Bus } from '../bus/bus';
 import type { Logger } from '../log';
@@ -103,6 +106,10 @@ export interface ServerOptions {
   retentionDays?: number;
   /** Retention timings (tests shorten them). */
   retentionTimings?: Partial<RetentionTimings>;
+  /** Where file contents live; without it the Files service is not offered and file messages are refused. The server closes it at shutdown. */
+  blobs?: BlobStore;
+  /** Limits on files (size, quota, uploads at once). */
+  fileLimits?: Partial<FileLimits>;
 }
 
 /** A listening server. */
@@ -155,7 +162,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const batcher = new AppendBatcher(store);
   const users = new UserDirectory(store);
-  const messaging = new Messaging(store, batcher, users, new SendRateLimiter(limits.sendRate), limits.maxBodyBytes);
+  const transfers = options.blobs ? new FileTransfers(options.blobs, store, { ...DEFAULT_FILE_LIMITS, ...options.fileLimits }) : undefined;
+  const messaging = new Messaging(store, batcher, users, new SendRateLimiter(limits.sendRate), limits.maxBodyBytes, Date.now, transfers);
   const rooms = new Rooms(store, users, registry, registry, limits.rooms, limits.maxBodyBytes);
   const acks = new AckRecorder(store, logger);
   const peers = new PeerLimiter(limits.maxConnectionsPerAddress);
@@ -204,6 +212,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ),
   };
   server.addService(chatServiceDefinition, chat);
+  if (transfers) server.addService(filesServiceDefinition, filesHandlers({ accounts, transfers, peers, readiness, logger }));
   health.register(server);
   addReflection(server);
 
@@ -282,6 +291,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await acks.flush();
       await link?.stop();
       await bus?.close();
+      await options.blobs?.close();
       await store.close();
       await options.metrics?.close();
       logger.info('stopped');

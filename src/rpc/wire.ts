@@ -2,12 +2,21 @@ import { ChatError } from '../chat/errors';
 import { grpcStatusOf } from './status';
 import { invalidUtf8Fields } from './strict-utf8';
 import type { CommandInput, CommandResult } from '../chat/commands';
-import { MessageKind, RoomEvent, type ClientFrame, type CommandRequest, type CommandResponse, type Message, type ServerFrame } from '../gen/tinychat/v1/chat';
+import {
+  MessageKind,
+  RoomEvent,
+  type ClientFrame,
+  type CommandRequest,
+  type CommandResponse,
+  type FileInfo,
+  type Message,
+  type RoomInfo,
+  type ServerFrame,
+} from '../gen/tinychat/v1/chat';
 import type { InboundFrame, OutboundBatch } from '../session/frames';
-import type { RoomInfo } from '../gen/tinychat/v1/chat';
 import type { RoomView } from '../chat/room-commands';
 import type { RoomEventKind } from '../store/room-store';
-import type { MessageKind as StoreMessageKind, StoredMessage } from '../store/store';
+import type { FileRef, MessageKind as StoreMessageKind, StoredMessage } from '../store/store';
 
 /**
  * Translation between the wire types generated from chat.proto and the
@@ -26,6 +35,7 @@ export function toWireMessage(message: StoredMessage): Message {
     kind: message.kind === 'action' ? MessageKind.MESSAGE_KIND_ACTION : MessageKind.MESSAGE_KIND_UNSPECIFIED,
     room: message.room ?? '',
     roomEvent: WIRE_ROOM_EVENTS[message.roomEvent ?? 'message'],
+    file: message.file && toWireFile(message.file),
   };
 }
 
@@ -40,6 +50,11 @@ const WIRE_ROOM_EVENTS: Record<RoomEventKind | 'invited', RoomEvent> = {
 
 function toWireRoom(room: RoomView): RoomInfo {
   return { ...room };
+}
+
+/** A FileRef as the wire FileInfo. */
+export function toWireFile(file: FileRef): FileInfo {
+  return { name: file.name, size: file.size, sha256: file.sha256, mediaType: file.mediaType };
 }
 
 /** One outbound batch as one ServerFrame. */
@@ -101,7 +116,16 @@ export function toInboundFrame(frame: ClientFrame): InboundFrame {
         );
         return { kind: 'invalid', error, clientId: kind.send.clientId };
       }
-      return { kind: 'send', clientId: kind.send.clientId, receiver: kind.send.receiver, body: kind.send.body, messageKind };
+      return {
+        kind: 'send',
+        clientId: kind.send.clientId,
+        receiver: kind.send.receiver,
+        body: kind.send.body,
+        messageKind,
+        ...(kind.send.file && {
+          file: { name: kind.send.file.name, size: kind.send.file.size, sha256: kind.send.file.sha256, mediaType: kind.send.file.mediaType },
+        }),
+      };
     }
     case 'ack':
       return { kind: 'ack', sequence: kind.ack.sequence };
@@ -188,6 +212,11 @@ export function toCommandResponse(result: CommandResult): CommandResponse {
       return {
         text,
         result: { $case: 'roomChanged', roomChanged: { room: result.room, event: WIRE_ROOM_EVENTS[result.event], user: result.user, topic: result.topic } },
+      };
+    case 'files':
+      return {
+        text,
+        result: { $case: 'files', files: { peer: result.peer, messages: result.messages.map(toWireMessage), hasMore: result.hasMore } },
       };
     case 'history':
       return {

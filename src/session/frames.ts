@@ -1,10 +1,10 @@
 import type { ChatError } from '../chat/errors';
 import type { PresenceChange } from '../queue/outbound-queue';
-import type { AppendResult, MessageKind, StoredMessage } from '../store/store';
+import type { AppendResult, FileRef, MessageKind, StoredMessage } from '../store/store';
 
 /** A client frame, as the session sees it (rpc/ translates from the wire). */
 export type InboundFrame =
-  | { kind: 'send'; clientId: string; receiver: string; body: string; messageKind: MessageKind }
+  | { kind: 'send'; clientId: string; receiver: string; body: string; messageKind: MessageKind; file?: FileRef }
   | { kind: 'ack'; sequence: number }
   | { kind: 'resume'; afterSequence: number | undefined; watchPresence: boolean }
   | { kind: 'empty' }

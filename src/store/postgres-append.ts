@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { ChatError } from '../chat/errors';
 import { MESSAGE_COLUMNS, MESSAGE_FROM } from './postgres-rows';
 import { RetryTransaction } from './postgres-transaction';
+import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type { AppendResult, NewMessage, StoredMessage } from './store';
 
 /** A message naming a user id that does not exist. */
@@ -44,10 +45,10 @@ const LOCK_RECEIVERS = {
 const INSERT_AND_BUMP = {
   name: 'tinychat-append-insert',
   text: `WITH inserted AS (
-           INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind)
-           SELECT s, r, c, b, t, q, k
-           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $9::text[])
-             WITH ORDINALITY AS v(s, r, c, b, t, q, k, n)
+           INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind, file)
+           SELECT s, r, c, b, t, q, k, f::jsonb
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $9::text[], $10::text[])
+             WITH ORDINALITY AS v(s, r, c, b, t, q, k, f, n)
            ORDER BY n
            ON CONFLICT (sender_id, client_id) DO NOTHING
            RETURNING id, receiver_id, sequence
@@ -77,11 +78,11 @@ interface Planned {
  */
 export async function appendInTransaction(client: PoolClient, batch: readonly NewMessage[]): Promise<AppendResult[]> {
   const originals = new Map<string, StoredMessage>();
-  const found = await client.query<StoredMessage>({
+  const found = await client.query<MessageRow>({
     ...ORIGINALS,
     values: [batch.map((m) => m.senderId), batch.map((m) => m.clientId)],
   });
-  for (const row of found.rows) originals.set(pairKey(row.senderId, row.clientId), row);
+  for (const row of found.rows) originals.set(pairKey(row.senderId, row.clientId), messageFromRow(row));
 
   const plan: Planned[] = [];
   const firstIndex = new Map<string, number>();
@@ -143,6 +144,7 @@ async function insertFresh(client: PoolClient, batch: readonly NewMessage[], fre
       [...receivers.keys()],
       [...receivers.values()].map((r) => r.lastSequence),
       messages.map((m) => m.kind ?? 'text'),
+      messages.map((m) => fileColumn(m.file)),
     ],
   });
   if (inserted.rowCount !== messages.length) {
@@ -163,6 +165,7 @@ async function insertFresh(client: PoolClient, batch: readonly NewMessage[], fre
       time: m.time,
       sequence,
       kind: m.kind ?? 'text',
+      ...(m.file && { file: m.file }),
     });
   });
 }

@@ -8,7 +8,7 @@ export const USER_COLUMNS = `id, name, created_at AS "createdAt", last_seen_at A
 
 /** Selects a StoredMessage from MESSAGE_FROM. */
 export const MESSAGE_COLUMNS = `m.id, m.sender_id AS "senderId", m.receiver_id AS "receiverId",
-  s.name AS sender, r.name AS receiver, m.client_id AS "clientId", m.body, m.time, m.sequence, m.kind`;
+  s.name AS sender, r.name AS receiver, m.client_id AS "clientId", m.body, m.time, m.sequence, m.kind, m.file`;
 
 /** Messages with both users' names. */
 export const MESSAGE_FROM = `messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.receiver_id`;

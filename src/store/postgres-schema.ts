@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { POSTGRES_ROOMS_SCHEMA } from './postgres-rooms';
 
 /** The schema version this code writes; kept in the one row of `schema_version`. */
-export const POSTGRES_SCHEMA_VERSION = 3;
+export const POSTGRES_SCHEMA_VERSION = 4;
 
 // Version 1: the whole layout of the SQLite store at its version 3, in
 // PostgreSQL types. Later versions append their steps to MIGRATIONS so an
@@ -74,8 +74,47 @@ CREATE INDEX messages_text ON messages USING gin (to_tsvector('simple', body));
 
 // Version 3: rooms (postgres-rooms.ts).
 
+// Version 4: files. A file message carries its FileRef (jsonb, NULL for text
+// messages). The bytes of files live here too (files/postgres-blob-store.ts),
+// so every node reads what any node received: partial uploads by owner and
+// SHA-256, chunk by chunk; complete contents once per SHA-256. Chunks are
+// already compressed or not worth it, so they are stored without TOAST
+// compression.
+const SCHEMA_V4 = `
+ALTER TABLE messages ADD COLUMN file JSONB;
+CREATE INDEX messages_with_file ON messages (least(sender_id, receiver_id), greatest(sender_id, receiver_id), id) WHERE file IS NOT NULL;
+CREATE TABLE file_uploads (
+  owner_id   BIGINT  NOT NULL,
+  sha256     TEXT    NOT NULL,
+  size       BIGINT  NOT NULL,
+  stored     BIGINT  NOT NULL DEFAULT 0,
+  complete   BOOLEAN NOT NULL DEFAULT false,
+  updated_at BIGINT  NOT NULL,
+  PRIMARY KEY (owner_id, sha256)
+);
+CREATE TABLE file_upload_chunks (
+  owner_id     BIGINT NOT NULL,
+  sha256       TEXT   NOT NULL,
+  offset_bytes BIGINT NOT NULL,
+  data         BYTEA  NOT NULL,
+  PRIMARY KEY (owner_id, sha256, offset_bytes)
+);
+ALTER TABLE file_upload_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+CREATE TABLE file_blobs (
+  sha256 TEXT   PRIMARY KEY,
+  size   BIGINT NOT NULL
+);
+CREATE TABLE file_blob_chunks (
+  sha256       TEXT   NOT NULL,
+  offset_bytes BIGINT NOT NULL,
+  data         BYTEA  NOT NULL,
+  PRIMARY KEY (sha256, offset_bytes)
+);
+ALTER TABLE file_blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+`;
+
 /** Schema steps; MIGRATIONS[n] takes a database from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, POSTGRES_ROOMS_SCHEMA];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, POSTGRES_ROOMS_SCHEMA, SCHEMA_V4];
 
 // The first key of the advisory lock that serializes migrations; the second
 // is a hash of the schema name, so stores of different schemas (tests) do not

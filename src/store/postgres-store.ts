@@ -13,9 +13,10 @@ import { openFailureMessage, redactedUrl, storeError } from './postgres-errors';
 import { SESSION_COLUMNS, SESSION_END_COLUMNS, MESSAGE_COLUMNS, MESSAGE_FROM, USER_COLUMNS } from './postgres-rows';
 import { POSTGRES_ROOM_ENTRY_COLUMNS, POSTGRES_ROOM_ENTRY_FROM, PostgresRooms } from './postgres-rooms';
 import { isPlainSchemaName, migratePostgres } from './postgres-schema';
-import { inboxRows } from './room-rows';
+import { inboxRows, type InboxRow } from './room-rows';
 import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, RoomListing, RoomMember, RoomPost, RoomRecord } from './room-store';
 import { inTransaction } from './postgres-transaction';
+import { messageFromRow, type MessageRow } from './file-column';
 import type {
   AppendResult,
   ConversationQuery,
@@ -88,7 +89,8 @@ export class PostgresStore implements Store {
 
   /** Use openPostgresStore, which also migrates. */
   constructor(
-    private readonly pool: Pool,
+    /** The connections, shared with the file store of the same database (files/postgres-blob-store.ts). */
+    readonly pool: Pool,
     private readonly logger: Logger,
     /** Where the store is, for logs: the URL without its password, and the schema. */
     readonly description = 'postgres',
@@ -144,7 +146,7 @@ export class PostgresStore implements Store {
   async search(userId: number, words: string[], limit: number): Promise<StoredMessage[]> {
     if (limit <= 0 || words.length === 0) return [];
     // plainto_tsquery reads plain text, never query syntax, and ANDs its words.
-    const result = await this.query<StoredMessage>(
+    const result = await this.query<MessageRow>(
       'search messages',
       {
         name: 'tinychat-search',
@@ -154,7 +156,7 @@ export class PostgresStore implements Store {
       },
       [words.join(' '), userId, limit],
     );
-    return result.rows;
+    return result.rows.map(messageFromRow);
   }
 
   async lastSequences(userIds: number[]): Promise<Map<number, number>> {
@@ -284,22 +286,23 @@ export class PostgresStore implements Store {
 
   async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    const result = await this.query<StoredMessage & { room: string | null; roomEvent: string | null }>(
+    const result = await this.query<InboxRow & { file: MessageRow['file'] }>(
       'read messages',
       {
         name: 'tinychat-inbox-after',
         // The one inbox: one-to-one messages and room entries, each side
-        // read in sequence order up to the limit, then merged.
+        // read in sequence order up to the limit, then merged (room entries carry no file).
         text: `(SELECT ${MESSAGE_COLUMNS}, NULL AS room, NULL AS "roomEvent" FROM ${MESSAGE_FROM}
                 WHERE m.receiver_id = $1 AND m.sequence > $2 ORDER BY m.sequence LIMIT $3)
                UNION ALL
-               (SELECT ${POSTGRES_ROOM_ENTRY_COLUMNS} FROM ${POSTGRES_ROOM_ENTRY_FROM}
-                WHERE i.user_id = $1 AND i.sequence > $2 ORDER BY i.sequence LIMIT $3)
+               (SELECT id, "senderId", "receiverId", sender, receiver, "clientId", body, time, sequence, kind, NULL::jsonb AS file, room, "roomEvent"
+                FROM (SELECT ${POSTGRES_ROOM_ENTRY_COLUMNS} FROM ${POSTGRES_ROOM_ENTRY_FROM}
+                      WHERE i.user_id = $1 AND i.sequence > $2 ORDER BY i.sequence LIMIT $3) AS entries)
                ORDER BY sequence LIMIT $3`,
       },
       [userId, afterSequence, limit],
     );
-    return inboxRows(result.rows);
+    return inboxRows(result.rows.map(messageFromRow) as InboxRow[]);
   }
 
   findRoom(name: string): Promise<RoomRecord | undefined> {
@@ -348,7 +351,7 @@ export class PostgresStore implements Store {
 
   async conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]> {
     if (query.limit <= 0) return [];
-    const result = await this.query<StoredMessage>(
+    const result = await this.query<MessageRow>(
       'read messages',
       {
         name: 'tinychat-conversation',
@@ -358,7 +361,31 @@ export class PostgresStore implements Store {
       },
       [Math.min(userA, userB), Math.max(userA, userB), query.beforeId ?? Number.MAX_SAFE_INTEGER, query.limit],
     );
-    return result.rows;
+    return result.rows.map(messageFromRow);
+  }
+
+  async messageById(id: number): Promise<StoredMessage | undefined> {
+    const result = await this.query<MessageRow>(
+      'read messages',
+      { name: 'tinychat-message-by-id', text: `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.id = $1` },
+      [id],
+    );
+    return result.rows[0] && messageFromRow(result.rows[0]);
+  }
+
+  async conversationFiles(userA: number, userB: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return [];
+    const result = await this.query<MessageRow>(
+      'read messages',
+      {
+        name: 'tinychat-conversation-files',
+        text: `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+               WHERE least(m.sender_id, m.receiver_id) = $1 AND greatest(m.sender_id, m.receiver_id) = $2 AND m.file IS NOT NULL
+               ORDER BY m.id DESC LIMIT $3`,
+      },
+      [Math.min(userA, userB), Math.max(userA, userB), limit],
+    );
+    return result.rows.map(messageFromRow);
   }
 
   async ack(userId: number, sequence: number): Promise<void> {

@@ -10,12 +10,15 @@ export function roomDeliveries(rows: RoomEntryRow[]): StoredMessage[] {
   return rows.map((row) => ({ ...row, roomEvent: row.roomEvent as RoomEventKind }));
 }
 
+/** An inbox row: a one-to-one message (room and roomEvent null) or a room entry. */
+export type InboxRow = Omit<StoredMessage, 'room' | 'roomEvent'> & { room: string | null; roomEvent: string | null };
+
 /**
  * Inbox rows from a union of one-to-one messages (room and roomEvent null)
  * and room entries: the nulls go, so a one-to-one message has the same shape
  * as before rooms existed.
  */
-export function inboxRows(rows: Array<Omit<StoredMessage, 'room' | 'roomEvent'> & { room: string | null; roomEvent: string | null }>): StoredMessage[] {
+export function inboxRows(rows: InboxRow[]): StoredMessage[] {
   return rows.map(({ room, roomEvent, ...message }) =>
     room === null ? message : { ...message, room, roomEvent: (roomEvent ?? 'message') as RoomEventKind },
   );

@@ -3,9 +3,10 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ChatError } from '../chat/errors';
 import { nameKey } from '../chat/names';
-import { inboxRows } from './room-rows';
+import { inboxRows, type InboxRow } from './room-rows';
 import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, RoomListing, RoomMember, RoomPost, RoomRecord } from './room-store';
 import { SQLITE_ROOM_ENTRY_COLUMNS, SQLITE_ROOM_ENTRY_FROM, SQLITE_ROOMS_SCHEMA, SqliteRooms } from './sqlite-rooms';
+import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type {
   AppendResult,
   ConversationQuery,
@@ -19,7 +20,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 6;
+export const SQLITE_SCHEMA_VERSION = 7;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -127,8 +128,15 @@ END;
 
 // Version 6: rooms (sqlite-rooms.ts).
 
+// Version 7: a file message carries its FileRef as JSON text (NULL for text
+// messages); the partial index serves /FILES.
+const SCHEMA_V7 = `
+ALTER TABLE messages ADD COLUMN file TEXT;
+CREATE INDEX messages_with_file ON messages (min(sender_id, receiver_id), max(sender_id, receiver_id), id) WHERE file IS NOT NULL;
+`;
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA, SCHEMA_V7];
 
 /** How often new messages are added to the full-text index, and how many per transaction at most. */
 const TEXT_INDEX_INTERVAL_MS = 1000;
@@ -148,7 +156,7 @@ function toUser(row: UserRow | undefined): UserRecord | undefined {
 }
 
 const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.receiver_id AS receiverId,
-  s.name AS sender, r.name AS receiver, m.client_id AS clientId, m.body, m.time, m.sequence, m.kind`;
+  s.name AS sender, r.name AS receiver, m.client_id AS clientId, m.body, m.time, m.sequence, m.kind, m.file`;
 
 const MESSAGE_FROM = `messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.receiver_id`;
 
@@ -416,7 +424,7 @@ export class SqliteStore implements Store {
 
   async inboxAfter(userId: number, afterSequence: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    return guarded('read messages', () => inboxRows(this.stmt.inboxAfter.all({ user: userId, after: afterSequence, limit })));
+    return guarded('read messages', () => inboxRows(this.stmt.inboxAfter.all({ user: userId, after: afterSequence, limit }).map(messageFromRow) as InboxRow[]));
   }
 
   async findRoom(name: string): Promise<RoomRecord | undefined> {
@@ -471,7 +479,21 @@ export class SqliteStore implements Store {
         hi: Math.max(userA, userB),
         before: query.beforeId ?? Number.MAX_SAFE_INTEGER,
         limit: query.limit,
-      }),
+      }).map(messageFromRow),
+    );
+  }
+
+  async messageById(id: number): Promise<StoredMessage | undefined> {
+    return guarded('read messages', () => {
+      const row = this.stmt.messageById.get(id);
+      return row && messageFromRow(row);
+    });
+  }
+
+  async conversationFiles(userA: number, userB: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return [];
+    return guarded('read messages', () =>
+      this.stmt.conversationFiles.all({ lo: Math.min(userA, userB), hi: Math.max(userA, userB), limit }).map(messageFromRow),
     );
   }
 
@@ -481,7 +503,7 @@ export class SqliteStore implements Store {
     const query = words.map((word) => `"${word.replace(/"/g, '""')}"`).join(' ');
     return guarded('search messages', () => {
       this.indexText();
-      return this.stmt.search.all({ query, user: userId, limit });
+      return this.stmt.search.all({ query, user: userId, limit }).map(messageFromRow);
     });
   }
 
@@ -531,7 +553,7 @@ export class SqliteStore implements Store {
   // leaves the receiver's sequence alone.
   private appendOne(message: NewMessage): AppendResult {
     const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
-    if (original) return { message: original, duplicate: true };
+    if (original) return { message: messageFromRow(original), duplicate: true };
     // One statement takes the receiver's next sequence and reads both names;
     // throwing rolls the sequence back with the rest of the transaction.
     const receiver = this.stmt.nextSequence.get(message.receiverId, message.senderId);
@@ -546,6 +568,7 @@ export class SqliteStore implements Store {
       message.time,
       receiver.sequence,
       kind,
+      fileColumn(message.file),
     );
     return {
       message: {
@@ -559,6 +582,7 @@ export class SqliteStore implements Store {
         time: message.time,
         sequence: receiver.sequence,
         kind,
+        ...(message.file && { file: message.file }),
       },
       duplicate: false,
     };
@@ -627,15 +651,15 @@ function prepareStatements(db: Database.Database) {
     lastSessionEndId: db.prepare<[], { id: number }>(`SELECT coalesce(max(id), 0) AS id FROM session_ends`),
     pruneSessionEnds: db.prepare<[number]>(`DELETE FROM session_ends WHERE time < ?`),
 
-    messageByClientId: db.prepare<[number, string], StoredMessage>(
+    messageByClientId: db.prepare<[number, string], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,
     ),
     nextSequence: db.prepare<[number, number], { sequence: number; name: string; sender: string | null }>(
       `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ?
        RETURNING last_sequence AS sequence, name, (SELECT name FROM users WHERE id = ?) AS sender`,
     ),
-    insertMessage: db.prepare<[number, number, string, string, number, number, string]>(
-      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    insertMessage: db.prepare<[number, number, string, string, number, number, string, string | null]>(
+      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // Walks ids upwards to the first message young enough to keep (a short
     // scan: the old ones before it are what goes), then deletes below it.
@@ -651,27 +675,31 @@ function prepareStatements(db: Database.Database) {
     ),
     indexText: db.prepare<[number, number]>(`INSERT INTO messages_text (rowid, body) SELECT id, body FROM messages WHERE id > ? AND id <= ?`),
     setTextIndexedUpTo: db.prepare<[number]>(`UPDATE messages_text_position SET indexed_id = ?`),
-    search: db.prepare<{ query: string; user: number; limit: number }, StoredMessage>(
+    search: db.prepare<{ query: string; user: number; limit: number }, MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages_text t, ${MESSAGE_FROM}
        WHERE messages_text MATCH @query AND m.id = t.rowid AND (m.sender_id = @user OR m.receiver_id = @user)
        ORDER BY m.id DESC LIMIT @limit`,
     ),
     // The one inbox: one-to-one messages and room entries, each side read
-    // in sequence order up to the limit, then merged.
-    inboxAfter: db.prepare<
-      { user: number; after: number; limit: number },
-      StoredMessage & { room: string | null; roomEvent: string | null }
-    >(
+    // in sequence order up to the limit, then merged (room entries carry no file).
+    inboxAfter: db.prepare<{ user: number; after: number; limit: number }, InboxRow & { file: MessageRow['file'] }>(
       `SELECT * FROM (SELECT ${MESSAGE_COLUMNS}, NULL AS room, NULL AS roomEvent FROM ${MESSAGE_FROM}
          WHERE m.receiver_id = @user AND m.sequence > @after ORDER BY m.sequence LIMIT @limit)
        UNION ALL
-       SELECT * FROM (SELECT ${SQLITE_ROOM_ENTRY_COLUMNS} FROM ${SQLITE_ROOM_ENTRY_FROM}
+       SELECT id, senderId, receiverId, sender, receiver, clientId, body, time, sequence, kind, NULL AS file, room, roomEvent
+       FROM (SELECT ${SQLITE_ROOM_ENTRY_COLUMNS} FROM ${SQLITE_ROOM_ENTRY_FROM}
          WHERE i.user_id = @user AND i.sequence > @after ORDER BY i.sequence LIMIT @limit)
        ORDER BY sequence LIMIT @limit`,
     ),
-    conversation: db.prepare<{ lo: number; hi: number; before: number; limit: number }, StoredMessage>(
+    conversation: db.prepare<{ lo: number; hi: number; before: number; limit: number }, MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
        WHERE min(m.sender_id, m.receiver_id) = @lo AND max(m.sender_id, m.receiver_id) = @hi AND m.id < @before
+       ORDER BY m.id DESC LIMIT @limit`,
+    ),
+    messageById: db.prepare<[number], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.id = ?`),
+    conversationFiles: db.prepare<{ lo: number; hi: number; limit: number }, MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM}
+       WHERE min(m.sender_id, m.receiver_id) = @lo AND max(m.sender_id, m.receiver_id) = @hi AND m.file IS NOT NULL
        ORDER BY m.id DESC LIMIT @limit`,
     ),
   };

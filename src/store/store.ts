@@ -39,14 +39,17 @@
  * - Durability means surviving a crash of the process (kill -9); whether a
  *   power loss can take the last commits depends on the backend's sync
  *   setting (see the backend).
+ * - Files: a message may carry a FileRef (the file's description; its bytes
+ *   live in a BlobStore, files/blob-store.ts). It is stored and returned
+ *   with the message, unchanged; a message without one has no `file`.
  * - Reads with a limit of 0 or less return nothing. `close()` may be called
  *   more than once.
  */
 
 import type { RoomStore } from './room-store';
-import type { MessageKind, StoredMessage } from './stored-message';
+import type { FileRef, MessageKind, StoredMessage } from './stored-message';
 
-export type { MessageKind, StoredMessage } from './stored-message';
+export type { FileRef, MessageKind, StoredMessage } from './stored-message';
 
 /** A registered user. */
 export interface UserRecord {
@@ -106,6 +109,8 @@ export interface NewMessage {
   time: number;
   /** 'text' when absent. */
   kind?: MessageKind;
+  /** Set for a file message. */
+  file?: FileRef;
 }
 
 /** The outcome of appending one message. */
@@ -232,6 +237,15 @@ export interface Store extends RoomStore {
    * from before a deleted message gets the ones after it.
    */
   deleteMessagesBefore(time: number, limit: number): Promise<number>;
+
+  /** The message with this id, if it is stored. */
+  messageById(id: number): Promise<StoredMessage | undefined>;
+
+  /**
+   * File messages between two users (both directions), newest first, at
+   * most `limit`.
+   */
+  conversationFiles(userA: number, userB: number, limit: number): Promise<StoredMessage[]>;
 
   /** Moves the user's acknowledged sequence forward to `sequence` (never back). */
   ack(userId: number, sequence: number): Promise<void>;

@@ -1,10 +1,9 @@
 import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { ChatConnection } from '../../src/client/connection';
 import { formatClock } from '../../src/client/format';
-import { runPlainClient } from '../../src/client/plain-client';
+import { runPlainInMemory, type RunningPlainClient } from '../support/plain-run';
 import { MessageKind, type Message } from '../../src/gen/tinychat/v1/chat';
 import { startTestServer } from '../support/test-server';
 import { makeTempDir, removeTempDir } from '../support/temp-dir';
@@ -13,18 +12,7 @@ import { FAST_BACKOFF, watchConnection, type Watched } from '../support/connecti
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 
-/** A plain client running on in-memory streams. */
-interface Running {
-  /** Writes lines as if typed. */
-  type(...lines: string[]): void;
-  /** Ends the input, as a pipe does. */
-  end(): void;
-  /** Everything printed to output so far. */
-  out(): string;
-  /** Everything printed to errors so far. */
-  err(): string;
-  exit: Promise<number>;
-}
+type Running = RunningPlainClient;
 
 /** Splits a printed line of the documented form `[HH:MM:SS] sender: body`; undefined when it has another form. */
 function parseLine(line: string): { clock: string; sender: string; body: string } | undefined {
@@ -63,31 +51,7 @@ describe('runPlainClient', function () {
     user: string,
     options: { target?: string; drainTimeoutMs?: number; connectTimeoutMs?: number; password?: string; confirmPassword?: () => Promise<string> } = {},
   ): Running {
-    const input = new PassThrough();
-    const output = new PassThrough();
-    const errors = new PassThrough();
-    let out = '';
-    let err = '';
-    output.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    errors.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const exit = runPlainClient({ password: options.password ?? TEST_PASSWORD,
-      server: options.target ?? server.target,
-      user,
-      input,
-      output,
-      errors,
-      backoff: FAST_BACKOFF,
-      drainTimeoutMs: options.drainTimeoutMs,
-      connectTimeoutMs: options.connectTimeoutMs,
-      confirmPassword: options.confirmPassword,
-    });
-    const client: Running = {
-      type: (...lines) => lines.forEach((line) => input.write(`${line}\n`)),
-      end: () => input.end(),
-      out: () => out,
-      err: () => err,
-      exit,
-    };
+    const client = runPlainInMemory(options.target ?? server.target, user, options);
     clients.push(client);
     return client;
   }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { isChatError } from '../../src/chat/errors';
 import { roomContract } from './room-contract';
-import type { NewMessage, Store, StoredMessage, UserRecord } from '../../src/store/store';
+import type { FileRef, NewMessage, Store, StoredMessage, UserRecord } from '../../src/store/store';
 
 /** A fresh, empty store for one test, and how to get rid of it. */
 export interface StoreFixture {
@@ -505,6 +505,56 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(3);
         await store.ack(ann.id, 7);
         expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(7);
+      });
+    });
+
+    describe('file messages', function () {
+      const report: FileRef = { name: 'report.pdf', size: 123_456, sha256: 'ab'.repeat(32), mediaType: 'application/pdf' };
+      const photo: FileRef = { name: 'photo.png', size: 42, sha256: 'cd'.repeat(32), mediaType: 'image/png' };
+
+      it('stores a file message with its FileRef and returns it from every read', async function () {
+        const ann = await user('Ann');
+        const bob = await user('Bob');
+        const [appended] = await store.appendMessages([{ ...msg(ann, bob, 'the quarterly report'), file: report }]);
+        expect(appended.message.file).to.deep.equal(report);
+        expect((await store.inboxAfter(bob.id, 0, 10))[0]).to.deep.equal(appended.message);
+        expect((await store.conversation(ann.id, bob.id, { limit: 10 }))[0]).to.deep.equal(appended.message);
+        expect(await store.messageById(appended.message.id)).to.deep.equal(appended.message);
+        expect((await store.search(bob.id, ['report'], 10))[0]).to.deep.equal(appended.message);
+      });
+
+      it('gives text messages no file property at all', async function () {
+        const ann = await user('Ann');
+        const bob = await user('Bob');
+        const [text] = await store.appendMessages([msg(ann, bob, 'just words')]);
+        expect(text.message).to.not.have.property('file');
+        expect(await store.inboxAfter(bob.id, 0, 10)).to.deep.equal([text.message]);
+      });
+
+      it('returns the original FileRef to a retried send', async function () {
+        const ann = await user('Ann');
+        const bob = await user('Bob');
+        await store.appendMessages([{ ...msg(ann, bob, 'photo.png', 'f1'), file: photo }]);
+        const [retry] = await store.appendMessages([{ ...msg(ann, bob, 'photo.png', 'f1'), file: photo }]);
+        expect(retry.duplicate).to.equal(true);
+        expect(retry.message.file).to.deep.equal(photo);
+      });
+
+      it('lists the file messages of one conversation, both directions, newest first, up to the limit', async function () {
+        const ann = await user('Ann');
+        const bob = await user('Bob');
+        const cy = await user('Cy');
+        const [first] = await store.appendMessages([{ ...msg(ann, bob, 'report.pdf'), file: report }]);
+        await store.appendMessages([msg(ann, bob, 'words between')]);
+        await store.appendMessages([{ ...msg(ann, cy, 'not this conversation'), file: photo }]);
+        const [second] = await store.appendMessages([{ ...msg(bob, ann, 'photo.png'), file: photo }]);
+        expect(await store.conversationFiles(bob.id, ann.id, 10)).to.deep.equal([second.message, first.message]);
+        expect(await store.conversationFiles(ann.id, bob.id, 1)).to.deep.equal([second.message]);
+        expect(await store.conversationFiles(ann.id, bob.id, 0)).to.deep.equal([]);
+      });
+
+      it('finds no message for an id that was never stored', async function () {
+        expect(await store.messageById(987_654)).to.equal(undefined);
       });
     });
 

@@ -15,6 +15,7 @@ const ALL_COMMANDS = [
   '/STOP',
   '/HISTORY',
   '/SEARCH',
+  '/FILES',
   '/JOIN',
   '/LEAVE',
   '/ROOMS',

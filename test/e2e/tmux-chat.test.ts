@@ -1,72 +1,12 @@
 import { TEST_PASSWORD } from '../support/grpc-client';
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CLI, startServerProcess, type ServerProcess } from '../support/server-process';
 import { makeTempDir, removeTempDirs } from '../support/test-server';
-
-const run = promisify(execFile);
-
-/** A private tmux server, so the test never touches anyone's sessions. */
-class Tmux {
-  readonly socket = `tinychat-test-${randomBytes(4).toString('hex')}`;
-
-  async command(...args: string[]): Promise<string> {
-    const { stdout } = await run('tmux', ['-L', this.socket, ...args], { timeout: 5000 });
-    return stdout;
-  }
-
-  /** A new 80×24 session running `shellCommand` in sh. */
-  async start(name: string, shellCommand: string): Promise<void> {
-    await this.command('-f', '/dev/null', 'new-session', '-d', '-x', '80', '-y', '24', '-s', name, shellCommand);
-  }
-
-  /** Types keys into a session; words like Enter or M-1 are key names. */
-  async keys(name: string, ...keys: string[]): Promise<void> {
-    await this.command('send-keys', '-t', name, ...keys);
-  }
-
-  /** Types text literally (nothing in it is read as a key name), then Enter. */
-  async line(name: string, text: string): Promise<void> {
-    await this.command('send-keys', '-t', name, '-l', text);
-    await this.command('send-keys', '-t', name, 'Enter');
-  }
-
-  /** The session's screen as text. */
-  screen(name: string): Promise<string> {
-    return this.command('capture-pane', '-p', '-t', name);
-  }
-
-  /** Waits until the screen satisfies `check`; fails with the screen after timeoutMs. */
-  async waitFor(name: string, what: string, check: (screen: string) => boolean, timeoutMs = 8000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let screen = '';
-    while (Date.now() < deadline) {
-      screen = await this.screen(name);
-      if (check(screen)) return screen;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} on ${name}'s screen:\n${screen}`);
-  }
-
-  /** Waits for `text` to be on the screen. */
-  see(name: string, text: string, timeoutMs?: number): Promise<string> {
-    return this.waitFor(name, JSON.stringify(text), (screen) => screen.includes(text), timeoutMs);
-  }
-
-  async kill(): Promise<void> {
-    await this.command('kill-server').catch(() => undefined);
-  }
-}
+import { shellQuote, Tmux } from '../support/tmux';
 
 function count(screen: string, text: string): number {
   return screen.split(text).length - 1;
-}
-
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 describe('two people in real terminals (tmux)', function () {
@@ -77,9 +17,7 @@ describe('two people in real terminals (tmux)', function () {
   let configHome: string;
 
   before(async () => {
-    await run('tmux', ['-V']).catch(() => {
-      throw new Error('this test needs tmux: install it (apt-get install tmux); .ci/run does');
-    });
+    await Tmux.check();
   });
 
   beforeEach(async () => {
@@ -97,10 +35,10 @@ describe('two people in real terminals (tmux)', function () {
 
   /** Starts the client for `user` in a shell that stays after it exits, so the terminal can be checked. */
   async function client(user: string): Promise<void> {
-    const chat = [process.execPath, CLI, 'chat', '--server', server.target, '--user', user].map(quote).join(' ');
+    const chat = [process.execPath, CLI, 'chat', '--server', server.target, '--user', user].map(shellQuote).join(' ');
     // Plain box characters and UTF-8, whatever the machine's locale.
     // The saved session goes to a directory of the test's own, not the home directory.
-    const shell = `env NCURSES_NO_UTF8_ACS=1 XDG_CONFIG_HOME=${quote(configHome)} TINYCHAT_PASSWORD=${quote(TEST_PASSWORD)} LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='$ ' sh -c ${quote(`${chat}; echo "exited $?"; exec sh`)}`;
+    const shell = `env NCURSES_NO_UTF8_ACS=1 XDG_CONFIG_HOME=${shellQuote(configHome)} TINYCHAT_PASSWORD=${shellQuote(TEST_PASSWORD)} LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='$ ' sh -c ${shellQuote(`${chat}; echo "exited $?"; exec sh`)}`;
     await tmux.start(user, shell);
     await tmux.see(user, `Welcome to TinyChat, ${user}.`);
   }

@@ -100,6 +100,7 @@ describe('gRPC server reflection', function () {
     const [response] = await reflect([{ list_services: '' }]);
     expect(response.list_services_response?.service.map((s) => s.name)).to.have.members([
       'tinychat.v1.Chat',
+      'tinychat.v1.Files',
       'grpc.health.v1.Health',
       'grpc.reflection.v1.ServerReflection',
       'grpc.reflection.v1alpha.ServerReflection',
@@ -114,6 +115,8 @@ describe('gRPC server reflection', function () {
   it('finds the file of methods, messages, nested fields, oneofs, enums and enum values by full name', async function () {
     const symbols = {
       'tinychat.v1.Chat.Converse': 'tinychat/v1/chat.proto',
+      'tinychat.v1.Files.Download': 'tinychat/v1/files.proto',
+      'tinychat.v1.FileInfo.sha256': 'tinychat/v1/chat.proto',
       'tinychat.v1.Message': 'tinychat/v1/chat.proto',
       'tinychat.v1.Message.sequence': 'tinychat/v1/chat.proto',
       'tinychat.v1.ClientFrame.kind': 'tinychat/v1/chat.proto',
@@ -139,7 +142,7 @@ describe('gRPC server reflection', function () {
     expect(responses[0].error_response?.error_code).to.equal(grpc.status.NOT_FOUND);
     expect(responses[0].error_response?.error_message).to.contain('tinychat.v1.NoSuchThing');
     expect(responses[1].error_response?.error_code).to.equal(grpc.status.NOT_FOUND);
-    expect(responses[2].list_services_response?.service).to.have.length(4);
+    expect(responses[2].list_services_response?.service).to.have.length(5);
   });
 
   it('reports that the API declares no extensions', async function () {

@@ -302,7 +302,10 @@ describe('PostgresStore rooms migration', function () {
       await store.close();
       // The schema as the previous version left it: no room tables, version 2.
       await admin((client) =>
-        client.query(`SET search_path = ${schema}; DROP TABLE room_inbox, room_messages, room_members, rooms; UPDATE schema_version SET version = 2`),
+        client.query(
+          // Before rooms, and so before files too.
+          `SET search_path = ${schema}; DROP TABLE room_inbox, room_messages, room_members, rooms; DROP TABLE file_uploads, file_upload_chunks, file_blobs, file_blob_chunks; ALTER TABLE messages DROP COLUMN file; UPDATE schema_version SET version = 2`,
+        ),
       );
 
       store = await open(schema);

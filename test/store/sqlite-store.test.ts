@@ -236,9 +236,11 @@ describe('SqliteStore rooms migration', function () {
       const bob = (await store.registerUser('bob', 1)).user;
       await store.appendMessages([{ senderId: ann.id, receiverId: bob.id, clientId: 'old', body: 'from before rooms', time: 1 }]);
       await store.close();
-      // The file as the previous version left it: no room tables, version 5.
+      // The file as it was before rooms: no room tables, version 5.
       const raw = new Database(file);
       raw.exec('DROP TABLE room_inbox; DROP TABLE room_messages; DROP TABLE room_members; DROP TABLE rooms;');
+      // Nor the file column, which came after rooms.
+      raw.exec('DROP INDEX messages_with_file; ALTER TABLE messages DROP COLUMN file;');
       raw.pragma('user_version = 5');
       raw.close();
 

@@ -4,6 +4,7 @@ import type { Bus } from '../../src/bus/bus';
 import type { ClusterTimings } from '../../src/cluster/cluster-link';
 import { lineLogger, silentLogger } from '../../src/log';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/rpc/server';
+import { PostgresBlobStore } from '../../src/files/postgres-blob-store';
 import { openPostgresStore } from '../../src/store/postgres-store';
 
 /** The PostgreSQL the tests use (CI starts it: .ci/run). */
@@ -86,6 +87,8 @@ export async function startNode(
   const server = await startServer({
     passwordCost: 10,
     clusterTimings: FAST_CLUSTER,
+    // File contents in the shared database, as `tinychat serve` keeps them with PostgreSQL.
+    blobs: new PostgresBlobStore(store.pool),
     ...options,
     host: '127.0.0.1',
     port: 0,

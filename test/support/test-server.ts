@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { openDirectoryBlobStore } from '../../src/files/directory-blob-store';
 import { silentLogger, lineLogger } from '../../src/log';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/rpc/server';
 import { openSqliteStore } from '../../src/store/sqlite-store';
@@ -54,7 +55,9 @@ export async function startTestServer(
   const { dbPath: _dbPath, host, port, maxPageCount: _maxPageCount, ...rest } = options;
   // A cheap password hash keeps the many logins of the suite fast; the
   // hashing itself is the same code.
-  const server = await startServer({ passwordCost: 10, ...rest, host: host ?? '127.0.0.1', port: port ?? 0, store, logger }).catch(
+  // File contents next to the database, as `tinychat serve` keeps them.
+  const blobs = rest.blobs ?? (await openDirectoryBlobStore(join(dirname(dbPath), 'files')));
+  const server = await startServer({ passwordCost: 10, ...rest, blobs, host: host ?? '127.0.0.1', port: port ?? 0, store, logger }).catch(
     async (err: unknown) => {
       await store.close();
       throw err;

@@ -9,6 +9,7 @@ import type { Conversation } from './conversation';
 import { formatDay } from './local-time';
 import { SecretPrompt } from './secret-input';
 import { readTypedLine } from './typed-line';
+import { FileBoard } from './file-board';
 
 /** Messages fetched per PageUp at the top of a conversation. */
 export const OLDER_PAGE_SIZE = 50;
@@ -50,8 +51,12 @@ export class ChatController {
     readonly state: ChatState,
     private readonly clock: () => number = Date.now,
   ) {
+    this.files = new FileBoard(connection, state, clock);
     this.listen();
   }
+
+  /** Uploads, downloads and image previews. */
+  readonly files: FileBoard;
 
   /**
    * Connects, then loads the user list and the command list. Rejects with
@@ -102,6 +107,13 @@ export class ChatController {
         this.keepSession = false;
         this.onLogout?.();
         return 'quit';
+      case 'SEND':
+      case 'SAVE': {
+        // They run beside the stream: the line is free again at once.
+        const rest = line.trim().replace(/^\/\S+\s*/, '');
+        void (typed.name === 'SEND' ? this.files.send(rest) : this.files.save(rest));
+        return undefined;
+      }
       case 'STOP':
         this.stop(typed.args);
         return undefined;
@@ -283,6 +295,7 @@ export class ChatController {
     connection.on('message', (message) => {
       if (message.room) this.followMembers(message);
       const received = state.receive(message);
+      this.files.requestPreview(message);
       if (received.opened) void this.page(received.conversation, RECENT_PAGE_SIZE, undefined);
     });
     connection.on('receipt', (sent) => state.sent(sent));
@@ -449,6 +462,7 @@ export class ChatController {
     // the page reaches at least as far back as what is loaded.
     const reachesBack = messages.length === 0 || oldestBefore === undefined || messages[0].id <= oldestBefore;
     this.state.takePage(conversation, messages, reachesBack ? hasMore : undefined);
+    for (const message of messages) this.files.requestPreview(message);
   }
 }
 

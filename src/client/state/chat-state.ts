@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import type { FileInfo } from '../../gen/tinychat/v1/chat';
+import { localPaths } from './local-paths';
 import { nameKey } from '../../chat/names';
 import type { CommandHelp, Message, PresenceChange } from '../../gen/tinychat/v1/chat';
 import type { FailedSend, SentMessage, StateChange } from '../events';
@@ -43,6 +45,8 @@ export const KNOWN_COMMANDS: readonly CommandHelp[] = [
 export const CLIENT_COMMANDS: readonly CommandHelp[] = [
   { name: '/LOGOUT', usage: '', summary: 'end the session and forget it on this computer (the next start asks for the password)' },
   { name: '/ME', usage: '<action>', summary: 'send an action to the conversation shown, shown as "* name action"' },
+  { name: '/SEND', usage: '<path>', summary: 'send a file to the conversation shown (Tab completes the path)' },
+  { name: '/SAVE', usage: '[n] [folder]', summary: 'save file n of /FILES (1: the newest) into the folder (default: the current one)' },
 ];
 
 /** Events of ChatState. */
@@ -216,9 +220,9 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
   }
 
   /** Shows a send just handed to the connection as pending, in the conversation with `peer`. */
-  sending(peer: string, clientId: string, body: string, now: Date, action = false): void {
+  sending(peer: string, clientId: string, body: string, now: Date, action = false, file?: FileInfo): void {
     const conversation = this.find(peer) ?? this.open(peer, false);
-    conversation.addPending({ clientId, sender: this.me, receiver: conversation.peer, body, action }, now);
+    conversation.addPending({ clientId, sender: this.me, receiver: conversation.peer, body, action, file }, now);
     this.changed();
   }
 
@@ -302,6 +306,7 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
         ...this.tabs.map((conversation) => conversation.peer),
         ...[...this.roomMembers.values()].flatMap((members) => [...members]),
       ],
+      paths: localPaths,
     };
   }
 

@@ -6,6 +6,8 @@ export interface CompletionSources {
   commands: readonly string[];
   /** User names in their registered spelling, and room names with their "#". */
   names: readonly string[];
+  /** Local paths that start with what was typed, for /SEND's argument (folders end in "/"). */
+  paths?: (typed: string) => string[];
 }
 
 /** The text left of the cursor after a Tab, and what else Tab would offer. */
@@ -34,6 +36,11 @@ function sameCaseAs(typed: string, candidate: string): string {
   return letters !== '' && letters === letters.toLowerCase() ? candidate.toLowerCase() : candidate;
 }
 
+/** A completion and the space after it; a folder gets none, so Tab can go on into it. */
+function withSpace(candidate: string): string {
+  return candidate.endsWith('/') ? candidate : `${candidate} `;
+}
+
 function uniqueSorted(names: readonly string[]): string[] {
   const byKey = new Map<string, string>();
   for (const name of names) if (!byKey.has(nameKey(name))) byKey.set(nameKey(name), name);
@@ -60,7 +67,7 @@ export class Completer {
     if (cycle && cycle.result === before && cycle.candidates.length > 1) {
       const n = cycle.candidates.length;
       cycle.index = (cycle.index + (backwards ? n - 1 : 1)) % n;
-      cycle.result = cycle.base + cycle.candidates[cycle.index] + ' ';
+      cycle.result = cycle.base + withSpace(cycle.candidates[cycle.index]);
       return { before: cycle.result, candidates: cycle.candidates, index: cycle.index };
     }
     this.cycle = undefined;
@@ -70,12 +77,13 @@ export class Completer {
     const candidates = this.candidatesFor(base, word, sources);
     if (candidates.length === 0) return undefined;
     const index = backwards ? candidates.length - 1 : 0;
-    const result = base + candidates[index] + ' ';
+    const result = base + withSpace(candidates[index]);
     this.cycle = { base, candidates, index, result };
     return { before: result, candidates, index };
   }
 
   private candidatesFor(base: string, word: string, sources: CompletionSources): string[] {
+    if (sources.paths && /^\s*\/SEND\s+$/i.test(base)) return sources.paths(word);
     if (base.trim() === '' && word.startsWith('/') && !word.startsWith('//')) {
       const typed = word.toUpperCase();
       return uniqueSorted(sources.commands)

@@ -2,6 +2,7 @@ import { nameKey } from '../../chat/names';
 import { MessageKind, type Message } from '../../gen/tinychat/v1/chat';
 import type { SentMessage } from '../events';
 import { roomEntryShown } from './room-entries';
+import type { FileInfo } from '../../gen/tinychat/v1/chat';
 
 /** Where an own message is: typed but not yet stored, stored, or refused by the server. */
 export type Delivery = 'pending' | 'sent' | 'failed';
@@ -27,6 +28,8 @@ export interface ChatMessage {
   failure?: string;
   /** True when someone else's message mentions the reader (@name): highlighted. */
   mention?: boolean;
+  /** Set for a file message. */
+  file?: FileInfo;
 }
 
 /** A line from the client itself: an answer to a command, an error, a change of presence. */
@@ -180,6 +183,7 @@ export class Conversation {
       own,
       delivery: 'sent',
       ...(mention ? { mention } : {}),
+      ...(message.file && { file: message.file }),
     };
     const slot: Slot = { entry, order: message.id, rank: 0, seq: nextSeq++ };
     this.byId.set(message.id, slot);
@@ -197,7 +201,7 @@ export class Conversation {
   }
 
   /** Shows an own message that was just typed, as pending. */
-  addPending(send: { clientId: string; sender: string; receiver: string; body: string; action?: boolean }, time: Date): void {
+  addPending(send: { clientId: string; sender: string; receiver: string; body: string; action?: boolean; file?: FileInfo }, time: Date): void {
     const entry: ChatMessage = {
       kind: 'message',
       key: `c:${send.clientId}`,
@@ -209,6 +213,7 @@ export class Conversation {
       time,
       own: true,
       delivery: 'pending',
+      ...(send.file && { file: send.file }),
     };
     const slot: Slot = { entry, order: this.newestId, rank: 1, seq: nextSeq++ };
     this.byClientId.set(send.clientId, slot);

@@ -2,7 +2,7 @@ import * as blessed from 'blessed';
 import type { ChatController, QuitOutcome } from '../state/chat-controller';
 import type { ChatState } from '../state/chat-state';
 import { Completer } from '../state/completion';
-import type { Conversation } from '../state/conversation';
+import type { ChatMessage, Conversation } from '../state/conversation';
 import { InputHistory } from '../state/input-history';
 import { LineEditor } from '../state/line-editor';
 import { holdsSecret, secretStart, type SecretPrompt } from '../state/secret-input';
@@ -18,6 +18,8 @@ import { fit, seg, type StyledLine } from './styled-line';
 import { TerminalInput } from './terminal-input';
 import type { Theme } from './theme';
 import { layoutHome, layoutTimeline, NEW_MESSAGES_ROW, type PaneLine } from './timeline-layout';
+import { layoutTransfer } from './transfer-layout';
+import { previewRows } from './preview-rows';
 
 /** A conversation's rows, kept until it or the width changes. */
 interface CachedLayout {
@@ -179,7 +181,8 @@ export class ChatView {
     const scrolledBack = this.drawPane(geometry);
     parts.header.setRows([layoutHeader(state, geometry.header.width, theme, scrolledBack, new Date(now), !geometry.sidebar)]);
     parts.rule.setRows([this.rule(geometry)]);
-    parts.status.setRows([layoutStatus(state, geometry.status.width, theme, now)]);
+    const transfers = this.controller.files.transfers;
+    parts.status.setRows([transfers.length > 0 ? layoutTransfer(transfers, geometry.status.width, theme, now) : layoutStatus(state, geometry.status.width, theme, now)]);
     parts.input.setRows(input.rows);
     this.drawOverlay(cols, rows);
 
@@ -242,7 +245,9 @@ export class ChatView {
     const pane = geometry.pane;
     const current = state.current;
     const key = current?.key ?? HOME;
-    const options = { width: pane.width - 1, me: state.me, theme, seconds: this.options.seconds };
+    const files = this.controller.files;
+    const previewOf = (entry: ChatMessage) => previewRows(files.preview(entry.id), pane.width - 1);
+    const options = { width: pane.width - 1, me: state.me, theme, seconds: this.options.seconds, previewOf };
     const lines: PaneLine[] = current ? this.timeline(current, options) : layoutHome(state.home, { ...options, conversations: state.conversations.length });
     const height = pane.height;
     this.scroll.keepOnly(new Set([HOME, ...state.conversations.map((conversation) => conversation.key)]));
@@ -270,7 +275,7 @@ export class ChatView {
 
   /** The conversation's rows: laid out again only when it changed, since each key press draws. */
   private timeline(conversation: Conversation, options: Parameters<typeof layoutTimeline>[1]): PaneLine[] {
-    const stamp = [conversation.revision, options.width, options.me, conversation.peer, conversation.hasMore, conversation.loadingOlder].join('|');
+    const stamp = [conversation.revision, options.width, options.me, conversation.peer, conversation.hasMore, conversation.loadingOlder, this.controller.files.revision].join('|');
     const cached = this.layouts.get(conversation.key);
     if (cached?.stamp === stamp) return cached.lines;
     const lines = layoutTimeline(conversation, options);

@@ -1,6 +1,6 @@
-import type { Conversation, TimelineEntry } from '../state/conversation';
+import type { ChatMessage, Conversation, TimelineEntry } from '../state/conversation';
 import { formatDay, formatHourMinute, sameDay } from '../state/local-time';
-import { formatClock, printable } from '../format';
+import { fileText, formatClock, printable } from '../format';
 import { centred, seg, type StyledLine } from './styled-line';
 import { padTo, textWidth, truncate, wrapText } from './text-width';
 import type { Theme } from './theme';
@@ -19,6 +19,8 @@ export interface TimelineLayoutOptions {
   theme: Theme;
   /** Times with seconds (HH:MM:SS), for --seconds. */
   seconds?: boolean;
+  /** The rows of a file message's preview picture, when there is one. */
+  previewOf?: (entry: ChatMessage) => StyledLine[] | undefined;
 }
 /** The key of the "new messages" row. */
 export const NEW_MESSAGES_ROW = 'new-messages';
@@ -95,11 +97,12 @@ export function layoutTimeline(conversation: Conversation, options: TimelineLayo
     const indent = TIME_WIDTH + 3 + nameColumn + 2;
     const nameStyle = entry.own ? theme.own : theme.sender(entry.sender);
     const name = seg(entry.action ? ' '.repeat(nameColumn) : padTo(printable(entry.sender), nameColumn), nameStyle);
-    const body = entry.action ? `* ${entry.sender} ${entry.body}` : entry.body;
+    const body = entry.action ? `* ${entry.sender} ${entry.body}` : entry.file ? fileText(entry.file, entry.body) : entry.body;
     wrapAll(bodyLines(body), width - indent).forEach((text, i) => {
       const start = i === 0 ? [time, seg(' '), mark, seg(' '), name, seg('  ')] : [seg(' '.repeat(indent))];
       lines.push({ line: [...start, seg(text, entry.mention ? theme.mention : entry.action ? nameStyle : undefined)], key: entry.key });
     });
+    for (const row of options.previewOf?.(entry) ?? []) lines.push({ line: [seg(' '.repeat(indent)), ...row], key: entry.key });
     if (entry.delivery === 'failed') {
       const why = `not sent: ${printable(entry.failure ?? 'refused by the server')} — press Up to get the text back`;
       for (const text of wrapAll([why], width - indent)) lines.push({ line: [seg(' '.repeat(indent)), seg(text, theme.error)], key: entry.key });

@@ -184,6 +184,9 @@ describe('ChatState', () => {
     ]);
     state.setPeople([{ name: 'bob', online: true }]);
     state.open('Carol', false);
-    expect(state.completionSources()).to.deep.equal({ commands: ['/START', '/LOGOUT', '/ME'], names: ['bob', 'Carol'] });
+    const sources = state.completionSources();
+    expect(sources.commands).to.deep.equal(['/START', '/LOGOUT', '/ME', '/SEND', '/SAVE']);
+    expect(sources.names).to.deep.equal(['bob', 'Carol']);
+    expect(sources.paths).to.be.a('function');
   });
 });

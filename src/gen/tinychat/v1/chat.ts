@@ -177,6 +177,27 @@ export interface Message {
   room: string;
   /** For a room entry, what it records; unset for a message. */
   roomEvent: RoomEvent;
+  /**
+   * Set on a file message: the file its bytes belong to (download them with
+   * Files.Download and this message's id). The body then holds the file's
+   * name, or the sender's caption.
+   */
+  file?: FileInfo | undefined;
+}
+
+/** FileInfo describes the file of a file message. */
+export interface FileInfo {
+  /**
+   * The file's name as the sender's client gave it (no folders). Receivers
+   * strip any folder part again before saving.
+   */
+  name: string;
+  /** Size in bytes. */
+  size: number;
+  /** SHA-256 of the contents: 64 lower-case hex digits. */
+  sha256: string;
+  /** The media type the sender's client guessed ("image/png"); may be empty. */
+  mediaType: string;
 }
 
 /**
@@ -286,6 +307,9 @@ export interface CommandResponse {
     | //
     /** /LEAVE, /KICK, /TOPIC, /INVITE: what changed. */
     { $case: "roomChanged"; roomChanged: RoomChanged }
+    | //
+    /** /FILES: the file messages of the open conversation. */
+    { $case: "files"; files: FileList }
     | undefined;
 }
 
@@ -369,6 +393,16 @@ export interface RoomChanged {
   user: string;
   /** For TOPIC, the new topic. */
   topic: string;
+}
+
+/** FileList is the result of /FILES. */
+export interface FileList {
+  /** The other user of the conversation. */
+  peer: string;
+  /** File messages, newest first: /SAVE 1 saves the first. */
+  messages: Message[];
+  /** True when the conversation has more files than were listed. */
+  hasMore: boolean;
 }
 
 /** SearchResults is the result of /SEARCH. */
@@ -520,6 +554,13 @@ export interface SendMessage {
   body: string;
   /** How the message is meant to be shown; unset is a plain message. */
   kind: MessageKind;
+  /**
+   * Makes this a file message. The caller must have uploaded the file
+   * completely (Files.UploadStatus says `complete`); otherwise the send is
+   * refused with FAILED_PRECONDITION. `body` may then be empty: the server
+   * uses the file's name.
+   */
+  file?: FileInfo | undefined;
 }
 
 /**
@@ -632,7 +673,18 @@ export interface FrameError {
 }
 
 function createBaseMessage(): Message {
-  return { sender: "", receiver: "", body: "", time: undefined, id: 0, sequence: 0, kind: 0, room: "", roomEvent: 0 };
+  return {
+    sender: "",
+    receiver: "",
+    body: "",
+    time: undefined,
+    id: 0,
+    sequence: 0,
+    kind: 0,
+    room: "",
+    roomEvent: 0,
+    file: undefined,
+  };
 }
 
 export const Message: MessageFns<Message> = {
@@ -663,6 +715,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.roomEvent !== 0) {
       writer.uint32(72).int32(message.roomEvent);
+    }
+    if (message.file !== undefined) {
+      FileInfo.encode(message.file, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -752,6 +807,14 @@ export const Message: MessageFns<Message> = {
             message.roomEvent = reader.int32() as any;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.file = FileInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -779,6 +842,7 @@ export const Message: MessageFns<Message> = {
         : isSet(object.room_event)
         ? roomEventFromJSON(object.room_event)
         : 0,
+      file: isSet(object.file) ? FileInfo.fromJSON(object.file) : undefined,
     };
   },
 
@@ -811,6 +875,9 @@ export const Message: MessageFns<Message> = {
     if (message.roomEvent !== 0) {
       obj.roomEvent = roomEventToJSON(message.roomEvent);
     }
+    if (message.file !== undefined) {
+      obj.file = FileInfo.toJSON(message.file);
+    }
     return obj;
   },
 
@@ -828,6 +895,128 @@ export const Message: MessageFns<Message> = {
     message.kind = object.kind ?? 0;
     message.room = object.room ?? "";
     message.roomEvent = object.roomEvent ?? 0;
+    message.file = (object.file !== undefined && object.file !== null) ? FileInfo.fromPartial(object.file) : undefined;
+    return message;
+  },
+};
+
+function createBaseFileInfo(): FileInfo {
+  return { name: "", size: 0, sha256: "", mediaType: "" };
+}
+
+export const FileInfo: MessageFns<FileInfo> = {
+  encode(message: FileInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).uint64(message.size);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(26).string(message.sha256);
+    }
+    if (message.mediaType !== "") {
+      writer.uint32(34).string(message.mediaType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FileInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFileInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mediaType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FileInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      mediaType: isSet(object.mediaType)
+        ? globalThis.String(object.mediaType)
+        : isSet(object.media_type)
+        ? globalThis.String(object.media_type)
+        : "",
+    };
+  },
+
+  toJSON(message: FileInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.mediaType !== "") {
+      obj.mediaType = message.mediaType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FileInfo>, I>>(base?: I): FileInfo {
+    return FileInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FileInfo>, I>>(object: I): FileInfo {
+    const message = createBaseFileInfo();
+    message.name = object.name ?? "";
+    message.size = object.size ?? 0;
+    message.sha256 = object.sha256 ?? "";
+    message.mediaType = object.mediaType ?? "";
     return message;
   },
 };
@@ -1093,6 +1282,9 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       case "roomChanged":
         RoomChanged.encode(message.result.roomChanged, writer.uint32(146).fork()).join();
         break;
+      case "files":
+        FileList.encode(message.result.files, writer.uint32(162).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1241,6 +1433,14 @@ export const CommandResponse: MessageFns<CommandResponse> = {
             message.result = { $case: "roomChanged", roomChanged: RoomChanged.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.result = { $case: "files", files: FileList.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1298,6 +1498,8 @@ export const CommandResponse: MessageFns<CommandResponse> = {
         ? { $case: "roomChanged", roomChanged: RoomChanged.fromJSON(object.roomChanged) }
         : isSet(object.room_changed)
         ? { $case: "roomChanged", roomChanged: RoomChanged.fromJSON(object.room_changed) }
+        : isSet(object.files)
+        ? { $case: "files", files: FileList.fromJSON(object.files) }
         : undefined,
     };
   },
@@ -1337,6 +1539,8 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       obj.roomHistory = RoomHistoryPage.toJSON(message.result.roomHistory);
     } else if (message.result?.$case === "roomChanged") {
       obj.roomChanged = RoomChanged.toJSON(message.result.roomChanged);
+    } else if (message.result?.$case === "files") {
+      obj.files = FileList.toJSON(message.result.files);
     }
     return obj;
   },
@@ -1444,6 +1648,12 @@ export const CommandResponse: MessageFns<CommandResponse> = {
       case "roomChanged": {
         if (object.result?.roomChanged !== undefined && object.result?.roomChanged !== null) {
           message.result = { $case: "roomChanged", roomChanged: RoomChanged.fromPartial(object.result.roomChanged) };
+        }
+        break;
+      }
+      case "files": {
+        if (object.result?.files !== undefined && object.result?.files !== null) {
+          message.result = { $case: "files", files: FileList.fromPartial(object.result.files) };
         }
         break;
       }
@@ -2197,6 +2407,111 @@ export const RoomChanged: MessageFns<RoomChanged> = {
     message.event = object.event ?? 0;
     message.user = object.user ?? "";
     message.topic = object.topic ?? "";
+    return message;
+  },
+};
+
+function createBaseFileList(): FileList {
+  return { peer: "", messages: [], hasMore: false };
+}
+
+export const FileList: MessageFns<FileList> = {
+  encode(message: FileList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.peer !== "") {
+      writer.uint32(10).string(message.peer);
+    }
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.hasMore !== false) {
+      writer.uint32(24).bool(message.hasMore);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FileList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFileList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hasMore = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FileList {
+    return {
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => Message.fromJSON(e)) : [],
+      hasMore: isSet(object.hasMore)
+        ? globalThis.Boolean(object.hasMore)
+        : isSet(object.has_more)
+        ? globalThis.Boolean(object.has_more)
+        : false,
+    };
+  },
+
+  toJSON(message: FileList): unknown {
+    const obj: any = {};
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => Message.toJSON(e));
+    }
+    if (message.hasMore !== false) {
+      obj.hasMore = message.hasMore;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FileList>, I>>(base?: I): FileList {
+    return FileList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FileList>, I>>(object: I): FileList {
+    const message = createBaseFileList();
+    message.peer = object.peer ?? "";
+    message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.hasMore = object.hasMore ?? false;
     return message;
   },
 };
@@ -3394,7 +3709,7 @@ export const ClientFrame: MessageFns<ClientFrame> = {
 };
 
 function createBaseSendMessage(): SendMessage {
-  return { clientId: "", receiver: "", body: "", kind: 0 };
+  return { clientId: "", receiver: "", body: "", kind: 0, file: undefined };
 }
 
 export const SendMessage: MessageFns<SendMessage> = {
@@ -3410,6 +3725,9 @@ export const SendMessage: MessageFns<SendMessage> = {
     }
     if (message.kind !== 0) {
       writer.uint32(32).int32(message.kind);
+    }
+    if (message.file !== undefined) {
+      FileInfo.encode(message.file, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -3459,6 +3777,14 @@ export const SendMessage: MessageFns<SendMessage> = {
             message.kind = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.file = FileInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3481,6 +3807,7 @@ export const SendMessage: MessageFns<SendMessage> = {
       receiver: isSet(object.receiver) ? globalThis.String(object.receiver) : "",
       body: isSet(object.body) ? globalThis.String(object.body) : "",
       kind: isSet(object.kind) ? messageKindFromJSON(object.kind) : 0,
+      file: isSet(object.file) ? FileInfo.fromJSON(object.file) : undefined,
     };
   },
 
@@ -3498,6 +3825,9 @@ export const SendMessage: MessageFns<SendMessage> = {
     if (message.kind !== 0) {
       obj.kind = messageKindToJSON(message.kind);
     }
+    if (message.file !== undefined) {
+      obj.file = FileInfo.toJSON(message.file);
+    }
     return obj;
   },
 
@@ -3510,6 +3840,7 @@ export const SendMessage: MessageFns<SendMessage> = {
     message.receiver = object.receiver ?? "";
     message.body = object.body ?? "";
     message.kind = object.kind ?? 0;
+    message.file = (object.file !== undefined && object.file !== null) ? FileInfo.fromPartial(object.file) : undefined;
     return message;
   },
 };
