@@ -158,10 +158,16 @@ export class Rooms {
    * same client id resolves with the original, duplicate: true). Posts made
    * with one `order` are stored in the order they were made.
    */
-  async post(caller: Caller, request: { clientId: string; receiver: string; body: string; messageKind?: MessageKind }, order?: SendOrder): Promise<RoomAppendResult> {
+  async post(
+    caller: Caller,
+    request: { clientId: string; receiver: string; body: string; messageKind?: MessageKind; file?: unknown },
+    order?: SendOrder,
+  ): Promise<RoomAppendResult> {
     const turn = order?.next();
     try {
       checkClientId(request.clientId);
+      // Refused rather than stored without its file: a room's members could not download it.
+      if (request.file) throw new ChatError('failed-precondition', `files go to one person, not to a room yet — send it with /SEND in a conversation with each person`);
       checkBody(request.body, this.maxBodyBytes);
       const room = await this.visibleRoom(caller, request.receiver);
       this.rate.take(caller.user.id);

@@ -103,6 +103,24 @@ describe('rooms', () => {
       expect(b.messages.filter((m) => m.body === 'once')).to.have.length(1);
     });
 
+    it('refuses a file message to a room with FAILED_PRECONDITION, storing nothing, rather than keep it without its file', async () => {
+      const alice = await user('alice');
+      const bob = await user('bob');
+      await alice.command('/JOIN #dev');
+      await bob.command('/JOIN #dev');
+      const a = open(alice);
+      const b = open(bob);
+      await ready(b);
+      const file = { name: 'notes.txt', size: 5, sha256: 'a'.repeat(64), mediaType: 'text/plain' };
+      a.write({ kind: { $case: 'send', send: { clientId: 'file-1', receiver: '#dev', body: 'notes.txt', kind: 0, file } } });
+      await a.until('the refusal', (s) => s.errors.length === 1);
+      expect(a.errors[0]).to.deep.include({ code: status.FAILED_PRECONDITION, clientId: 'file-1' });
+      expect(a.errors[0].message).to.contain('/SEND');
+      a.send('#dev', 'text still goes', 'text-1');
+      await b.until('the text', (s) => s.messages.some((m) => m.body === 'text still goes'));
+      expect(roomMessages(b).map((m) => m.body)).to.not.include('notes.txt');
+    });
+
     it('keeps a private room to the invited: NOT_FOUND for others, PERMISSION_DENIED for the invited before they join', async () => {
       const alice = await user('alice');
       const bob = await user('bob');
