@@ -1,20 +1,12 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runPlainClient } from '../../src/client/plain-client';
 import { withShownRoom } from '../../src/client/room-line';
-import { TEST_PASSWORD } from '../support/grpc-client';
+import { runPlainInMemory, type RunningPlainClient } from '../support/plain-run';
 import { eventually } from '../support/eventually';
 import { startTestServer, type TestServer } from '../support/test-server';
 import { makeTempDir, removeTempDir } from '../support/temp-dir';
 
-interface Running {
-  type(...lines: string[]): void;
-  end(): void;
-  out(): string;
-  err(): string;
-  exit: Promise<number>;
-}
+type Running = RunningPlainClient;
 
 /** The documented form of a room line: `[HH:MM:SS] #room sender: body` or `[HH:MM:SS] #room -- …`. */
 const ROOM_LINE = /^\[\d\d:\d\d:\d\d\] (#[A-Za-z0-9_.-]{1,32}) (.*)$/;
@@ -45,21 +37,7 @@ describe('the line client in rooms', function () {
   });
 
   function run(user: string): Running {
-    const input = new PassThrough();
-    const output = new PassThrough();
-    const errors = new PassThrough();
-    let out = '';
-    let err = '';
-    output.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    errors.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const exit = runPlainClient({ password: TEST_PASSWORD, server: server.target, user, input, output, errors, backoff: { initialMs: 20, maxMs: 200 } });
-    const client: Running = {
-      type: (...lines) => lines.forEach((line) => input.write(`${line}\n`)),
-      end: () => input.end(),
-      out: () => out,
-      err: () => err,
-      exit,
-    };
+    const client = runPlainInMemory(server.target, user);
     clients.push(client);
     return client;
   }
