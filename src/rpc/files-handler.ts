@@ -60,9 +60,10 @@ export interface FilesEdge {
  * The Files RPCs: authenticate, then hand chunks to FileTransfers. Upload
  * reads one chunk at a time and asks for the next only once the last is
  * stored, so HTTP/2 flow control holds a fast sender back; Download waits
- * for `drain` whenever grpc-js says its buffer is full. Neither ever holds
- * more than a chunk or two of a file. Each transfer reports to a
- * FileTransferMeter: the bytes it holds, and when it ends.
+ * for `drain` whenever grpc-js says its buffer is full. An upload holds at
+ * most STORE_BYTES of its file (plus the chunk being read); a download at
+ * most the 16 chunks grpc-js buffers before it says wait. Each transfer
+ * reports to a FileTransferMeter: the bytes it holds, and when it ends.
  */
 export function filesHandlers(edge: FilesEdge): FilesServer {
   const admit = async (call: { getPeer(): string; metadata: import('@grpc/grpc-js').Metadata }) => {

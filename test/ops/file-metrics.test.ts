@@ -134,6 +134,25 @@ describe('file transfer metrics', function () {
     expect(state.storedBytes).to.equal(sent);
   });
 
+  it('ends an upload refused midway, keeping the bytes before the refused chunk', async () => {
+    const alice = await wire.user('alice');
+    const channel = filesOf(alice);
+    const whole = randomBytes(1024 * 1024);
+    const key = { sha256: sha256(whole), size: whole.length };
+    const refused = new Promise<ServiceError>((resolve) => {
+      const call = channel.client.upload(channel.metadata, (err) => resolve(err!));
+      call.write({ sha256: key.sha256, size: key.size, offset: 0, data: whole.subarray(0, 60_000) });
+      call.write({ sha256: '', size: 0, offset: 0, data: whole.subarray(60_000, 120_000) });
+      // Over the 60 KiB a chunk may carry, under the 64 KiB a message may.
+      call.write({ sha256: '', size: 0, offset: 0, data: whole.subarray(120_000, 182_000) });
+      call.end();
+    });
+    expect((await refused).message).to.include('send smaller chunks');
+    const after = await idle();
+    expect(value(after, `tinychat_file_bytes_in_flight${UP}`)).to.equal(0);
+    expect(value(after, `tinychat_file_bytes_total${UP}`)).to.equal(120_000);
+  });
+
   it('shows the bytes of a download its reader does not take as in flight, until the reader goes on', async () => {
     const alice = await wire.user('alice');
     const bob = await wire.user('bob');
