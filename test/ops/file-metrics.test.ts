@@ -67,6 +67,30 @@ describe('file transfer metrics', function () {
     return last!;
   }
 
+  /**
+   * alice sends bob an 8 MiB file; bob starts its download, then stops
+   * reading, so HTTP/2 flow control stops the connection and the server's
+   * writes wait. Resolves with the file's bytes, the paused call and the
+   * bytes received so far. (The reader must have started: a grpc-js call
+   * paused before its first read takes in everything the server sends.)
+   */
+  async function pausedDownload(name: string): Promise<{ bytes: Buffer; call: ClientReadableStream<DownloadChunk>; received: () => number }> {
+    const alice = await wire.user('alice');
+    const bob = await wire.user('bob');
+    const a = wire.open(alice);
+    await a.until('ready', (s) => s.frames.length > 0);
+    const bytes = randomBytes(8 * 1024 * 1024);
+    const id = await sendFile(alice, a, 'bob', name, bytes);
+    await idle();
+    const channel = filesOf(bob);
+    const call = channel.client.download({ messageId: id, offset: 0 }, channel.metadata);
+    downloads.push(call);
+    let received = 0;
+    call.on('data', (chunk: DownloadChunk) => (received += chunk.data.length));
+    call.pause();
+    return { bytes, call, received: () => received };
+  }
+
   it('starts with every file series at 0 in both directions', async () => {
     const first = await scrape();
     for (const name of ['tinychat_file_transfers', 'tinychat_file_bytes_in_flight', 'tinychat_file_bytes_total']) {
@@ -154,21 +178,7 @@ describe('file transfer metrics', function () {
   });
 
   it('shows the bytes of a download its reader does not take as in flight, until the reader goes on', async () => {
-    const alice = await wire.user('alice');
-    const bob = await wire.user('bob');
-    const a = wire.open(alice);
-    await a.until('ready', (s) => s.frames.length > 0);
-    const bytes = randomBytes(8 * 1024 * 1024);
-    const id = await sendFile(alice, a, 'bob', 'video.bin', bytes);
-    await idle();
-
-    // A reader that does not read: HTTP/2 flow control stops the connection, the server's writes wait.
-    const channel = filesOf(bob);
-    const call = channel.client.download({ messageId: id, offset: 0 }, channel.metadata);
-    downloads.push(call);
-    let received = 0;
-    call.on('data', (chunk: DownloadChunk) => (received += chunk.data.length));
-    call.pause();
+    const { bytes, call, received } = await pausedDownload('video.bin');
     const ended = new Promise<void>((resolve, reject) => {
       call.on('end', resolve);
       call.on('error', reject);
@@ -196,24 +206,15 @@ describe('file transfer metrics', function () {
 
     call.resume();
     await ended;
-    expect(received).to.equal(bytes.length);
+    expect(received()).to.equal(bytes.length);
     const done = await idle();
     expect(value(done, `tinychat_file_bytes_in_flight${DOWN}`)).to.equal(0);
     expect(value(done, `tinychat_file_bytes_total${DOWN}`)).to.equal(bytes.length);
   });
 
   it('returns a download cut off by its reader to 0 transfers and 0 bytes in flight', async () => {
-    const alice = await wire.user('alice');
-    const bob = await wire.user('bob');
-    const a = wire.open(alice);
-    await a.until('ready', (s) => s.frames.length > 0);
-    const bytes = randomBytes(8 * 1024 * 1024);
-    const id = await sendFile(alice, a, 'bob', 'cut.bin', bytes);
-    await idle();
-    const channel = filesOf(bob);
-    const call = channel.client.download({ messageId: id, offset: 0 }, channel.metadata);
+    const { bytes, call } = await pausedDownload('cut.bin');
     call.on('error', () => undefined);
-    call.pause();
     await eventually('bytes in flight', async () => value(await scrape(), `tinychat_file_bytes_in_flight${DOWN}`) > 0);
     call.cancel();
     const done = await idle();
