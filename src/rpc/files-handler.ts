@@ -191,6 +191,8 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
           const download = await edge.transfers.download(caller.user.id, call.request.messageId, call.request.offset);
           const sending = new FileTransferMeter(edge.metrics, 'download');
           meter = sending;
+          // Gone while its file was looked up: 'cancelled' came before there was a meter to end.
+          if (call.cancelled) sending.end();
           let offset = call.request.offset;
           let first = true;
           for await (const data of download.chunks) {
