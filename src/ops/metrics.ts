@@ -29,7 +29,22 @@ export interface ServerMetrics {
   storeError(operation: string): void;
   /** Retention deleted this many old messages. */
   messagesExpired(count: number): void;
+  /** A file upload or download began; `fileTransferEnded` follows exactly once. */
+  fileTransferStarted(direction: FileDirection): void;
+  fileTransferEnded(direction: FileDirection): void;
+  /**
+   * File bytes held in server memory changed by `delta` (positive when
+   * taken in, negative when let go): upload bytes received and not yet
+   * stored, download bytes handed to a stream and not yet passed on to the
+   * connection. Every increase is matched by decreases when the transfer ends.
+   */
+  fileBytesInFlight(direction: FileDirection, delta: number): void;
+  /** File bytes stored by an upload, or passed on to the connection by a download. */
+  fileBytesMoved(direction: FileDirection, bytes: number): void;
 }
+
+/** Which way a file goes: to the server (`upload`) or from it (`download`). */
+export type FileDirection = 'upload' | 'download';
 
 /** How a login ended: `failed` covers wrong passwords, disabled and unknown accounts. */
 export type LoginOutcomeLabel = 'ok' | 'failed' | 'locked_out' | 'error';
@@ -54,6 +69,10 @@ export const noMetrics: ServerMetrics = {
   storeCommit() {},
   storeError() {},
   messagesExpired() {},
+  fileTransferStarted() {},
+  fileTransferEnded() {},
+  fileBytesInFlight() {},
+  fileBytesMoved() {},
 };
 
 /** What the endpoint serves: the exposition text and its content type. */

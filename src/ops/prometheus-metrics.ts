@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { LoginOutcomeLabel, ServerMetrics, StreamCutOffReason } from './metrics';
+import type { FileDirection, LoginOutcomeLabel, ServerMetrics, StreamCutOffReason } from './metrics';
 
 /** What the gauges read at each scrape; the server wires them to its registry, limiter and bus. */
 export interface GaugeSources {
@@ -94,6 +94,31 @@ export class PrometheusMetrics {
       registers,
     });
 
+    const fileTransfers = new Gauge({
+      name: 'tinychat_file_transfers',
+      help: 'File uploads and downloads in progress, by direction',
+      labelNames: ['direction'] as const,
+      registers,
+    });
+    const fileInFlight = new Gauge({
+      name: 'tinychat_file_bytes_in_flight',
+      help: 'File bytes held in server memory: upload bytes received and not yet stored; download bytes handed to a stream and not yet passed on to the connection',
+      labelNames: ['direction'] as const,
+      registers,
+    });
+    const fileBytes = new Counter({
+      name: 'tinychat_file_bytes_total',
+      help: 'File bytes stored by uploads, or passed on to the connection by downloads',
+      labelNames: ['direction'] as const,
+      registers,
+    });
+    // Both directions show from the start, at 0, so a query never finds them missing.
+    for (const direction of ['upload', 'download'] satisfies FileDirection[]) {
+      fileTransfers.set({ direction }, 0);
+      fileInFlight.set({ direction }, 0);
+      fileBytes.inc({ direction }, 0);
+    }
+
     new Gauge({
       name: 'tinychat_online_users',
       help: 'Users with at least one stream on this node',
@@ -169,6 +194,10 @@ export class PrometheusMetrics {
       },
       storeError: (operation) => storeErrors.inc({ operation }),
       messagesExpired: (count) => expired.inc(count),
+      fileTransferStarted: (direction) => fileTransfers.inc({ direction }),
+      fileTransferEnded: (direction) => fileTransfers.dec({ direction }),
+      fileBytesInFlight: (direction, delta) => fileInFlight.inc({ direction }, delta),
+      fileBytesMoved: (direction, bytes) => fileBytes.inc({ direction }, bytes),
     };
   }
 

@@ -6,6 +6,8 @@ import { bearerToken } from './auth';
 import { RequestReader } from './service-definition';
 import { toServiceError } from './status';
 import { toWireFile } from './wire';
+import { FileTransferMeter } from '../ops/file-transfer-meter';
+import type { ServerMetrics } from '../ops/metrics';
 import type { Accounts } from '../chat/accounts';
 import type { Logger } from '../log';
 import type { PeerLimiter } from './peer-limiter';
@@ -51,14 +53,17 @@ export interface FilesEdge {
   peers: PeerLimiter;
   readiness: Readiness;
   logger: Logger;
+  metrics: ServerMetrics;
 }
 
 /**
  * The Files RPCs: authenticate, then hand chunks to FileTransfers. Upload
  * reads one chunk at a time and asks for the next only once the last is
  * stored, so HTTP/2 flow control holds a fast sender back; Download waits
- * for `drain` whenever grpc-js says its buffer is full. Neither ever holds
- * more than a chunk or two of a file.
+ * for `drain` whenever grpc-js says its buffer is full. An upload holds at
+ * most STORE_BYTES of its file (plus the chunk being read); a download at
+ * most the 16 chunks grpc-js buffers before it says wait. Each transfer
+ * reports to a FileTransferMeter: the bytes it holds, and when it ends.
  */
 export function filesHandlers(edge: FilesEdge): FilesServer {
   const admit = async (call: { getPeer(): string; metadata: import('@grpc/grpc-js').Metadata }) => {
@@ -98,11 +103,14 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
       call.on('cancelled', () => call.destroy());
       let endUpload = () => {};
       let releasePeer = () => {};
+      let meter: FileTransferMeter | undefined;
       (async () => {
         const admitted = await admit(call);
         releasePeer = admitted.release;
         const userId = admitted.caller.user.id;
         endUpload = edge.transfers.beginUpload(userId);
+        const upload = new FileTransferMeter(edge.metrics, 'upload');
+        meter = upload;
         let file: { sha256: string; size: number } | undefined;
         // Chunks are gathered up to STORE_BYTES and stored together: fewer
         // writes and transactions, and never more than that much held.
@@ -110,7 +118,14 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
         let held = 0;
         const store = async () => {
           if (!file) return;
-          held = await edge.transfers.append(userId, file.sha256, file.size, held, gathered.take());
+          const data = gathered.take();
+          let stored = false;
+          try {
+            held = await edge.transfers.append(userId, file.sha256, file.size, held, data);
+            stored = true;
+          } finally {
+            upload.release(data.length, stored);
+          }
         };
         try {
           for await (const chunk of call as AsyncIterable<UploadChunk>) {
@@ -121,6 +136,7 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
               held = chunk.offset;
             }
             edge.transfers.checkChunk(chunk.data);
+            upload.hold(chunk.data.length);
             if (gathered.add(chunk.data) >= STORE_BYTES) await store();
           }
         } catch (err) {
@@ -134,11 +150,13 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
       })().then(
         (state) => {
           endUpload();
+          meter?.end();
           releasePeer();
           callback(null, { storedBytes: state.stored, complete: state.complete, maxChunkBytes: MAX_CHUNK_BYTES });
         },
         (err: unknown) => {
           endUpload();
+          meter?.end();
           releasePeer();
           if (!call.cancelled) callback(toServiceError(logged('upload-failed', err)));
         },
@@ -160,17 +178,31 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
         );
     },
 
-        download: (call) => {
+    download: (call) => {
+      let meter: FileTransferMeter | undefined;
+      // Over once every write has been passed on (finish), or the client went away.
+      const endMeter = () => meter?.end();
+      call.once('finish', endMeter);
+      call.once('cancelled', endMeter);
+      call.once('close', endMeter);
       (async () => {
         const { caller, release } = await admit(call);
         try {
           const download = await edge.transfers.download(caller.user.id, call.request.messageId, call.request.offset);
+          const sending = new FileTransferMeter(edge.metrics, 'download');
+          meter = sending;
+          // Gone while its file was looked up: 'cancelled' came before there was a meter to end.
+          if (call.cancelled) sending.end();
           let offset = call.request.offset;
           let first = true;
           for await (const data of download.chunks) {
             if (call.cancelled) return;
             const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-            const written = call.write({ file: first ? toWireFile(download.file) : undefined, offset, data: bytes });
+            // Held from the write until grpc-js has passed it on to the HTTP/2 stream.
+            sending.hold(bytes.length);
+            const written = call.write({ file: first ? toWireFile(download.file) : undefined, offset, data: bytes }, (err?: Error | null) =>
+              sending.release(bytes.length, !err),
+            );
             first = false;
             offset += data.length;
             if (!written) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
@@ -181,6 +213,7 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
           release();
         }
       })().catch((err: unknown) => {
+        endMeter();
         if (!call.cancelled) call.emit('error', toServiceError(logged('download-failed', err)));
       });
     },

@@ -212,7 +212,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ),
   };
   server.addService(chatServiceDefinition, chat);
-  if (transfers) server.addService(filesServiceDefinition, filesHandlers({ accounts, transfers, peers, readiness, logger }));
+  if (transfers) server.addService(filesServiceDefinition, filesHandlers({ accounts, transfers, peers, readiness, logger, metrics }));
   health.register(server);
   addReflection(server);
 
