@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { status as Status, type ClientReadableStream, type Metadata } from '@grpc/grpc-js';
 import { safeFileName } from '../files/safe-name';
+import { writeOrWaitForDrain } from '../streams/write-or-drain';
 import type { DownloadChunk, FilesClient, UploadStatusResponse } from '../gen/tinychat/v1/files';
 import type { FileInfo } from '../gen/tinychat/v1/chat';
 import { ClientError, toClientError } from './errors';
@@ -122,11 +122,11 @@ async function sendBytes(
   try {
     for await (const piece of reader) {
       const data = piece as Buffer;
-      const ok = call.write({ ...header(), data });
+      const full = writeOrWaitForDrain(call, { ...header(), data }, done);
       first = false;
       offset += data.length;
       onProgress?.({ done: offset, total: file.size, moved: offset - from });
-      if (!ok) await Promise.race([once(call, 'drain'), done]);
+      if (full) await full;
     }
     if (first) call.write({ ...header(), data: Buffer.alloc(0) });
     call.end();
@@ -207,7 +207,8 @@ async function receiveBytes(
       if (chunk.data.length === 0) continue;
       offset += chunk.data.length;
       if (offset > total) throw new ClientError('the server sent more bytes than the file has — /SAVE again', Status.DATA_LOSS);
-      if (!out.write(chunk.data)) await Promise.race([once(out, 'drain'), outFailed]);
+      const full = writeOrWaitForDrain(out, chunk.data, outFailed);
+      if (full) await full;
       onProgress?.({ done: offset, total, moved: offset - from });
     }
   } catch (err) {

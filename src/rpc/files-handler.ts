@@ -1,6 +1,6 @@
-import { once } from 'node:events';
 import { asChatError, ChatError } from '../chat/errors';
 import { MAX_CHUNK_BYTES, type FileTransfers } from '../files/file-transfers';
+import { writeOrWaitForDrain } from '../streams/write-or-drain';
 import { FilesService, DownloadRequest, PreviewRequest, UploadChunk, UploadStatusRequest, type FilesServer } from '../gen/tinychat/v1/files';
 import { bearerToken } from './auth';
 import { RequestReader } from './service-definition';
@@ -195,17 +195,18 @@ export function filesHandlers(edge: FilesEdge): FilesServer {
           if (call.cancelled) sending.end();
           let offset = call.request.offset;
           let first = true;
+          const cancelled = new Promise<void>((resolve) => call.once('cancelled', resolve));
           for await (const data of download.chunks) {
             if (call.cancelled) return;
             const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
             // Held from the write until grpc-js has passed it on to the HTTP/2 stream.
             sending.hold(bytes.length);
-            const written = call.write({ file: first ? toWireFile(download.file) : undefined, offset, data: bytes }, (err?: Error | null) =>
+            const full = writeOrWaitForDrain(call, { file: first ? toWireFile(download.file) : undefined, offset, data: bytes }, cancelled, (err) =>
               sending.release(bytes.length, !err),
             );
             first = false;
             offset += data.length;
-            if (!written) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
+            if (full) await full;
           }
           if (first) call.write({ file: toWireFile(download.file), offset, data: Buffer.alloc(0) });
           call.end();

@@ -11,15 +11,16 @@ export class GrpcFrameSink implements FrameSink {
 
   constructor(private readonly call: ServerDuplexStream<ClientFrame, ServerFrame>) {}
 
-  send(batch: OutboundBatch): boolean {
+  write(batch: OutboundBatch): boolean {
     if (this.ended) return true;
     // write() returning false means grpc-js has buffered enough: the caller
     // waits for 'drain' before sending more.
     return this.call.write(toServerFrame(batch));
   }
 
-  onDrain(callback: () => void): void {
-    this.call.once('drain', callback);
+  once(event: 'drain', listener: () => void): this {
+    this.call.once(event, listener);
+    return this;
   }
 
   pauseInput(): void {

@@ -1,4 +1,5 @@
 import type { ChatError } from '../chat/errors';
+import type { DrainableWriter } from '../streams/write-or-drain';
 import type { PresenceChange } from '../queue/outbound-queue';
 import type { AppendResult, FileRef, MessageKind, StoredMessage } from '../store/store';
 
@@ -44,12 +45,10 @@ export function emptyBatch(): OutboundBatch {
 
 /**
  * Where a session writes, implemented by the rpc edge over a grpc-js stream.
- * It honours backpressure: when `send` returns false, the session waits for
- * `onDrain` before sending more.
+ * It honours backpressure: when `write` returns false, the session waits for
+ * 'drain' before writing more (see writeOrWaitForDrain).
  */
-export interface FrameSink {
-  send(batch: OutboundBatch): boolean;
-  onDrain(callback: () => void): void;
+export interface FrameSink extends DrainableWriter<OutboundBatch> {
   /** Stops / restarts reading client frames (too many sends in flight). */
   pauseInput(): void;
   resumeInput(): void;
