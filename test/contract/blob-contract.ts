@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../support/sha256';
 import { expect } from 'chai';
 import { isChatError } from '../../src/chat/errors';
 import type { BlobStore, UploadKey } from '../../src/files/blob-store';
@@ -12,9 +13,6 @@ export interface BlobFixture {
   cleanup(): Promise<void>;
 }
 
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 async function readAll(blobs: BlobStore, sha: string, offset: number, maxChunk: number): Promise<{ bytes: Buffer; largest: number }> {
   const parts: Buffer[] = [];

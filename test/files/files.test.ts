@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../support/sha256';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -12,9 +13,6 @@ import { FilesChannels } from '../support/files-channel';
 import { WireClients, type WireClient, type WireStream } from '../support/grpc-client';
 import { makeTempDir, removeTempDirs, startTestServer, type TestServer } from '../support/test-server';
 
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 function status_<T>(call: (cb: (err: ServiceError | null, value?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value as T))));

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../support/sha256';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -16,9 +17,6 @@ import { makeTempDir, removeTempDirs, startTestServer, type TestServer } from '.
 const UP = '{direction="upload"}';
 const DOWN = '{direction="download"}';
 
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 describe('file transfer metrics', function () {
   this.timeout(60_000);
