@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import { RoomEvent } from '../../src/gen/tinychat/v1/chat';
 import { WireClients, type WireStream } from '../support/grpc-client';
-import { busUrl, freshDatabase, startNode, uniqueName, type TestDatabase, type TestNode } from '../support/cluster';
+import { startTwoNodes, type TestNode, type TwoNodes } from '../support/cluster';
 
 async function ready(stream: WireStream): Promise<WireStream> {
   await stream.until('the greeting', (s) => s.frames.some((f) => f.ready !== undefined));
@@ -11,25 +11,20 @@ async function ready(stream: WireStream): Promise<WireStream> {
 
 describe('rooms with members spread over several nodes', function () {
   this.timeout(30_000);
-  let database: TestDatabase;
+  let cluster: TwoNodes;
   let nodes: TestNode[];
   let wire: WireClients;
 
   beforeEach(async function () {
-    database = await freshDatabase();
-    const bus = busUrl(uniqueName('tinychat-test'));
-    nodes = [
-      await startNode('node-a', database.url, bus, { limits: { sendRate: { perSecond: 0, burst: 1 }, rooms: { maxMembers: 1000, maxRooms: 10, postRate: { perSecond: 0, burst: 1 } } } }),
-      await startNode('node-b', database.url, bus, { limits: { sendRate: { perSecond: 0, burst: 1 }, rooms: { maxMembers: 1000, maxRooms: 10, postRate: { perSecond: 0, burst: 1 } } } }),
-    ];
+    cluster = await startTwoNodes({ limits: { sendRate: { perSecond: 0, burst: 1 }, rooms: { maxMembers: 1000, maxRooms: 10, postRate: { perSecond: 0, burst: 1 } } } });
+    nodes = cluster.nodes;
     wire = new WireClients(() => nodes[0].target);
   });
 
   afterEach(async function () {
     wire.cancelStreams();
     wire.closeClients();
-    for (const node of nodes) await node.stop();
-    await database.drop();
+    await cluster.stop();
   });
 
   const [A, B] = [0, 1];

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import type { ServiceError } from '@grpc/grpc-js';
 import { downloadFile, uploadFile, sha256OfFile, type TransferProgress } from '../../src/client/file-transfer';
 import type { UploadStatusResponse } from '../../src/gen/tinychat/v1/files';
-import { busUrl, freshDatabase, startNode, uniqueName, type TestDatabase, type TestNode } from '../support/cluster';
+import { startTwoNodes, type TestNode, type TwoNodes } from '../support/cluster';
 import { eventually, sleep } from '../support/eventually';
 import { FilesChannels } from '../support/files-channel';
 import { WireClients } from '../support/grpc-client';
@@ -13,15 +13,14 @@ import { makeTempDir, removeTempDirs } from '../support/temp-dir';
 
 describe('files across server nodes on one PostgreSQL database and one NATS', function () {
   this.timeout(60_000);
-  let database: TestDatabase;
+  let cluster: TwoNodes;
   let nodes: TestNode[];
   let wire: WireClients;
   const channels = new FilesChannels();
 
   beforeEach(async function () {
-    database = await freshDatabase();
-    const bus = busUrl(uniqueName('tinychat-test'));
-    nodes = [await startNode('node-a', database.url, bus), await startNode('node-b', database.url, bus)];
+    cluster = await startTwoNodes();
+    nodes = cluster.nodes;
     wire = new WireClients(() => nodes[0].target);
   });
 
@@ -29,8 +28,7 @@ describe('files across server nodes on one PostgreSQL database and one NATS', fu
     wire.cancelStreams();
     wire.closeClients();
     channels.closeAll();
-    for (const node of nodes) await node.stop();
-    await database.drop();
+    await cluster.stop();
     removeTempDirs();
   });
 

@@ -99,3 +99,26 @@ export async function startNode(
   });
   return { name, target: server.target, server, bus: nodeBus, stop: () => server.shutdown() };
 }
+
+/** Two nodes, "node-a" and "node-b", sharing a fresh database and a bus namespace of their own. */
+export interface TwoNodes {
+  database: TestDatabase;
+  nodes: [TestNode, TestNode];
+  /** Stops both nodes, then drops the database. */
+  stop(): Promise<void>;
+}
+
+/** Starts two nodes with the same `options` on a fresh database and bus namespace. */
+export async function startTwoNodes(options: Parameters<typeof startNode>[3] = {}): Promise<TwoNodes> {
+  const database = await freshDatabase();
+  const bus = busUrl(uniqueName('tinychat-test'));
+  const nodes: [TestNode, TestNode] = [await startNode('node-a', database.url, bus, options), await startNode('node-b', database.url, bus, options)];
+  return {
+    database,
+    nodes,
+    async stop() {
+      for (const node of nodes) await node.stop();
+      await database.drop();
+    },
+  };
+}
