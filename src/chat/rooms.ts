@@ -8,7 +8,7 @@ import { DEFAULT_SEND_RATE, SendRateLimiter, type SendRateLimit } from './send-r
 import type { SendOrder } from './send-order';
 import type { UserDirectory } from './user-directory';
 import type { JoinOutcome, RoomAppendResult, RoomListing, RoomRecord } from '../store/room-store';
-import type { MessageKind, Store, StoredMessage } from '../store/store';
+import type { AppendResult, MessageKind, Store, StoredMessage } from '../store/store';
 
 /** The room limits the server enforces (flags in config.ts). */
 export interface RoomLimitsConfig {
@@ -215,4 +215,9 @@ export class Rooms {
 /** A client id for an entry the server writes itself (joins, leaves, topics): never repeated. */
 function serverClientId(what: string): string {
   return `${what}:${randomUUID()}`;
+}
+
+/** The receipt of a room post: it names the room as receiver, with the sender's own inbox sequence. */
+export function roomPostReceipt(result: RoomAppendResult): AppendResult {
+  return { message: { ...result.message, receiver: result.message.room ?? result.message.receiver }, duplicate: result.duplicate };
 }

@@ -160,48 +160,30 @@ export class OnlineRegistry implements OnlineDirectory {
   }
 
   /**
-   * Routes a stored message: to the receiver's queue (when online), and the
-   * receipt to the sending stream with a copy for the sender's other
-   * streams. A duplicate was routed when first stored; only its receipt goes
-   * out again.
+   * Routes a stored message: to the receiver's queue (when online), with a
+   * copy for the sender's other streams. A duplicate was routed when first
+   * stored. (The receipt is the sending stream's own business.)
    */
   route(result: AppendResult, origin: Subscriber): void {
+    if (result.duplicate) return;
+    this.queues.get(result.message.receiverId)?.push({ kind: 'message', message: result.message });
     const senderQueue = this.queues.get(origin.userId);
-    if (!result.duplicate) {
-      this.queues.get(result.message.receiverId)?.push({ kind: 'message', message: result.message });
-      if (senderQueue && senderQueue.readerCount > 1 && result.message.receiverId !== origin.userId) {
-        senderQueue.push({ kind: 'copy', message: result.message, origin });
-      }
+    if (senderQueue && senderQueue.readerCount > 1 && result.message.receiverId !== origin.userId) {
+      senderQueue.push({ kind: 'copy', message: result.message, origin });
     }
-    senderQueue?.push({ kind: 'receipt', result, target: origin });
-    if (!result.duplicate) this.observer?.stored(result);
+    this.observer?.stored(result);
   }
 
   /**
    * Routes a written room entry: each member's inbox entry to their queue
-   * here and to the other nodes, and, for a post made on a stream, the
-   * receipt to it (naming the room, with the sender's own sequence), which
-   * it returns. A duplicate was routed when first stored; only its receipt
-   * goes out again.
+   * here and to the other nodes. A duplicate was routed when first stored.
    */
-  routeRoom(result: RoomAppendResult, origin?: Subscriber): AppendResult | undefined {
-    if (!result.duplicate) {
-      for (const message of result.deliveries) {
-        this.queues.get(message.receiverId)?.push({ kind: 'message', message });
-        this.observer?.stored({ message, duplicate: false });
-      }
+  routeRoom(result: RoomAppendResult): void {
+    if (result.duplicate) return;
+    for (const message of result.deliveries) {
+      this.queues.get(message.receiverId)?.push({ kind: 'message', message });
+      this.observer?.stored({ message, duplicate: false });
     }
-    if (origin) {
-      const receipt = { message: { ...result.message, receiver: result.message.room ?? result.message.receiver }, duplicate: result.duplicate };
-      this.queues.get(origin.userId)?.push({ kind: 'receipt', result: receipt, target: origin });
-      return receipt;
-    }
-    return undefined;
-  }
-
-  /** Sends a per-frame error to one stream. */
-  reject(origin: Subscriber, error: ChatError, clientId = ''): void {
-    this.queues.get(origin.userId)?.push({ kind: 'error', error, clientId, target: origin });
   }
 
   /** Ends every stream of one session: with OK after /QUIT, else with `reason`. */

@@ -1,5 +1,4 @@
-import type { ChatError } from '../chat/errors';
-import type { AppendResult, StoredMessage } from '../store/store';
+import type { StoredMessage } from '../store/store';
 
 /** A user coming online or going offline. */
 export interface PresenceChange {
@@ -10,8 +9,9 @@ export interface PresenceChange {
 
 /**
  * One thing to deliver to a user's streams. Inbox messages and presence go to
- * every reader; receipts and errors only to the stream they answer; copies of
- * a user's own sent messages to the user's other streams.
+ * every reader; copies of a user's own sent messages to the user's other
+ * streams. (Receipts and errors answer one stream and never come here: the
+ * stream's OutboundPump holds them.)
  */
 export type Delivery =
   | { kind: 'message'; message: StoredMessage }
@@ -19,8 +19,6 @@ export type Delivery =
   | { kind: 'copy'; message: StoredMessage; origin?: QueueReader }
   /** The store holds the user's inbox up to `sequence`: a stream that has not seen that far reads it from there. */
   | { kind: 'behind'; sequence: number }
-  | { kind: 'receipt'; result: AppendResult; target: QueueReader }
-  | { kind: 'error'; error: ChatError; clientId: string; target: QueueReader }
   | { kind: 'presence'; changes: PresenceChange[] };
 
 /** A consumer of a queue: in practice one Converse stream. */

@@ -6,7 +6,7 @@ import type { AckRecorder } from '../chat/ack-recorder';
 import type { Caller } from '../chat/accounts';
 import type { Messaging, SendRequest } from '../chat/messaging';
 import { isRoomName } from '../chat/room-names';
-import type { Rooms } from '../chat/rooms';
+import { roomPostReceipt, type Rooms } from '../chat/rooms';
 import { SendOrder } from '../chat/send-order';
 import type { Logger } from '../log';
 import type { ServerMetrics, StreamCutOffReason } from '../ops/metrics';
@@ -27,7 +27,7 @@ export interface SessionServices {
   nodeName: string;
 }
 
-/** Sends awaiting the store before the stream stops reading more frames. */
+/** Sends awaiting the store plus answers awaiting the client before the stream stops reading more frames. */
 const MAX_SENDS_IN_FLIGHT = 512;
 
 /** Before the first frame, delivery has not begun; after it, the pump runs; closed is final. */
@@ -89,6 +89,7 @@ export class ConverseSession implements Subscriber {
       readInbox: (after, limit) => this.services.store.inboxAfter(this.userId, after, limit),
       onIdle: () => this.maybeFinish(),
       onFailed: (event, err) => this.failed(event, err),
+      onAnswered: () => this.maybeResumeInput(),
     });
     const user = await this.services.store.findUserById(this.userId);
     if (this.phase === 'closed') return;
@@ -219,22 +220,19 @@ export class ConverseSession implements Subscriber {
   private async send(frame: SendRequest): Promise<void> {
     const arrived = performance.now();
     this.sendsInFlight++;
-    if (this.sendsInFlight >= MAX_SENDS_IN_FLIGHT && !this.inputPaused) {
-      this.inputPaused = true;
-      this.sink.pauseInput();
-    }
+    this.maybePauseInput();
     try {
       if (isRoomName(frame.receiver)) {
         const result = await this.services.rooms.post(this.caller, frame, this.sendOrder);
-        const receipt = this.services.registry.routeRoom(result, this);
-        if (receipt) this.pump?.expectReceipt(receipt, arrived);
+        this.services.registry.routeRoom(result);
+        this.pump?.answer({ kind: 'receipt', result: roomPostReceipt(result), arrived });
         return;
       }
       const result = await this.services.messaging.send(this.caller, frame, this.sendOrder);
-      this.pump?.expectReceipt(result, arrived);
       // Routed even if this stream has closed meanwhile: the receiver still
       // gets the message live.
       this.services.registry.route(result, this);
+      this.pump?.answer({ kind: 'receipt', result, arrived });
     } catch (err) {
       const error = asChatError(err);
       this.services.metrics.messageRefused(error.code);
@@ -242,11 +240,32 @@ export class ConverseSession implements Subscriber {
       this.reject(error, frame.clientId);
     } finally {
       this.sendsInFlight--;
-      if (this.inputPaused && this.sendsInFlight < MAX_SENDS_IN_FLIGHT / 2 && this.phase !== 'closed') {
-        this.inputPaused = false;
-        this.sink.resumeInput();
-      }
+      this.maybeResumeInput();
       this.maybeFinish();
+    }
+  }
+
+  /**
+   * Sends awaiting the store and answers awaiting the client together are
+   * bounded: past the limit the stream stops reading client frames, so a
+   * client that sends without reading its receipts is slowed down, not
+   * buffered without end.
+   */
+  private get outstanding(): number {
+    return this.sendsInFlight + (this.pump?.pendingAnswers ?? 0);
+  }
+
+  private maybePauseInput(): void {
+    if (!this.inputPaused && this.outstanding >= MAX_SENDS_IN_FLIGHT) {
+      this.inputPaused = true;
+      this.sink.pauseInput();
+    }
+  }
+
+  private maybeResumeInput(): void {
+    if (this.inputPaused && this.outstanding < MAX_SENDS_IN_FLIGHT / 2 && this.phase !== 'closed') {
+      this.inputPaused = false;
+      this.sink.resumeInput();
     }
   }
 
@@ -259,8 +278,10 @@ export class ConverseSession implements Subscriber {
     if (sequence > 0) this.services.acks.record(this.userId, sequence);
   }
 
+  /** Answers one frame of this stream with an error; the stream stays open. */
   private reject(error: ChatError, clientId = ''): void {
-    this.services.registry.reject(this, error, clientId);
+    this.pump?.answer({ kind: 'error', error, clientId });
+    this.maybePauseInput();
   }
 
   private failed(event: string, err: unknown): void {

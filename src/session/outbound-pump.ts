@@ -3,6 +3,7 @@ import { writeOrWaitForDrain } from '../streams/write-or-drain';
 import { emptyBatch, type FrameSink, type OutboundBatch } from './frames';
 import type { ServerMetrics } from '../ops/metrics';
 import type { OutboundQueue, QueueReader } from '../queue/outbound-queue';
+import type { ChatError } from '../chat/errors';
 import type { AppendResult, StoredMessage } from '../store/store';
 
 /** Deliveries packed into one frame at most. */
@@ -12,11 +13,22 @@ export const MAX_FRAMES_PER_TURN = 16;
 /** Inbox messages read from the store per catch-up page. */
 export const CATCH_UP_PAGE = 256;
 
+/**
+ * An answer to one of this stream's own frames: a send's receipt (with when
+ * the send arrived, performance.now(), for the receipt latency) or a frame's
+ * error. Answers never enter the user's shared queue: only this stream wants
+ * them, so they must neither cost its sibling streams a place in the queue
+ * nor be skipped by them.
+ */
+export type Answer =
+  | { kind: 'receipt'; result: AppendResult; arrived: number }
+  | { kind: 'error'; error: ChatError; clientId: string };
+
 /** What one stream's pump reads from and writes to. */
 export interface OutboundPumpParts {
   /** The user's shared outbound queue, already attached to `reader`. */
   queue: OutboundQueue;
-  /** The stream as the queue knows it: receipts and errors addressed to it are written, copies it sent are not. */
+  /** The stream as the queue knows it: copies of what it sent itself are not written back to it. */
   reader: QueueReader;
   sink: FrameSink;
   metrics: ServerMetrics;
@@ -26,6 +38,8 @@ export interface OutboundPumpParts {
   onIdle(): void;
   /** Reading the store failed: the stream should end; the pump has stopped writing. */
   onFailed(event: string, err: unknown): void;
+  /** Answers were written: the session may read client frames again if it paused for them. */
+  onAnswered?(): void;
 }
 
 type PumpPhase = 'idle' | 'catching-up' | 'live' | 'stopped';
@@ -44,6 +58,11 @@ type PumpPhase = 'idle' | 'catching-up' | 'live' | 'stopped';
  * Falling behind is the queue's business: past its limit the queue detaches
  * the reader and calls its `overflow`, and the stream is cut off with
  * RESOURCE_EXHAUSTED (see ConverseSession); the store still has everything.
+ *
+ * Answers to the stream's own frames (receipts, errors) wait in the pump
+ * itself, in the order given, and leave with the next frame. They are
+ * bounded by the session, which stops reading client frames while too many
+ * sends or answers are outstanding (`pendingAnswers`).
  */
 export class OutboundPump {
   private phase: PumpPhase = 'idle';
@@ -53,8 +72,8 @@ export class OutboundPump {
   /** Set while the sink's buffer is full; settles on its 'drain'. */
   private drained: Promise<void> | undefined;
   private scheduled = false;
-  /** When each send whose receipt is not written yet arrived (performance.now()), for the receipt latency. */
-  private readonly sendArrivals = new Map<AppendResult, number>();
+  /** Receipts and errors for this stream, not written yet. */
+  private answers: Answer[] = [];
 
   constructor(private readonly parts: OutboundPumpParts) {}
 
@@ -63,9 +82,14 @@ export class OutboundPump {
     return this.writtenUpTo;
   }
 
-  /** True when live and nothing is being written, waiting for drain, scheduled or queued. */
+  /** True when live and nothing is being written, waiting for drain, scheduled, queued or answered. */
   get idle(): boolean {
-    return this.phase === 'live' && !this.drained && !this.scheduled && !this.parts.queue.hasPending(this.parts.reader);
+    return this.phase === 'live' && !this.drained && !this.scheduled && this.answers.length === 0 && !this.parts.queue.hasPending(this.parts.reader);
+  }
+
+  /** Answers given but not written yet. */
+  get pendingAnswers(): number {
+    return this.answers.length;
   }
 
   /** Writes the stored inbox after `afterSequence`, then goes live. Presence is written only when `watchPresence`. */
@@ -81,15 +105,17 @@ export class OutboundPump {
     if (this.phase === 'live') this.schedule();
   }
 
-  /** Remembers when a send arrived, so its receipt's latency can be measured when written. */
-  expectReceipt(result: AppendResult, arrived: number): void {
-    if (this.phase !== 'stopped') this.sendArrivals.set(result, arrived);
+  /** Writes an answer to one of this stream's frames with the next frame (once live). */
+  answer(answer: Answer): void {
+    if (this.phase === 'stopped') return;
+    this.answers.push(answer);
+    this.wake();
   }
 
   /** Writes nothing more. */
   stop(): void {
     this.phase = 'stopped';
-    this.sendArrivals.clear();
+    this.answers = [];
   }
 
   /** Writes stored inbox messages after `writtenUpTo`, then goes live. */
@@ -141,10 +167,19 @@ export class OutboundPump {
     const { queue, reader, metrics } = this.parts;
     for (let frames = 0; frames < MAX_FRAMES_PER_TURN; frames++) {
       if (this.phase !== 'live' || this.drained) return;
-      const deliveries = queue.read(reader, MAX_DELIVERIES_PER_FRAME);
-      if (deliveries.length === 0) break;
+      const answers = this.takeAnswers();
+      const deliveries = queue.read(reader, MAX_DELIVERIES_PER_FRAME - answers.length);
+      if (deliveries.length === 0 && answers.length === 0) break;
       const batch = emptyBatch();
       const receiptArrivals: number[] = [];
+      for (const answer of answers) {
+        if (answer.kind === 'receipt') {
+          batch.receipts.push(answer.result);
+          receiptArrivals.push(answer.arrived);
+        } else {
+          batch.errors.push({ error: answer.error, clientId: answer.clientId });
+        }
+      }
       let gap = false;
       for (const delivery of deliveries) {
         switch (delivery.kind) {
@@ -166,17 +201,6 @@ export class OutboundPump {
           case 'behind':
             if (delivery.sequence > this.writtenUpTo) gap = true;
             break;
-          case 'receipt':
-            if (delivery.target === reader) {
-              batch.receipts.push(delivery.result);
-              const arrived = this.sendArrivals.get(delivery.result);
-              if (arrived !== undefined) receiptArrivals.push(arrived);
-              this.sendArrivals.delete(delivery.result);
-            }
-            break;
-          case 'error':
-            if (delivery.target === reader) batch.errors.push({ error: delivery.error, clientId: delivery.clientId });
-            break;
           case 'presence':
             if (this.watching) batch.presence.push(...delivery.changes);
             break;
@@ -188,6 +212,7 @@ export class OutboundPump {
           const now = performance.now();
           for (const arrived of receiptArrivals) metrics.receiptWritten((now - arrived) / 1000);
         }
+        if (answers.length > 0) this.parts.onAnswered?.();
         if (!written && !gap) void this.drained!.then(() => this.schedule());
       }
       if (gap) {
@@ -197,8 +222,19 @@ export class OutboundPump {
         return;
       }
     }
-    if (queue.hasPending(reader)) this.schedule();
+    if (this.answers.length > 0 || queue.hasPending(reader)) this.schedule();
     else this.parts.onIdle();
+  }
+
+  /** Up to a frame's worth of answers, oldest first. */
+  private takeAnswers(): Answer[] {
+    if (this.answers.length === 0) return [];
+    if (this.answers.length <= MAX_DELIVERIES_PER_FRAME) {
+      const all = this.answers;
+      this.answers = [];
+      return all;
+    }
+    return this.answers.splice(0, MAX_DELIVERIES_PER_FRAME);
   }
 
   private async catchUpAfterDrain(): Promise<void> {

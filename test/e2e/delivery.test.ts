@@ -211,6 +211,51 @@ describe('delivery', () => {
     expect(all).to.deep.equal(Array.from({ length: count }, (_, i) => i + 1));
   });
 
+  it("answers a stream's frames on that stream only, so a burst of refusals neither reaches nor cuts off the user's other stream", async () => {
+    await server.stop();
+    const QUEUE_LIMIT = 16;
+    server = await startTestServer({ queueLimit: QUEUE_LIMIT, limits: { sendRate: { perSecond: 0, burst: 1 } } });
+    const alice = await user('alice');
+    await user('bob');
+    const sender = open(alice);
+    const sibling = open(alice);
+    await sender.until('ready', (s) => s.frames.length > 0);
+    await sibling.until('ready', (s) => s.frames.length > 0);
+    // Far more refusals than the queue the two streams share may hold, in
+    // one burst: an empty frame is refused as soon as it is read.
+    const refused = QUEUE_LIMIT * 20;
+    for (let i = 1; i <= refused; i++) sender.write({ kind: undefined });
+    await sender.until('every refusal', (s) => s.errors.length === refused, 10_000);
+    expect(sender.errors.every((e) => e.code === status.INVALID_ARGUMENT)).to.equal(true);
+    sender.send('bob', 'still here', 'kept');
+    await sender.until('the receipt', (s) => s.receipts.length === 1);
+    await sibling.until('the copy of what the other stream sent', (s) => s.messages.length === 1);
+    expect(sibling.errors, 'refusals belong to the stream that sent').to.deep.equal([]);
+    expect(sibling.receipts, 'receipts belong to the stream that sent').to.deep.equal([]);
+    expect(sender.status).to.equal(undefined);
+    expect(sibling.status).to.equal(undefined);
+  });
+
+  it('slows down a stream that sends without reading its answers instead of cutting it off, and then answers every frame', async () => {
+    await server.stop();
+    const QUEUE_LIMIT = 16;
+    server = await startTestServer({ queueLimit: QUEUE_LIMIT, limits: { sendRate: { perSecond: 0, burst: 1 } } });
+    const alice = await user('alice');
+    const a = open(alice);
+    await a.until('ready', (s) => s.frames.length > 0);
+    a.call.pause(); // alice reads nothing for a while
+    const refused = 3000; // about 300 KB of answers: more than HTTP/2 lets through unread
+    for (let i = 1; i <= refused; i++) a.write({ kind: undefined });
+    // Time for the server to fill the stream and stop reading it; a queue
+    // would have cut the stream off by now.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    a.call.resume();
+    await a.until('every refusal', (s) => s.errors.length === refused, 15_000);
+    a.send('alice', 'note to self', 'kept');
+    await a.until('the receipt', (s) => s.receipts.length === 1);
+    expect(a.status).to.equal(undefined);
+  });
+
   it('delivers held messages after the server restarts on the same database', async () => {
     const alice = await user('alice');
     await user('bob');

@@ -107,16 +107,13 @@ describe('OutboundPump', () => {
     return { store, queue, sink, stream, pump, idleCalls: () => idleCalls, failures };
   }
 
-  it('packs everything waiting for this stream into one frame, and leaves out what is addressed to another', async () => {
-    const { queue, sink, stream } = await livePump();
+  it('packs everything waiting for this stream into one frame: its answers and the queue', async () => {
+    const { queue, sink, pump } = await livePump();
     await turns();
-    const other: QueueReader = { wake() {}, overflow() {} };
     const receipt: AppendResult = { message: message(9), duplicate: false };
     for (let s = 1; s <= 5; s++) queue.push({ kind: 'message', message: message(s) });
-    queue.push({ kind: 'receipt', result: receipt, target: stream });
-    queue.push({ kind: 'receipt', result: { message: message(10), duplicate: false }, target: other });
-    queue.push({ kind: 'error', error: new ChatError('invalid-argument', 'not yours'), clientId: 'x', target: other });
-    queue.push({ kind: 'error', error: new ChatError('invalid-argument', 'yours'), clientId: 'y', target: stream });
+    pump.answer({ kind: 'receipt', result: receipt, arrived: 0 });
+    pump.answer({ kind: 'error', error: new ChatError('invalid-argument', 'yours'), clientId: 'y' });
     queue.push({ kind: 'presence', changes: [{ user: 'carol', online: true, time: 1 }] });
     await turns();
     expect(sink.frames).to.have.length(1);
@@ -124,6 +121,40 @@ describe('OutboundPump', () => {
     expect(sink.frames[0].receipts).to.deep.equal([receipt]);
     expect(sink.frames[0].errors.map((e) => e.clientId)).to.deep.equal(['y']);
     expect(sink.frames[0].presence, 'presence goes only to a stream that asked to watch').to.deep.equal([]);
+  });
+
+  it("keeps answers out of the shared queue, so a sibling stream's place in it is not used up by them", async () => {
+    const { queue, sink, pump } = await livePump({ limit: 8 });
+    await turns();
+    const sibling = { woken: 0, cutOff: false, wake() { this.woken++; }, overflow() { this.cutOff = true; } };
+    queue.attach(sibling);
+    for (let i = 1; i <= 100; i++) pump.answer({ kind: 'error', error: new ChatError('invalid-argument', 'refused'), clientId: `c${i}` });
+    expect(pump.pendingAnswers).to.equal(100);
+    await turns();
+    expect(sink.frames.flatMap((f) => f.errors.map((e) => e.clientId))).to.deep.equal(Array.from({ length: 100 }, (_, i) => `c${i + 1}`));
+    expect(pump.pendingAnswers).to.equal(0);
+    expect(queue.length).to.equal(0);
+    expect(sibling).to.include({ woken: 0, cutOff: false });
+  });
+
+  it('holds answers while the sink is full and while catching up, and drops them once stopped', async () => {
+    const { sink, pump } = await livePump();
+    sink.full = true;
+    pump.answer({ kind: 'receipt', result: { message: message(1), duplicate: false }, arrived: 0 });
+    await turns();
+    pump.answer({ kind: 'receipt', result: { message: message(2), duplicate: false }, arrived: 0 });
+    await turns();
+    expect(sink.frames.flatMap((f) => f.receipts.map((r) => r.message.sequence))).to.deep.equal([1]);
+    expect(pump.idle).to.equal(false);
+    sink.drain();
+    await turns();
+    expect(sink.frames.flatMap((f) => f.receipts.map((r) => r.message.sequence))).to.deep.equal([1, 2]);
+    expect(pump.idle).to.equal(true);
+    pump.stop();
+    pump.answer({ kind: 'receipt', result: { message: message(3), duplicate: false }, arrived: 0 });
+    await turns();
+    expect(sink.frames).to.have.length(2);
+    expect(pump.pendingAnswers).to.equal(0);
   });
 
   it('writes presence to a stream that watches', async () => {
