@@ -37,12 +37,11 @@ export class AckRecorder {
     const batch = [...this.pending];
     this.pending.clear();
     this.writing = this.writing.then(async () => {
-      for (const [userId, sequence] of batch) {
-        try {
-          await this.store.ack(userId, sequence);
-        } catch (err) {
-          this.logger.error('ack-write-failed', { user: userId, error: String(err) });
-        }
+      if (batch.length === 0) return;
+      try {
+        await this.store.ack(batch.map(([userId, sequence]) => ({ userId, sequence })));
+      } catch (err) {
+        this.logger.error('ack-write-failed', { users: batch.length, error: String(err) });
       }
     });
     return this.writing;

@@ -18,6 +18,7 @@ import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, Room
 import { inTransaction } from './postgres-transaction';
 import { messageFromRow, type MessageRow } from './file-column';
 import type {
+  AckPosition,
   AppendResult,
   ConversationQuery,
   NewMessage,
@@ -388,11 +389,28 @@ export class PostgresStore implements Store {
     return result.rows.map(messageFromRow);
   }
 
-  async ack(userId: number, sequence: number): Promise<void> {
-    await this.query(
+  async ack(positions: ReadonlyArray<AckPosition>): Promise<void> {
+    if (positions.length === 0) return;
+    const ids = positions.map((p) => p.userId);
+    const sequences = positions.map((p) => p.sequence);
+    await inTransaction(
+      this.pool,
       'record what you have read',
-      { name: 'tinychat-ack', text: `UPDATE users SET acked_sequence = greatest(acked_sequence, $1) WHERE id = $2` },
-      [sequence, userId],
+      async (client) => {
+        // Rows locked in ascending id order, as appends lock receivers, so
+        // an ack burst and an append with common users cannot deadlock.
+        await client.query({ name: 'tinychat-ack-lock', text: `SELECT id FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE` }, [ids]);
+        await client.query(
+          {
+            name: 'tinychat-ack',
+            text: `UPDATE users SET acked_sequence = greatest(acked_sequence, a.sequence)
+                     FROM (SELECT id, max(sequence) AS sequence FROM unnest($1::bigint[], $2::bigint[]) AS t(id, sequence) GROUP BY id) a
+                    WHERE users.id = a.id`,
+          },
+          [ids, sequences],
+        );
+      },
+      this.onConnectionError,
     );
   }
 

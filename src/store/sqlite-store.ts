@@ -8,6 +8,7 @@ import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, Room
 import { SQLITE_ROOM_ENTRY_COLUMNS, SQLITE_ROOM_ENTRY_FROM, SQLITE_ROOMS_SCHEMA, SqliteRooms } from './sqlite-rooms';
 import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type {
+  AckPosition,
   AppendResult,
   ConversationQuery,
   NewMessage,
@@ -242,6 +243,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
   private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
+  private readonly ackAll: (positions: ReadonlyArray<AckPosition>) => void;
   private readonly rooms: SqliteRooms;
   private checkpointer: Worker | undefined;
   private readonly indexTextBatch: () => number;
@@ -263,6 +265,9 @@ export class SqliteStore implements Store {
     }
     this.stmt = prepareStatements(this.db);
     this.appendBatch = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+    this.ackAll = this.db.transaction((positions: ReadonlyArray<AckPosition>) => {
+      for (const { userId, sequence } of positions) this.stmt.ack.run(sequence, userId);
+    });
     this.rooms = new SqliteRooms(this.db);
     this.indexTextBatch = this.db.transaction(() => {
       const from = this.stmt.textIndexedUpTo.get()!.id;
@@ -527,8 +532,9 @@ export class SqliteStore implements Store {
     return guarded('delete old messages', () => this.stmt.deleteMessagesBefore.run({ time, limit }).changes);
   }
 
-  async ack(userId: number, sequence: number): Promise<void> {
-    guarded('record what you have read', () => this.stmt.ack.run(sequence, userId));
+  async ack(positions: ReadonlyArray<AckPosition>): Promise<void> {
+    if (positions.length === 0) return;
+    guarded('record what you have read', () => this.ackAll(positions));
   }
 
   async close(): Promise<void> {

@@ -129,6 +129,12 @@ export interface ConversationQuery {
 }
 
 /** Storage for users, sessions, messages, rooms and delivery positions. */
+/** How far one user has read: everything up to and including `sequence`. */
+export interface AckPosition {
+  userId: number;
+  sequence: number;
+}
+
 export interface Store extends RoomStore {
   /**
    * Returns the user with this name (any case), registering it first (with
@@ -247,8 +253,13 @@ export interface Store extends RoomStore {
    */
   conversationFiles(userA: number, userB: number, limit: number): Promise<StoredMessage[]>;
 
-  /** Moves the user's acknowledged sequence forward to `sequence` (never back). */
-  ack(userId: number, sequence: number): Promise<void>;
+  /**
+   * Moves each user's acknowledged sequence forward to the one given (never
+   * back), all in one transaction: acknowledgements arrive in bursts from
+   * many users, and one commit for all of them is much cheaper than one each.
+   * A user listed twice keeps the larger sequence.
+   */
+  ack(positions: ReadonlyArray<AckPosition>): Promise<void>;
 
   /** Flushes and closes. No method may be called afterwards. */
   close(): Promise<void>;

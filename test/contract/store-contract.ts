@@ -499,12 +499,26 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     describe('acknowledging', function () {
       it('moves the acknowledged sequence forward and ignores lower values', async function () {
         const ann = await user('ann');
-        await store.ack(ann.id, 3);
+        await store.ack([{ userId: ann.id, sequence: 3 }]);
         expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(3);
-        await store.ack(ann.id, 2);
+        await store.ack([{ userId: ann.id, sequence: 2 }]);
         expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(3);
-        await store.ack(ann.id, 7);
+        await store.ack([{ userId: ann.id, sequence: 7 }]);
         expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(7);
+      });
+
+      it("records many users' positions at once, each only forward, and leaves the others alone", async function () {
+        const [ann, bob, cat] = [await user('ann'), await user('bob'), await user('cat')];
+        await store.ack([{ userId: bob.id, sequence: 9 }]);
+        await store.ack([
+          { userId: bob.id, sequence: 4 },
+          { userId: ann.id, sequence: 5 },
+          { userId: ann.id, sequence: 2 },
+        ]);
+        await store.ack([]);
+        expect((await store.findUserById(ann.id))?.ackedSequence).to.equal(5);
+        expect((await store.findUserById(bob.id))?.ackedSequence).to.equal(9);
+        expect((await store.findUserById(cat.id))?.ackedSequence).to.equal(0);
       });
     });
 
@@ -564,7 +578,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const bob = await user('Bob');
         await store.createSession({ tokenHash: 'keep', userId: ann.id, createdAt: T0, expiresAt: T0 + 1000, peerId: bob.id });
         const stored = await store.appendMessages([msg(ann, bob, 'kept', 'k1'), msg(bob, ann, 'kept too', 'k2')]);
-        await store.ack(bob.id, 1);
+        await store.ack([{ userId: bob.id, sequence: 1 }]);
         const usersBefore = await store.listUsers();
         await store.close();
 
