@@ -108,9 +108,11 @@ describe('SqliteStore', function () {
   it('indexes message text in batches outside the appends, and a search still sees every stored message', async function () {
     const store = open();
     const [ann, bob] = await twoUsers(store);
-    for (let i = 1; i <= 3; i++) await store.appendMessages([note(ann, bob, `m${i}`, `lantern number ${i}`)]);
+    // An append commits before its promise is made, so no index timer can run in between.
+    const appends = [1, 2, 3].map((i) => store.appendMessages([note(ann, bob, `m${i}`, `lantern number ${i}`)]));
     // The appends committed without touching the full-text index.
     expect(textIndexedUpTo()).to.equal(0);
+    await Promise.all(appends);
     const found = await store.search(bob.id, ['lantern'], 10);
     expect(found.map((m) => m.clientId).sort()).to.deep.equal(['m1', 'm2', 'm3']);
     expect(textIndexedUpTo()).to.equal(Math.max(...found.map((m) => m.id)));
@@ -126,6 +128,26 @@ describe('SqliteStore', function () {
     const [{ message: last }] = await store.appendMessages([note(ann, bob, 'm2', 'closing time')]);
     await store.close();
     expect(textIndexedUpTo()).to.equal(last.id);
+  });
+
+  it('catches up with a large backlog in slices, letting other work run between them', async function () {
+    const store = open();
+    const [ann, bob] = await twoUsers(store);
+    const total = 3000;
+    const batch = Array.from({ length: total }, (_, i) => note(ann, bob, `b${i}`, `beacon ${i}`));
+    const stored = await store.appendMessages(batch);
+    const last = stored[stored.length - 1].message.id;
+    // Watch the position from between the slices: it must be seen part-way.
+    const seen = new Set<number>();
+    const deadline = Date.now() + 10_000;
+    while (textIndexedUpTo() < last && Date.now() < deadline) {
+      seen.add(textIndexedUpTo());
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(textIndexedUpTo()).to.equal(last);
+    const partWay = [...seen].filter((id) => id > 0 && id < last);
+    expect(partWay.length, `positions seen: ${[...seen].join(', ')}`).to.be.greaterThan(1);
+    expect(await store.search(bob.id, ['beacon'], 5)).to.have.length(5);
   });
 
   it('deletes messages the index has not reached yet without damaging the index', async function () {
