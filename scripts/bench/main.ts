@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { currentCommit } from './commit-id';
 import { costCurveDocument, costCurveTable } from './cost-curve';
 import { TARGET_LABELS } from './deployment';
 import { readOptions, USAGE, type BenchOptions } from './options';
@@ -22,16 +22,6 @@ import { runOnce, scenarios, stopRunning, type Run } from './runs';
 
 // Descriptors a process needs besides its sockets (stdio, the database, pipes, epoll…).
 const SPARE_FDS = 200;
-
-function commit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head}+changes` : head;
-  } catch {
-    return 'unknown';
-  }
-}
 
 function checkFileLimit(options: BenchOptions): void {
   if (!options.only.includes('idle') && !options.only.includes('memory')) return;
@@ -85,7 +75,7 @@ async function main(): Promise<number> {
       cpuModel: cpus()[0]?.model ?? 'unknown',
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
-      commit: commit(),
+      commit: currentCommit(),
       loadAverage: loadavg(),
     },
     pinning: pinning.description,
