@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { currentCommit } from './bench/commit-id';
+import { readHeapUsed } from './bench/heap-used';
 import { LoadPool } from './bench/load-pool';
 import type { PairsJob } from './bench/load-protocol';
 import { choosePinning } from './bench/pinning';
@@ -115,15 +116,6 @@ function log(text: string): void {
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-/** TinyChat's V8 heap in use, from its metrics endpoint; undefined without one. */
-async function heapUsed(server: ServerChild): Promise<number | undefined> {
-  if (!server.metricsUrl) return undefined;
-  const text = await (await fetch(server.metricsUrl)).text();
-  const line = text.split('\n').find((l) => l.startsWith('nodejs_heap_size_used_bytes '));
-  if (!line) throw new Error(`${server.metricsUrl} has no nodejs_heap_size_used_bytes`);
-  return Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
 /** What the CPU counters read at one moment: the server's, the load's, this process's and the whole machine's. */
 function cpuNow(server: ServerChild, loadPid: number): { at: number; server: number; load: number; self: number; machine: number } {
   const self = process.cpuUsage();
@@ -176,7 +168,7 @@ async function soak(options: SoakOptions, stopping: Set<() => Promise<void>>): P
         index: samples.length + 1,
         endSeconds: (now.at - start) / 1000,
         rssBytes: server.memory().rss,
-        heapUsedBytes: await heapUsed(server),
+        heapUsedBytes: server.metricsUrl ? await readHeapUsed(server.metricsUrl) : undefined,
         delivered: reply.sample.delivered,
         deliveredPerSecond: reply.sample.delivered / seconds,
         cpuMicrosPerMessage: (serverCpu * 1e6) / Math.max(1, reply.sample.delivered),

@@ -30,6 +30,8 @@ export interface BenchOptions {
   memoryPairs: number;
   /** Wait after everyone disconnected before reading the server's memory again. */
   memorySettleSeconds: number;
+  /** In the memory part TinyChat serves its metrics, and its V8 heap in use is read beside its RSS. */
+  memoryHeap: boolean;
   /** Also write the cost curve (the fixed rates, TinyChat against the relay) to this markdown file. */
   curveOut?: string;
   workers: number;
@@ -80,6 +82,9 @@ medians, ranges and ratios to the relay; results also go to results/.
                             peak while N pairs run at saturation beside them (--messages each),
                             and after everyone disconnected (default 10)
   --memory-settle-seconds N wait after the disconnect before reading RSS again (default 10)
+  --memory-heap             memory part: TinyChat also serves its metrics and its V8 heap in use is
+                            read at each step (tells a leak from pages kept for reuse; the relay
+                            has no such figure, and the metrics weigh a little themselves)
   --curve-out FILE          also write the cost curve (server CPU per message and p99 at each of
                             --rates, TinyChat against the relay) as markdown to FILE, e.g.
                             --only rate --rates 100,1000,5000,10000 --targets tinychat,bare
@@ -144,6 +149,7 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
       'idle-watch-presence': { type: 'boolean' },
       'memory-pairs': { type: 'string' },
       'memory-settle-seconds': { type: 'string' },
+      'memory-heap': { type: 'boolean' },
       'curve-out': { type: 'string' },
       workers: { type: 'string' },
       'timeout-seconds': { type: 'string' },
@@ -210,6 +216,7 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
     idleWatchPresence: Boolean(values['idle-watch-presence']),
     memoryPairs: int('memory-pairs', 10, 1, 5000),
     memorySettleSeconds: int('memory-settle-seconds', 10, 0, 600),
+    memoryHeap: Boolean(values['memory-heap']),
     curveOut,
     workers: int('workers', 1, 1, 64),
     timeoutSeconds: int('timeout-seconds', 300, 1, 24 * 3600),

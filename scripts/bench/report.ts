@@ -45,6 +45,7 @@ function measures(scenario: Scenario): Measure[] {
       { label: 'memory: RSS after everyone disconnected, MiB', scenario, value: memory((r) => r.rssAfterBytes / MiB), digits: 1 },
       { label: 'memory: growth still held after the disconnect, %', scenario, value: memory((r) => r.heldFraction * 100), digits: 0 },
       { label: `memory: msg/s, saturation, ${scenario.pairs} pairs beside ${scenario.users} idle users`, scenario, value: memory((r) => r.messagesPerSecond), digits: 0 },
+      ...(scenario.heap ? heapMeasures(scenario) : []),
     ];
   }
   if (scenario.rate === undefined) {
@@ -60,6 +61,21 @@ function measures(scenario: Scenario): Measure[] {
     { label: `p99 receipt ms, ${at}`, scenario, value: pairs((r) => r.receiptLatencyMs.p99), digits: 2 },
     { label: `msg/s delivered, ${at}`, scenario, value: pairs((r) => r.messagesPerSecond), digits: 0 },
     { label: `PostgreSQL (+ NATS) CPU µs/msg, ${at}`, scenario, value: pairs((r) => r.engineCpuMicrosPerMessage), digits: 1, targets: engines },
+  ];
+}
+
+/** TinyChat's V8 heap at each step of the memory part (--memory-heap); the relay has no such figure. */
+function heapMeasures(scenario: Scenario): Measure[] {
+  const heap = (step: 'start' | 'idle' | 'endOfLoad' | 'after') => (run: Run) => {
+    const bytes = (run as MemoryRun).heapUsedBytes?.[step];
+    return bytes === undefined ? NaN : bytes / 2 ** 20;
+  };
+  const targets: TargetName[] = ['tinychat'];
+  return [
+    { label: 'memory: V8 heap used, fresh, MiB', scenario, value: heap('start'), digits: 1, targets },
+    { label: `memory: V8 heap used, ${scenario.users} idle users, MiB`, scenario, value: heap('idle'), digits: 1, targets },
+    { label: 'memory: V8 heap used as the pairs finish, MiB', scenario, value: heap('endOfLoad'), digits: 1, targets },
+    { label: 'memory: V8 heap used after everyone disconnected, MiB', scenario, value: heap('after'), digits: 1, targets },
   ];
 }
 
@@ -143,7 +159,8 @@ export function formatResults(results: BenchResults): string {
         ? ` Memory: the server's RSS (VmRSS in /proc/<pid>/status) fresh, with ${o.idleUsers} idle users after ${o.idleSettleSeconds} s, ` +
           `its highest reading (every 100 ms) while ${o.memoryPairs} pairs log in and run at saturation beside them, and ${o.memorySettleSeconds} s after every user disconnected; ` +
           '"growth still held" is (after − fresh) / (peak − fresh), 0% when all of it came back. ' +
-          'RSS also counts pages that the V8 heap and the allocator keep for reuse after freeing, so a share above 0 is not by itself a leak; one that grows from run to run, or in `npm run soak`, would be.'
+          'RSS also counts pages that the V8 heap and the allocator keep for reuse after freeing, so a share above 0 is not by itself a leak; one that grows from run to run, or in `npm run soak`, would be.' +
+          (o.memoryHeap ? ' With --memory-heap TinyChat served its metrics in the memory runs (its RSS there includes them) and its V8 heap in use is shown beside.' : '')
         : ''),
     '',
     markdownTable(header, rows),

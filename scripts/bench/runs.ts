@@ -16,6 +16,8 @@ export interface Scenario {
   /** Fixed rate in messages per second; absent for saturation. */
   rate?: number;
   users?: number;
+  /** Memory part: TinyChat's V8 heap is read beside its RSS (--memory-heap). */
+  heap?: boolean;
   /** The targets this scenario runs against. */
   targets: TargetName[];
 }
@@ -98,6 +100,8 @@ export interface MemoryRun extends RunBase {
   rssAfterBytes: number;
   /** (after − start) / (peak − start): the share of the growth still held; 0 when all of it came back. */
   heldFraction: number;
+  /** With --memory-heap, TinyChat's V8 heap in use: fresh, with the idle users, as the pairs finish, after the disconnect. */
+  heapUsedBytes?: { start: number; idle: number; endOfLoad: number; after: number };
 }
 
 export type Run = PairsRun | IdleRun | MemoryRun;
@@ -129,7 +133,7 @@ export function scenarios(options: BenchOptions): Scenario[] {
   }
   if (options.only.includes('memory')) {
     const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
-    if (targets.length > 0) list.push({ id: `memory-${options.idleUsers}`, kind: 'memory', pairs: options.memoryPairs, users: options.idleUsers, targets });
+    if (targets.length > 0) list.push({ id: `memory-${options.idleUsers}`, kind: 'memory', pairs: options.memoryPairs, users: options.idleUsers, heap: options.memoryHeap, targets });
   }
   return list;
 }
@@ -201,6 +205,7 @@ export async function runOnce(scenario: Scenario, target: TargetName, ctx: RunCo
       serverPrefix: pinning.serverPrefix(),
       cpuProfilePath: cpuProfile,
       dropEvery: options.bareDropEvery,
+      metrics: scenario.heap,
     });
     running.add(deployment);
     try {
@@ -371,10 +376,12 @@ async function runMemory(pool: LoadPool, deployment: Deployment, scenario: Scena
   // Let the fresh process finish starting before weighing it.
   await sleep(500);
   const rssStartBytes = deployment.memory().rss;
+  const heapStart = await deployment.heapUsed();
   const idle = idleJobs(pool, deployment, scenario, options);
   const idleReplies = await pool.setup(idle);
   await sleep(options.idleSettleSeconds * 1000);
   const rssIdleBytes = deployment.memory().rss;
+  const heapIdle = await deployment.heapUsed();
 
   // The peak counts the pairs' logins and warm-up as well as the measured run.
   let rssPeakBytes = rssIdleBytes;
@@ -396,11 +403,13 @@ async function runMemory(pool: LoadPool, deployment: Deployment, scenario: Scena
   rssPeakBytes = Math.max(rssPeakBytes, deployment.memory().rss);
   const { seconds } = meter.elapsed();
   const otherCores = meter.otherCores(deployment.cpuSeconds() - cpuBefore);
+  const heapEndOfLoad = await deployment.heapUsed();
 
   // Every worker that holds idle users or pairs lets go of all of them.
   const closeErrors = await pool.close(idle.length >= pairs.length ? idle : pairs);
   await sleep(options.memorySettleSeconds * 1000);
   const rssAfterBytes = deployment.memory().rss;
+  const heapAfter = await deployment.heapUsed();
 
   const connected = idleReplies.reduce((n, r) => n + r.idle!.connected, 0);
   const results = replies.map((r) => r.pairs);
@@ -430,5 +439,9 @@ async function runMemory(pool: LoadPool, deployment: Deployment, scenario: Scena
     rssPeakBytes,
     rssAfterBytes,
     heldFraction: (rssAfterBytes - rssStartBytes) / Math.max(1, rssPeakBytes - rssStartBytes),
+    heapUsedBytes:
+      heapStart !== undefined && heapIdle !== undefined && heapEndOfLoad !== undefined && heapAfter !== undefined
+        ? { start: heapStart, idle: heapIdle, endOfLoad: heapEndOfLoad, after: heapAfter }
+        : undefined,
   };
 }

@@ -60,7 +60,7 @@ export interface ServerChildOptions {
   nodeName?: string;
   /** The bare relay's --drop-every (see bare-relay.ts). */
   dropEvery?: number;
-  /** TinyChat serves its Prometheus metrics on a port of its own (for the V8 heap figures). */
+  /** TinyChat serves its Prometheus metrics on a port of its own (for the V8 heap figures); the relay has none. */
   metrics?: boolean;
 }
 
@@ -76,7 +76,7 @@ export async function startServerChild(name: ServerKind, options: ServerChildOpt
   const cluster = [
     ...(options.bus ? ['--bus', options.bus] : []),
     ...(options.nodeName ? ['--node-name', options.nodeName] : []),
-    ...(options.metrics ? ['--metrics-address', '127.0.0.1:0'] : []),
+    ...(options.metrics && name === 'tinychat' ? ['--metrics-address', '127.0.0.1:0'] : []),
   ];
   const args =
     name === 'tinychat'

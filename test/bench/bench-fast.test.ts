@@ -97,6 +97,17 @@ describe('the benchmark (npm run bench -- --fast)', function () {
     expect(curve).to.include('every message was delivered exactly once and in order');
   });
 
+  it("reads TinyChat's V8 heap beside its RSS in the memory part when asked", async () => {
+    const { code, stdout, stderr, results } = await bench(['--fast', '--only', 'memory', '--memory-heap', '--targets', 'tinychat']);
+    expect(code, `${stderr}\n${stdout}`).to.equal(0);
+    expect(results.runs).to.have.length(1);
+    const run = results.runs[0];
+    if (run.kind !== 'memory') throw new Error('expected a memory run');
+    expect(run.errors).to.deep.equal([]);
+    for (const step of ['start', 'idle', 'endOfLoad', 'after'] as const) expect(run.heapUsedBytes?.[step], step).to.be.greaterThan(0);
+    expect(stdout).to.match(/^\| memory: V8 heap used after everyone disconnected, MiB \| [\d,.]+ \|$/m);
+  });
+
   it('notices a server that loses messages, and fails', async () => {
     const { code, stdout, results } = await bench(['--fast', '--only', 'throughput', '--pairs', '2', '--warmup-messages', '0', '--targets', 'bare', '--bare-drop-every', '7']);
     expect(code).to.equal(1);
