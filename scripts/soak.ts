@@ -6,7 +6,7 @@ import { readHeapUsed } from './bench/heap-used';
 import { LoadPool } from './bench/load-pool';
 import type { PairsJob } from './bench/load-protocol';
 import { choosePinning } from './bench/pinning';
-import { cpuSeconds, machineBusySeconds } from './bench/proc-stats';
+import { cpuSeconds, machineBusySeconds, residentParts } from './bench/proc-stats';
 import { startServerChild, type ServerChild } from './bench/server-child';
 import { formatSoak, type SoakResults, type SoakSample } from './bench/soak-report';
 import { summarize } from './bench/stats';
@@ -168,6 +168,7 @@ async function soak(options: SoakOptions, stopping: Set<() => Promise<void>>): P
         index: samples.length + 1,
         endSeconds: (now.at - start) / 1000,
         rssBytes: server.memory().rss,
+        rssAnonBytes: residentParts(server.pid).anon,
         heapUsedBytes: server.metricsUrl ? await readHeapUsed(server.metricsUrl) : undefined,
         delivered: reply.sample.delivered,
         deliveredPerSecond: reply.sample.delivered / seconds,

@@ -12,6 +12,8 @@ export interface SoakSample {
   endSeconds: number;
   /** The server's RSS at the end of the interval. */
   rssBytes: number;
+  /** Of which anonymous memory (heaps: V8's and malloc's). */
+  rssAnonBytes: number;
   /** V8 heap in use (TinyChat's nodejs_heap_size_used_bytes); absent for the relay or without metrics. */
   heapUsedBytes?: number;
   delivered: number;
@@ -66,12 +68,12 @@ function signed(value: number, digits: number): string {
 export function samplesTable(samples: SoakSample[]): string {
   const rows = samples.map(
     (s) =>
-      `| ${s.index} | ${fixed(s.endSeconds, 0)} | ${fixed(s.rssBytes / MiB, 1)} | ${fixed(s.heapUsedBytes === undefined ? undefined : s.heapUsedBytes / MiB, 1)} | ` +
+      `| ${s.index} | ${fixed(s.endSeconds, 0)} | ${fixed(s.rssBytes / MiB, 1)} | ${fixed(s.rssAnonBytes / MiB, 1)} | ${fixed(s.heapUsedBytes === undefined ? undefined : s.heapUsedBytes / MiB, 1)} | ` +
       `${fixed(s.cpuMicrosPerMessage, 1)} | ${fixed(s.p50Ms, 2)} | ${fixed(s.p99Ms, 2)} | ${fixed(s.delivered, 0)} | ${fixed(s.deliveredPerSecond, 0)} | ${fixed(s.otherCores, 2)} |`,
   );
   return [
-    '| # | end, s | RSS MiB | heap used MiB | server CPU µs/msg | p50 ms | p99 ms | delivered | msg/s | other cores |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| # | end, s | RSS MiB | anonymous MiB | V8 heap used MiB | server CPU µs/msg | p50 ms | p99 ms | delivered | msg/s | other cores |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
   ].join('\n');
 }
@@ -97,7 +99,8 @@ export function verdict(results: SoakResults): { lines: string[]; flat: boolean 
   lines.push(
     `RSS: ${fixed(first.rssBytes / MiB, 1)} MiB after the first interval, ${fixed(last.rssBytes / MiB, 1)} MiB after the last ` +
       `(${signed((last.rssBytes - first.rssBytes) / MiB, 1)} MiB, ${signed(rssGrowth * 100, 1)}%): ` +
-      (rssFlat ? `flat (grew at most ${RSS_TOLERANCE * 100}%).` : `GREW by more than ${RSS_TOLERANCE * 100}%.`),
+      (rssFlat ? `flat (grew at most ${RSS_TOLERANCE * 100}%).` : `GREW by more than ${RSS_TOLERANCE * 100}%.`) +
+      ` Anonymous (heaps): ${signed((last.rssAnonBytes - first.rssAnonBytes) / MiB, 1)} MiB.`,
   );
   if (first.heapUsedBytes !== undefined && last.heapUsedBytes !== undefined) {
     lines.push(
