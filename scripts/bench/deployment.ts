@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
+import { readHeapUsed } from './heap-used';
 import { cpuSeconds, memory, openFds } from './proc-stats';
 import { startServerChild, type ServerChild } from './server-child';
 
@@ -30,6 +31,8 @@ export interface DeploymentOptions {
   serverPrefix: string[];
   cpuProfilePath?: string;
   dropEvery?: number;
+  /** TinyChat nodes serve their metrics, so that their V8 heap can be read. */
+  metrics?: boolean;
 }
 
 /** One or two running server processes and the engines behind them. */
@@ -45,6 +48,8 @@ export interface Deployment {
   /** Starts counting the CPU of PostgreSQL's backends for this database and of NATS. */
   startEngineMeter(): Promise<() => Promise<number>>;
   memory(): { rss: number; peakRss: number };
+  /** V8 heap in use of every node serving its metrics; undefined when none does (the relay, or metrics off). */
+  heapUsed(): Promise<number | undefined>;
   openFds(): number;
   logTail(): string;
   stop(): Promise<void>;
@@ -106,7 +111,7 @@ async function meter(pids: () => Promise<number[]>): Promise<() => Promise<numbe
 
 /** Starts a fresh deployment of `target`. */
 export async function startDeployment(target: TargetName, options: DeploymentOptions): Promise<Deployment> {
-  const base = { prefix: options.serverPrefix, cpuProfilePath: options.cpuProfilePath };
+  const base = { prefix: options.serverPrefix, cpuProfilePath: options.cpuProfilePath, metrics: options.metrics };
   let nodes: ServerChild[] = [];
   let database: string | undefined;
   const dropDatabase = async () => {
@@ -155,6 +160,11 @@ export async function startDeployment(target: TargetName, options: DeploymentOpt
     startEngineMeter: () => meter(enginePids),
     memory: () =>
       nodes.map((n) => memory(n.pid)).reduce((a, b) => ({ rss: a.rss + b.rss, peakRss: a.peakRss + b.peakRss }), { rss: 0, peakRss: 0 }),
+    heapUsed: async () => {
+      const urls = nodes.flatMap((n) => (n.metricsUrl ? [n.metricsUrl] : []));
+      if (urls.length === 0) return undefined;
+      return (await Promise.all(urls.map(readHeapUsed))).reduce((a, b) => a + b, 0);
+    },
     openFds: () => nodes.reduce((n, node) => n + openFds(node.pid), 0),
     logTail: () => nodes.map((n) => n.logTail()).join('\n--- next node ---\n'),
     stop: async () => {

@@ -10,7 +10,8 @@ type Reply<T extends FromWorker['type']> = Extract<FromWorker, { type: T }>;
 class Worker {
   readonly child: ChildProcess;
   private readonly inbox: FromWorker[] = [];
-  private waiter: ((message: FromWorker) => void) | undefined;
+  /** Replies awaited; two at once while a long run is sampled ('done' and 'sample'). */
+  private readonly waiters: Array<{ type: FromWorker['type']; resolve: (message: FromWorker) => void }> = [];
   private exitError: Error | undefined;
 
   constructor(index: number, heapMb: number) {
@@ -19,16 +20,10 @@ class Worker {
       execArgv: [`--max-old-space-size=${heapMb}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    this.child.on('message', (message: FromWorker) => {
-      if (this.waiter) {
-        const waiter = this.waiter;
-        this.waiter = undefined;
-        waiter(message);
-      } else this.inbox.push(message);
-    });
+    this.child.on('message', (message: FromWorker) => this.receive(message));
     this.child.once('exit', (code, signal) => {
       this.exitError = new Error(`load worker ${index} exited (${signal ?? code})`);
-      this.waiter?.({ type: 'failed', error: this.exitError.message });
+      for (const waiter of this.waiters.splice(0)) waiter.resolve({ type: 'failed', error: this.exitError.message });
     });
   }
 
@@ -40,10 +35,24 @@ class Worker {
   async next<T extends FromWorker['type']>(type: T): Promise<Reply<T>> {
     const message =
       this.inbox.shift() ??
-      (this.exitError ? ({ type: 'failed', error: this.exitError.message } as FromWorker) : await new Promise<FromWorker>((resolve) => (this.waiter = resolve)));
+      (this.exitError
+        ? ({ type: 'failed', error: this.exitError.message } as FromWorker)
+        : await new Promise<FromWorker>((resolve) => this.waiters.push({ type, resolve })));
     if (message.type === 'failed') throw new Error(message.error);
     if (message.type !== type) throw new Error(`load worker sent ${message.type} where ${type} was expected`);
     return message as Reply<T>;
+  }
+
+  /** Hands a reply to whoever awaits its type (a failure to every waiter), else to the first waiter, else keeps it. */
+  private receive(message: FromWorker): void {
+    if (message.type === 'failed' && this.waiters.length > 0) {
+      for (const waiter of this.waiters.splice(0)) waiter.resolve(message);
+      return;
+    }
+    const index = this.waiters.findIndex((w) => w.type === message.type);
+    const waiter = index >= 0 ? this.waiters.splice(index, 1)[0] : this.waiters.shift();
+    if (waiter) waiter.resolve(message);
+    else this.inbox.push(message);
   }
 }
 
@@ -80,6 +89,13 @@ export class LoadPool {
     const busy = this.busy(jobs);
     busy.forEach(({ worker }) => worker.send({ type: 'go' }));
     return Promise.all(busy.map(({ worker }) => worker.next('done')));
+  }
+
+  /** While `go(jobs)` runs: what each worker delivered since the previous sample. */
+  async sample(jobs: Job[]): Promise<Array<Reply<'sample'>>> {
+    const busy = this.busy(jobs);
+    busy.forEach(({ worker }) => worker.send({ type: 'sample' }));
+    return Promise.all(busy.map(({ worker }) => worker.next('sample')));
   }
 
   /** Tears down the users of `jobs`; resolves with any problems noticed. */

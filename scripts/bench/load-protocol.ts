@@ -56,8 +56,8 @@ export interface IdleJob {
 /** What a worker is asked to do. */
 export type Job = PairsJob | IdleJob;
 
-/** Main → worker. */
-export type ToWorker = { type: 'setup'; job: Job } | { type: 'go' } | { type: 'close' } | { type: 'exit' };
+/** Main → worker. 'sample' may be sent while a pairs job runs, to follow a long run interval by interval. */
+export type ToWorker = { type: 'setup'; job: Job } | { type: 'go' } | { type: 'sample' } | { type: 'close' } | { type: 'exit' };
 
 /** What one worker measured for a pairs job. */
 export interface PairsResult {
@@ -75,6 +75,15 @@ export interface PairsResult {
   cpuSeconds: number;
 }
 
+/** What a running pairs job delivered since the previous sample (or since 'go'). */
+export interface PairsSample {
+  delivered: number;
+  /** End-to-end latency of each message delivered in that time, in ms. */
+  latenciesMs: Float64Array;
+  /** Every problem found so far in the run (not only since the previous sample). */
+  errors: string[];
+}
+
 /** What one worker measured for an idle job. */
 export interface IdleResult {
   connected: number;
@@ -86,5 +95,6 @@ export interface IdleResult {
 export type FromWorker =
   | { type: 'ready'; idle?: IdleResult }
   | { type: 'done'; pairs: PairsResult }
+  | { type: 'sample'; sample: PairsSample }
   | { type: 'closed'; errors: string[] }
   | { type: 'failed'; error: string };

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { FixedRate, FromWorker, IdleJob, IdleResult, Job, PairsJob, PairsResult, ToWorker } from './load-protocol';
+import type { FixedRate, FromWorker, IdleJob, IdleResult, Job, PairsJob, PairsResult, PairsSample, ToWorker } from './load-protocol';
 import { PairDriver, type PairPlan } from './pair-driver';
 import { concat } from './stats';
 import { UserChannel } from './user-channel';
@@ -20,6 +20,8 @@ let drivers: PairDriver[] = [];
 let idleUsers: UserChannel[] = [];
 let plan: PairPlan | undefined;
 let acker: NodeJS.Timeout | undefined;
+/** Per driver, what the previous sample took: latencies measured and messages delivered. */
+let sampledUpTo: Array<{ measured: number; delivered: number }> = [];
 
 function reply(message: FromWorker): void {
   process.send!(message);
@@ -118,6 +120,7 @@ async function runPairs(pairsJob: PairsJob): Promise<void> {
   const warmup = shared.measureFromIndex;
   const cpuStart = process.cpuUsage();
   if (pairsJob.rate) shared.measureFrom = performance.now() + pairsJob.rate.warmupMs;
+  sampledUpTo = drivers.map((d) => ({ measured: d.measuredCount, delivered: d.delivered }));
   const timedOut = await drive(shared.total, pairsJob.rate, pairsJob.timeoutMs);
   const cpuSeconds = cpuSecondsSince(cpuStart);
   for (const driver of drivers) driver.ack();
@@ -138,6 +141,20 @@ async function runPairs(pairsJob: PairsJob): Promise<void> {
   }
   if (timedOut) result.errors.push(`timed out after ${pairsJob.timeoutMs} ms`);
   reply({ type: 'done', pairs: result });
+}
+
+/** What the running pairs delivered since the previous sample (or since 'go'). */
+function sample(): void {
+  const parts: Float64Array[] = [];
+  let delivered = 0;
+  drivers.forEach((driver, i) => {
+    const last = sampledUpTo[i] ?? { measured: 0, delivered: 0 };
+    parts.push(driver.latenciesMs(last.measured));
+    delivered += driver.delivered - last.delivered;
+    sampledUpTo[i] = { measured: driver.measuredCount, delivered: driver.delivered };
+  });
+  const result: PairsSample = { delivered, latenciesMs: concat(parts), errors: drivers.flatMap((d) => d.errors).slice(0, MAX_ERRORS) };
+  reply({ type: 'sample', sample: result });
 }
 
 async function setupIdle(idleJob: IdleJob): Promise<void> {
@@ -174,6 +191,7 @@ async function close(): Promise<void> {
   for (const user of idleUsers) user.drop();
   await forEachLimited(drivers, SETUP_CONCURRENCY, (driver) => driver.close());
   drivers = [];
+  sampledUpTo = [];
   idleUsers = [];
   job = undefined;
   reply({ type: 'closed', errors });
@@ -189,6 +207,9 @@ process.on('message', (message: ToWorker) => {
         break;
       case 'go':
         if (job?.kind === 'pairs') await runPairs(job);
+        break;
+      case 'sample':
+        sample();
         break;
       case 'close':
         await close();

@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { currentCommit } from './commit-id';
+import { costCurveDocument, costCurveTable } from './cost-curve';
 import { TARGET_LABELS } from './deployment';
 import { readOptions, USAGE, type BenchOptions } from './options';
 import { choosePinning } from './pinning';
@@ -22,24 +23,14 @@ import { runOnce, scenarios, stopRunning, type Run } from './runs';
 // Descriptors a process needs besides its sockets (stdio, the database, pipes, epoll…).
 const SPARE_FDS = 200;
 
-function commit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head}+changes` : head;
-  } catch {
-    return 'unknown';
-  }
-}
-
 function checkFileLimit(options: BenchOptions): void {
-  if (!options.only.includes('idle')) return;
+  if (!options.only.includes('idle') && !options.only.includes('memory')) return;
   const limit = openFileLimit();
   // The server holds every user's connection; each worker holds its share.
   const needed = options.idleUsers + SPARE_FDS;
   if (needed > limit) {
     throw new Error(
-      `the idle run needs about ${needed} open files per process but the limit is ${limit}: ` +
+      `the idle and memory runs need about ${needed} open files per process but the limit is ${limit}: ` +
         'raise it with `ulimit -n` (npm run bench raises it to the hard limit) or lower --idle-users',
     );
   }
@@ -84,7 +75,7 @@ async function main(): Promise<number> {
       cpuModel: cpus()[0]?.model ?? 'unknown',
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
-      commit: commit(),
+      commit: currentCommit(),
       loadAverage: loadavg(),
     },
     pinning: pinning.description,
@@ -133,13 +124,21 @@ async function main(): Promise<number> {
     }
   }
 
-  const report = formatResults(results);
+  const curve = costCurveTable(results);
+  const report = formatResults(results) + (curve ? `\n\nCost curve, TinyChat (SQLite) against the relay at the fixed rates:\n\n${curve}` : '');
   const base = join(options.outDir, `bench-${stamp}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${report}\n`);
+  if (options.curveOut) {
+    const document = costCurveDocument(results, `npm run bench -- ${process.argv.slice(2).join(' ')}`);
+    if (document) {
+      mkdirSync(dirname(resolve(options.curveOut)), { recursive: true });
+      writeFileSync(options.curveOut, document);
+    }
+  }
   process.stdout.write(`\n${report}\n`);
   for (const text of profileTexts) process.stdout.write(`\n${text}\n`);
-  process.stdout.write(`\nresults written to ${base}.md and ${base}.json\n`);
+  process.stdout.write(`\nresults written to ${base}.md and ${base}.json${options.curveOut ? `; the cost curve to ${options.curveOut}` : ''}\n`);
   const problems = results.runs.some((r) => r.errors.length > 0);
   return results.failures.length > 0 || problems ? 1 : 0;
 }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ALL_TARGETS, type TargetName } from './deployment';
 
 /** The parts of a benchmark run. */
-export type Part = 'throughput' | 'rate' | 'idle';
+export type Part = 'throughput' | 'rate' | 'idle' | 'memory';
 
 /** Everything a benchmark run can be told; every default can be overridden by a flag. */
 export interface BenchOptions {
@@ -26,6 +26,14 @@ export interface BenchOptions {
   idleConcurrency: number;
   idleSettleSeconds: number;
   idleWatchPresence: boolean;
+  /** Pairs at saturation beside the idle users in the memory part. */
+  memoryPairs: number;
+  /** Wait after everyone disconnected before reading the server's memory again. */
+  memorySettleSeconds: number;
+  /** In the memory part TinyChat serves its metrics, and its V8 heap in use is read beside its RSS. */
+  memoryHeap: boolean;
+  /** Also write the cost curve (the fixed rates, TinyChat against the relay) to this markdown file. */
+  curveOut?: string;
   workers: number;
   timeoutSeconds: number;
   /** A run during which the rest of the machine used more than this many cores is repeated. */
@@ -53,7 +61,7 @@ under the same load, interleaved run by run, and prints a markdown table of
 medians, ranges and ratios to the relay; results also go to results/.
 
   --fast                    every scenario, tiny and once: checks the tool, measures nothing
-  --only PARTS              throughput,rate,idle (default: all three)
+  --only PARTS              throughput,rate,idle,memory (default: all four)
   --targets NAMES           ${ALL_TARGETS.join(",")} (default: all; the last two need PostgreSQL and
                             NATS, and run the fixed rates only)
   --repetitions N           runs of each scenario and target (default 3)
@@ -70,6 +78,17 @@ medians, ranges and ratios to the relay; results also go to results/.
   --idle-concurrency N      logins in flight during the idle run (default 100)
   --idle-settle-seconds N   wait before reading the server's memory (default 3)
   --idle-watch-presence     idle users ask for presence changes, as the interactive client does
+  --memory-pairs N          memory part: the server's RSS fresh, with --idle-users connected, at its
+                            peak while N pairs run at saturation beside them (--messages each),
+                            and after everyone disconnected (default 10)
+  --memory-settle-seconds N wait after the disconnect before reading RSS again (default 10)
+  --memory-heap             memory part: TinyChat also serves its metrics and its V8 heap in use is
+                            read at each step (tells a leak from pages kept for reuse; the relay
+                            has no such figure, and the metrics weigh a little themselves)
+  --curve-out FILE          also write the cost curve (server CPU per message and p99 at each of
+                            --rates, TinyChat against the relay) as markdown to FILE, e.g.
+                            --only rate --rates 100,1000,5000,10000 --targets tinychat,bare
+                            --curve-out docs/cost-curve.md
   --workers N               load generator processes (default 1, pinned with the load)
   --timeout-seconds N       give up on one run after this long (default 300)
   --quiet-cores X           repeat a run if the rest of the machine used more cores than this (default 0.25)
@@ -99,6 +118,8 @@ const FAST: Partial<Record<string, string>> = {
   'rate-warmup-seconds': '0',
   'idle-users': '20',
   'idle-settle-seconds': '0',
+  'memory-pairs': '2',
+  'memory-settle-seconds': '0',
   retries: '0',
   'timeout-seconds': '30',
 };
@@ -126,6 +147,10 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
       'idle-concurrency': { type: 'string' },
       'idle-settle-seconds': { type: 'string' },
       'idle-watch-presence': { type: 'boolean' },
+      'memory-pairs': { type: 'string' },
+      'memory-settle-seconds': { type: 'string' },
+      'memory-heap': { type: 'boolean' },
+      'curve-out': { type: 'string' },
       workers: { type: 'string' },
       'timeout-seconds': { type: 'string' },
       'quiet-cores': { type: 'string' },
@@ -166,9 +191,15 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
   const quietText = (values['quiet-cores'] as string | undefined) ?? '0.25';
   const quietCores = Number(quietText);
   if (!Number.isFinite(quietCores) || quietCores < 0) throw new Error(`--quiet-cores takes a number of cores such as 0.25, not "${quietText}"`);
+  const only = list('only', ['throughput', 'rate', 'idle', 'memory'] as const);
+  const targets = list('targets', ALL_TARGETS);
+  const curveOut = values['curve-out'] as string | undefined;
+  if (curveOut !== undefined && !(only.includes('rate') && targets.includes('tinychat') && targets.includes('bare'))) {
+    throw new Error('--curve-out compares TinyChat with the relay at fixed rates: it needs the rate part and the targets tinychat and bare');
+  }
   return {
-    only: list('only', ['throughput', 'rate', 'idle'] as const),
-    targets: list('targets', ALL_TARGETS),
+    only,
+    targets,
     repetitions: int('repetitions', 3, 1, 100),
     pairs: ints('pairs', '10,100', 1, 5000),
     messages: int('messages', 5000, 1, 10_000_000),
@@ -183,6 +214,10 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
     idleConcurrency: int('idle-concurrency', 100, 1, 10_000),
     idleSettleSeconds: int('idle-settle-seconds', 3, 0, 600),
     idleWatchPresence: Boolean(values['idle-watch-presence']),
+    memoryPairs: int('memory-pairs', 10, 1, 5000),
+    memorySettleSeconds: int('memory-settle-seconds', 10, 0, 600),
+    memoryHeap: Boolean(values['memory-heap']),
+    curveOut,
     workers: int('workers', 1, 1, 64),
     timeoutSeconds: int('timeout-seconds', 300, 1, 24 * 3600),
     quietCores,

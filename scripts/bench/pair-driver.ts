@@ -86,9 +86,14 @@ export class PairDriver {
     }
   }
 
-  /** Latencies of the measured messages, in ms. */
-  latenciesMs(): Float64Array {
-    return this.latencies.slice(0, this.measured);
+  /** Latencies of the measured messages, in ms, from the `from`th one measured on. */
+  latenciesMs(from = 0): Float64Array {
+    return this.latencies.slice(from, this.measured);
+  }
+
+  /** How many latencies have been measured so far. */
+  get measuredCount(): number {
+    return this.measured;
   }
 
   /** Receipt latencies of the measured messages, in ms. */

@@ -38,6 +38,16 @@ export function memory(pid: number): { rss: number; peakRss: number } {
   return { rss: statusKib(status, 'VmRSS') * 1024, peakRss: statusKib(status, 'VmHWM') * 1024 };
 }
 
+/**
+ * Resident memory of `pid` by kind, in bytes: anonymous (the heaps, V8's
+ * and malloc's: where a leak shows) and file-backed plus shared (mapped
+ * files, e.g. the code and SQLite's shared WAL index).
+ */
+export function residentParts(pid: number): { anon: number; fileAndShared: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { anon: statusKib(status, 'RssAnon') * 1024, fileAndShared: (statusKib(status, 'RssFile') + statusKib(status, 'RssShmem')) * 1024 };
+}
+
 /** Number of open file descriptors of `pid`. */
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;

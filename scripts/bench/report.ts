@@ -1,5 +1,5 @@
 import { ALL_TARGETS, TARGET_LABELS, type TargetName } from './deployment';
-import type { IdleRun, PairsRun, Run, Scenario } from './runs';
+import type { IdleRun, MemoryRun, PairsRun, Run, Scenario } from './runs';
 
 /** Everything one benchmark invocation measured, as written to results/. */
 export interface BenchResults {
@@ -28,11 +28,24 @@ interface Measure {
 function measures(scenario: Scenario): Measure[] {
   const pairs = (f: (r: PairsRun) => number) => (run: Run) => f(run as PairsRun);
   const idle = (f: (r: IdleRun) => number) => (run: Run) => f(run as IdleRun);
+  const memory = (f: (r: MemoryRun) => number) => (run: Run) => f(run as MemoryRun);
+  const MiB = 2 ** 20;
   const engines: TargetName[] = ['postgres', 'cluster'];
   if (scenario.kind === 'idle') {
     return [
       { label: `RSS per idle user, KiB, ${scenario.users} users`, scenario, value: idle((r) => r.rssPerUserBytes / 1024), digits: 1 },
       { label: `time to log in ${scenario.users} users, s`, scenario, value: idle((r) => r.connectSeconds), digits: 1 },
+    ];
+  }
+  if (scenario.kind === 'memory') {
+    return [
+      { label: 'memory: RSS of the fresh server, MiB', scenario, value: memory((r) => r.rssStartBytes / MiB), digits: 1 },
+      { label: `memory: RSS with ${scenario.users} idle users, MiB`, scenario, value: memory((r) => r.rssIdleBytes / MiB), digits: 1 },
+      { label: `memory: peak RSS, saturation with ${scenario.pairs} pairs beside them, MiB`, scenario, value: memory((r) => r.rssPeakBytes / MiB), digits: 1 },
+      { label: 'memory: RSS after everyone disconnected, MiB', scenario, value: memory((r) => r.rssAfterBytes / MiB), digits: 1 },
+      { label: 'memory: growth still held after the disconnect, %', scenario, value: memory((r) => r.heldFraction * 100), digits: 0 },
+      { label: `memory: msg/s, saturation, ${scenario.pairs} pairs beside ${scenario.users} idle users`, scenario, value: memory((r) => r.messagesPerSecond), digits: 0 },
+      ...(scenario.heap ? heapMeasures(scenario) : []),
     ];
   }
   if (scenario.rate === undefined) {
@@ -48,6 +61,21 @@ function measures(scenario: Scenario): Measure[] {
     { label: `p99 receipt ms, ${at}`, scenario, value: pairs((r) => r.receiptLatencyMs.p99), digits: 2 },
     { label: `msg/s delivered, ${at}`, scenario, value: pairs((r) => r.messagesPerSecond), digits: 0 },
     { label: `PostgreSQL (+ NATS) CPU µs/msg, ${at}`, scenario, value: pairs((r) => r.engineCpuMicrosPerMessage), digits: 1, targets: engines },
+  ];
+}
+
+/** TinyChat's V8 heap at each step of the memory part (--memory-heap); the relay has no such figure. */
+function heapMeasures(scenario: Scenario): Measure[] {
+  const heap = (step: 'start' | 'idle' | 'endOfLoad' | 'after') => (run: Run) => {
+    const bytes = (run as MemoryRun).heapUsedBytes?.[step];
+    return bytes === undefined ? NaN : bytes / 2 ** 20;
+  };
+  const targets: TargetName[] = ['tinychat'];
+  return [
+    { label: 'memory: V8 heap used, fresh, MiB', scenario, value: heap('start'), digits: 1, targets },
+    { label: `memory: V8 heap used, ${scenario.users} idle users, MiB`, scenario, value: heap('idle'), digits: 1, targets },
+    { label: 'memory: V8 heap used as the pairs finish, MiB', scenario, value: heap('endOfLoad'), digits: 1, targets },
+    { label: 'memory: V8 heap used after everyone disconnected, MiB', scenario, value: heap('after'), digits: 1, targets },
   ];
 }
 
@@ -126,7 +154,14 @@ export function formatResults(results: BenchResults): string {
       `Targets alternate run by run; every run has a fresh server process and a fresh load process; ${results.pinning}. ` +
       `${o.bytes}-byte messages; saturation: ${o.messages} messages per pair, at most ${o.window} without a receipt; ` +
       `fixed rates over ${o.ratePairs} pairs, ${o.rateSeconds} s measured after ${o.rateWarmupSeconds} s of warm-up. ` +
-      'Server CPU is every server process (both nodes for two), from /proc; PostgreSQL (+ NATS) CPU counts the database backends of the run and the whole NATS process.',
+      'Server CPU is every server process (both nodes for two), from /proc; PostgreSQL (+ NATS) CPU counts the database backends of the run and the whole NATS process.' +
+      (results.scenarios.some((s) => s.kind === 'memory')
+        ? ` Memory: the server's RSS (VmRSS in /proc/<pid>/status) fresh, with ${o.idleUsers} idle users after ${o.idleSettleSeconds} s, ` +
+          `its highest reading (every 100 ms) while ${o.memoryPairs} pairs log in and run at saturation beside them, and ${o.memorySettleSeconds} s after every user disconnected; ` +
+          '"growth still held" is (after − fresh) / (peak − fresh), 0% when all of it came back. ' +
+          'RSS also counts pages that the V8 heap and the allocator keep for reuse after freeing, so a share above 0 is not by itself a leak; one that grows from run to run, or in `npm run soak`, would be.' +
+          (o.memoryHeap ? ' With --memory-heap TinyChat served its metrics in the memory runs (its RSS there includes them) and its V8 heap in use is shown beside.' : '')
+        : ''),
     '',
     markdownTable(header, rows),
     '',

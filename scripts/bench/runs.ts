@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { startDeployment, type Deployment, type TargetName } from './deployment';
 import { LoadPool } from './load-pool';
-import type { IdleJob, PairSpec, PairsJob } from './load-protocol';
+import type { FixedRate, IdleJob, PairSpec, PairsJob } from './load-protocol';
 import type { BenchOptions } from './options';
 import type { Pinning } from './pinning';
 import { cpuSeconds, machineBusySeconds } from './proc-stats';
@@ -9,13 +9,15 @@ import { concat, summarize, type LatencySummary } from './stats';
 
 /** One thing measured: a load shape, run against every target. */
 export interface Scenario {
-  /** Short and stable, for file names and the JSON: sat-10, rate-5000, idle-10000. */
+  /** Short and stable, for file names and the JSON: sat-10, rate-5000, idle-10000, memory-10000. */
   id: string;
-  kind: 'pairs' | 'idle';
+  kind: 'pairs' | 'idle' | 'memory';
   pairs: number;
   /** Fixed rate in messages per second; absent for saturation. */
   rate?: number;
   users?: number;
+  /** Memory part: TinyChat's V8 heap is read beside its RSS (--memory-heap). */
+  heap?: boolean;
   /** The targets this scenario runs against. */
   targets: TargetName[];
 }
@@ -76,7 +78,33 @@ export interface IdleRun extends RunBase {
   serverCpuSecondsToConnect: number;
 }
 
-export type Run = PairsRun | IdleRun;
+/**
+ * One deployment weighed through a life: fresh, holding idle users, at its
+ * peak while pairs run at saturation beside them, and after every user left.
+ */
+export interface MemoryRun extends RunBase {
+  kind: 'memory';
+  users: number;
+  connected: number;
+  pairs: number;
+  messages: number;
+  delivered: number;
+  messagesPerSecond: number;
+  /** RSS of the fresh server, before any user. */
+  rssStartBytes: number;
+  /** RSS with the idle users connected, after --idle-settle-seconds. */
+  rssIdleBytes: number;
+  /** The highest RSS read (every 100 ms) while the pairs ran. */
+  rssPeakBytes: number;
+  /** RSS once every idle user and pair disconnected and --memory-settle-seconds passed. */
+  rssAfterBytes: number;
+  /** (after − start) / (peak − start): the share of the growth still held; 0 when all of it came back. */
+  heldFraction: number;
+  /** With --memory-heap, TinyChat's V8 heap in use: fresh, with the idle users, as the pairs finish, after the disconnect. */
+  heapUsedBytes?: { start: number; idle: number; endOfLoad: number; after: number };
+}
+
+export type Run = PairsRun | IdleRun | MemoryRun;
 
 /** What a run needs besides its scenario and target. */
 export interface RunContext {
@@ -102,6 +130,10 @@ export function scenarios(options: BenchOptions): Scenario[] {
     // Idle users weigh one server: the PostgreSQL targets add nothing here.
     const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
     if (targets.length > 0) list.push({ id: `idle-${options.idleUsers}`, kind: 'idle', pairs: 0, users: options.idleUsers, targets });
+  }
+  if (options.only.includes('memory')) {
+    const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
+    if (targets.length > 0) list.push({ id: `memory-${options.idleUsers}`, kind: 'memory', pairs: options.memoryPairs, users: options.idleUsers, heap: options.memoryHeap, targets });
   }
   return list;
 }
@@ -173,10 +205,16 @@ export async function runOnce(scenario: Scenario, target: TargetName, ctx: RunCo
       serverPrefix: pinning.serverPrefix(),
       cpuProfilePath: cpuProfile,
       dropEvery: options.bareDropEvery,
+      metrics: scenario.heap,
     });
     running.add(deployment);
     try {
-      const run = scenario.kind === 'pairs' ? await runPairs(pool, deployment, scenario, ctx) : await runIdle(pool, deployment, scenario, ctx);
+      const run =
+        scenario.kind === 'pairs'
+          ? await runPairs(pool, deployment, scenario, ctx)
+          : scenario.kind === 'idle'
+            ? await runIdle(pool, deployment, scenario, ctx)
+            : await runMemory(pool, deployment, scenario, ctx);
       return { ...run, cpuProfile };
     } catch (err) {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- end of the ${target} server's log ---\n${deployment.logTail()}`);
@@ -190,14 +228,12 @@ export async function runOnce(scenario: Scenario, target: TargetName, ctx: RunCo
   }
 }
 
-async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<PairsRun> {
-  const { options } = ctx;
+/** The pairs of `scenario` (at saturation, or at its fixed rate), spread over the pool's workers. */
+function pairsJobs(pool: LoadPool, deployment: Deployment, scenario: Scenario, options: BenchOptions): PairsJob[] {
   const specs: PairSpec[] = Array.from({ length: scenario.pairs }, (_, i) => ({ sender: `sender${i}`, receiver: `receiver${i}` }));
   const timeoutMs = options.timeoutSeconds * 1000;
-  const rate = scenario.rate
-    ? { perPairPerSecond: scenario.rate / scenario.pairs, warmupMs: options.rateWarmupSeconds * 1000, durationMs: options.rateSeconds * 1000 }
-    : undefined;
-  const jobs: PairsJob[] = spread(specs, pool.size).map((pairs) => ({
+  const rate = fixedRate(scenario, options);
+  return spread(specs, pool.size).map((pairs) => ({
     kind: 'pairs',
     target: deployment.senderTarget,
     receiverTarget: deployment.receiverTarget,
@@ -210,6 +246,23 @@ async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenar
     rate,
     timeoutMs,
   }));
+}
+
+function fixedRate(scenario: Scenario, options: BenchOptions): FixedRate | undefined {
+  return scenario.rate
+    ? { perPairPerSecond: scenario.rate / scenario.pairs, warmupMs: options.rateWarmupSeconds * 1000, durationMs: options.rateSeconds * 1000 }
+    : undefined;
+}
+
+/** Messages each pair of `scenario` is to deliver and counts (a fixed rate's warm-up included, a saturation run's not). */
+function messagesPerPair(scenario: Scenario, options: BenchOptions): number {
+  const rate = fixedRate(scenario, options);
+  return rate ? Math.ceil((rate.perPairPerSecond * (rate.warmupMs + rate.durationMs)) / 1000) : options.messages;
+}
+
+async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<PairsRun> {
+  const { options } = ctx;
+  const jobs = pairsJobs(pool, deployment, scenario, options);
   await pool.setup(jobs);
   const engines = await deployment.startEngineMeter();
   const cpuBefore = deployment.cpuSeconds();
@@ -224,8 +277,7 @@ async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenar
 
   const results = replies.map((r) => r.pairs);
   const delivered = results.reduce((n, r) => n + r.delivered, 0);
-  const perPair = rate ? Math.ceil((rate.perPairPerSecond * (rate.warmupMs + rate.durationMs)) / 1000) : options.messages;
-  const messages = perPair * scenario.pairs;
+  const messages = messagesPerPair(scenario, options) * scenario.pairs;
   const errors = [...results.flatMap((r) => r.errors), ...closeErrors];
   if (delivered !== messages && errors.length === 0) errors.push(`${delivered} of ${messages} messages delivered`);
   return {
@@ -254,13 +306,10 @@ async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenar
   };
 }
 
-async function runIdle(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<IdleRun> {
-  const { options } = ctx;
-  // Let the fresh process finish starting before weighing it.
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const rssBeforeBytes = deployment.memory().rss;
+/** The idle users of `scenario`, spread over the pool's workers. */
+function idleJobs(pool: LoadPool, deployment: Deployment, scenario: Scenario, options: BenchOptions): IdleJob[] {
   const users = Array.from({ length: scenario.users! }, (_, i) => `idle${i}`);
-  const jobs: IdleJob[] = spread(users, pool.size).map((list) => ({
+  return spread(users, pool.size).map((list) => ({
     kind: 'idle',
     target: deployment.senderTarget,
     users: list,
@@ -268,6 +317,14 @@ async function runIdle(pool: LoadPool, deployment: Deployment, scenario: Scenari
     watchPresence: options.idleWatchPresence,
     timeoutMs: options.timeoutSeconds * 1000,
   }));
+}
+
+async function runIdle(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<IdleRun> {
+  const { options } = ctx;
+  // Let the fresh process finish starting before weighing it.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const rssBeforeBytes = deployment.memory().rss;
+  const jobs = idleJobs(pool, deployment, scenario, options);
   const cpuBefore = deployment.cpuSeconds();
   const meter = new MachineMeter(pool.pids);
   const replies = await pool.setup(jobs);
@@ -301,5 +358,90 @@ async function runIdle(pool: LoadPool, deployment: Deployment, scenario: Scenari
     serverPeakRssBytes: peakRss,
     serverOpenFds,
     serverCpuSecondsToConnect,
+  };
+}
+
+/** How often the server's RSS is read while the pairs run, for its peak. */
+const RSS_SAMPLE_MS = 100;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Fresh server → idle users logged in → pairs at saturation beside them →
+ * everyone gone, reading RSS at each step. The same load processes hold the
+ * idle users and drive the pairs; closing them disconnects both.
+ */
+async function runMemory(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<MemoryRun> {
+  const { options } = ctx;
+  // Let the fresh process finish starting before weighing it.
+  await sleep(500);
+  const rssStartBytes = deployment.memory().rss;
+  const heapStart = await deployment.heapUsed();
+  const idle = idleJobs(pool, deployment, scenario, options);
+  const idleReplies = await pool.setup(idle);
+  await sleep(options.idleSettleSeconds * 1000);
+  const rssIdleBytes = deployment.memory().rss;
+  const heapIdle = await deployment.heapUsed();
+
+  // The peak counts the pairs' logins and warm-up as well as the measured run.
+  let rssPeakBytes = rssIdleBytes;
+  const sampler = setInterval(() => {
+    rssPeakBytes = Math.max(rssPeakBytes, deployment.memory().rss);
+  }, RSS_SAMPLE_MS);
+  const pairs = pairsJobs(pool, deployment, scenario, options);
+  let replies: Awaited<ReturnType<LoadPool['go']>>;
+  let cpuBefore: number;
+  let meter: MachineMeter;
+  try {
+    await pool.setup(pairs);
+    cpuBefore = deployment.cpuSeconds();
+    meter = new MachineMeter(pool.pids);
+    replies = await pool.go(pairs);
+  } finally {
+    clearInterval(sampler);
+  }
+  rssPeakBytes = Math.max(rssPeakBytes, deployment.memory().rss);
+  const { seconds } = meter.elapsed();
+  const otherCores = meter.otherCores(deployment.cpuSeconds() - cpuBefore);
+  const heapEndOfLoad = await deployment.heapUsed();
+
+  // Every worker that holds idle users or pairs lets go of all of them.
+  const closeErrors = await pool.close(idle.length >= pairs.length ? idle : pairs);
+  await sleep(options.memorySettleSeconds * 1000);
+  const rssAfterBytes = deployment.memory().rss;
+  const heapAfter = await deployment.heapUsed();
+
+  const connected = idleReplies.reduce((n, r) => n + r.idle!.connected, 0);
+  const results = replies.map((r) => r.pairs);
+  const delivered = results.reduce((n, r) => n + r.delivered, 0);
+  const messages = messagesPerPair(scenario, options) * scenario.pairs;
+  const errors = [...idleReplies.flatMap((r) => r.idle!.errors), ...results.flatMap((r) => r.errors), ...closeErrors];
+  if (connected !== scenario.users && errors.length === 0) errors.push(`${connected} of ${scenario.users} users connected`);
+  if (delivered !== messages && errors.length === 0) errors.push(`${delivered} of ${messages} messages delivered`);
+  return {
+    kind: 'memory',
+    scenario: scenario.id,
+    target: deployment.target,
+    repetition: ctx.repetition,
+    attempts: 1,
+    seconds,
+    otherCores,
+    quiet: otherCores <= options.quietCores,
+    errors,
+    users: scenario.users!,
+    connected,
+    pairs: scenario.pairs,
+    messages,
+    delivered,
+    messagesPerSecond: delivered / seconds,
+    rssStartBytes,
+    rssIdleBytes,
+    rssPeakBytes,
+    rssAfterBytes,
+    heldFraction: (rssAfterBytes - rssStartBytes) / Math.max(1, rssPeakBytes - rssStartBytes),
+    heapUsedBytes:
+      heapStart !== undefined && heapIdle !== undefined && heapEndOfLoad !== undefined && heapAfter !== undefined
+        ? { start: heapStart, idle: heapIdle, endOfLoad: heapEndOfLoad, after: heapAfter }
+        : undefined,
   };
 }

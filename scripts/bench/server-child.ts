@@ -36,6 +36,8 @@ export interface ServerChild {
   name: ServerKind;
   pid: number;
   target: string;
+  /** TinyChat's Prometheus endpoint, when started with `metrics`. */
+  metricsUrl?: string;
   cpuSeconds(): number;
   memory(): { rss: number; peakRss: number };
   openFds(): number;
@@ -58,6 +60,8 @@ export interface ServerChildOptions {
   nodeName?: string;
   /** The bare relay's --drop-every (see bare-relay.ts). */
   dropEvery?: number;
+  /** TinyChat serves its Prometheus metrics on a port of its own (for the V8 heap figures); the relay has none. */
+  metrics?: boolean;
 }
 
 /**
@@ -72,6 +76,7 @@ export async function startServerChild(name: ServerKind, options: ServerChildOpt
   const cluster = [
     ...(options.bus ? ['--bus', options.bus] : []),
     ...(options.nodeName ? ['--node-name', options.nodeName] : []),
+    ...(options.metrics && name === 'tinychat' ? ['--metrics-address', '127.0.0.1:0'] : []),
   ];
   const args =
     name === 'tinychat'
@@ -84,6 +89,7 @@ export async function startServerChild(name: ServerKind, options: ServerChildOpt
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const cleanup = () => rmSync(dataDir, { recursive: true, force: true });
 
+  let metricsUrl: string | undefined;
   const target = await new Promise<string>((resolve, reject) => {
     let found = false;
     const timer = setTimeout(() => {
@@ -97,6 +103,7 @@ export async function startServerChild(name: ServerKind, options: ServerChildOpt
       if (!match) return;
       found = true;
       clearTimeout(timer);
+      metricsUrl = /listening .*metrics=(http:\/\/\S+)/.exec(log)?.[1];
       resolve(`127.0.0.1:${match[2]}`);
     };
     child.stdout!.on('data', onData);
@@ -115,6 +122,7 @@ export async function startServerChild(name: ServerKind, options: ServerChildOpt
     name,
     pid,
     target,
+    metricsUrl,
     cpuSeconds: () => cpuSeconds(pid),
     memory: () => memory(pid),
     openFds: () => openFds(pid),

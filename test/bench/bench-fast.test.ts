@@ -32,11 +32,12 @@ describe('the benchmark (npm run bench -- --fast)', function () {
   this.timeout(240_000);
   afterEach(() => removeTempDirs());
 
-  it('runs every scenario against TinyChat and the relay, verifies every delivery and prints the whole table', async () => {
-    const { code, stdout, stderr, results } = await bench(['--fast', '--targets', 'tinychat,bare']);
+  it('runs every scenario against TinyChat and the relay, verifies every delivery and prints the whole table and the cost curve', async () => {
+    const curveFile = join(makeTempDir('tinychat-bench-curve-'), 'docs', 'cost-curve.md');
+    const { code, stdout, stderr, results } = await bench(['--fast', '--targets', 'tinychat,bare', '--curve-out', curveFile]);
     expect(code, `${stderr}\n${stdout}`).to.equal(0);
-    expect(results.scenarios.map((s) => s.id)).to.deep.equal(['sat-2', 'sat-4', 'rate-100', 'rate-200', 'idle-20']);
-    expect(results.runs).to.have.length(10);
+    expect(results.scenarios.map((s) => s.id)).to.deep.equal(['sat-2', 'sat-4', 'rate-100', 'rate-200', 'idle-20', 'memory-20']);
+    expect(results.runs).to.have.length(12);
     for (const run of results.runs) {
       expect(run.errors, `${run.scenario} ${run.target}`).to.deep.equal([]);
       if (run.kind === 'pairs') {
@@ -46,13 +47,21 @@ describe('the benchmark (npm run bench -- --fast)', function () {
         expect(run.latencyMs.count).to.be.greaterThan(0);
         expect(run.latencyMs.p99).to.be.at.least(run.latencyMs.p50);
         expect(run.receiptLatencyMs.count).to.be.greaterThan(0);
-      } else {
+      } else if (run.kind === 'idle') {
         expect(run.connected).to.equal(20);
         expect(run.rssAfterBytes).to.be.greaterThan(0);
+      } else {
+        expect(run.connected).to.equal(20);
+        expect(run.delivered).to.equal(run.messages).and.be.greaterThan(0);
+        expect(run.rssStartBytes).to.be.greaterThan(0);
+        // The peak is the highest reading from the idle users on, so never below theirs.
+        expect(run.rssPeakBytes).to.be.at.least(run.rssIdleBytes);
+        expect(run.rssAfterBytes).to.be.greaterThan(0);
+        expect(run.heldFraction).to.be.a('number').and.satisfy(Number.isFinite);
       }
     }
     // Each target goes first in turn is not visible with one repetition; alternation within one is.
-    expect(results.runs.map((r) => r.target)).to.deep.equal(Array(5).fill(['tinychat', 'bare']).flat());
+    expect(results.runs.map((r) => r.target)).to.deep.equal(Array(6).fill(['tinychat', 'bare']).flat());
     for (const row of [
       'msg/s, saturation, 2 pairs',
       'msg/s, saturation, 4 pairs',
@@ -62,15 +71,41 @@ describe('the benchmark (npm run bench -- --fast)', function () {
       'p99 receipt ms, fixed 200 msg/s',
       'RSS per idle user, KiB, 20 users',
       'time to log in 20 users, s',
+      'memory: RSS of the fresh server, MiB',
+      'memory: RSS with 20 idle users, MiB',
+      'memory: peak RSS, saturation with 2 pairs beside them, MiB',
+      'memory: RSS after everyone disconnected, MiB',
     ]) {
       const line = stdout.split('\n').find((l) => l.startsWith(`| ${row} |`));
       expect(line, row).to.be.a('string');
       // A figure for TinyChat with its ratio to the relay, and one for the relay.
       expect(line, row).to.match(/^\| [^|]+ \| [\d,.]+ · \*\*\d+\.\d\d×\*\* \| [\d,.]+ \|$/);
     }
-    expect(stdout).to.include('Delivery: every message exactly once and in order in all 10 runs.');
-    expect(stdout).to.match(/Machine: \d+ of 10 runs quiet/);
+    expect(stdout).to.include('Delivery: every message exactly once and in order in all 12 runs.');
+    expect(stdout).to.match(/Machine: \d+ of 12 runs quiet/);
     expect(stdout).to.include('Fast mode');
+    expect(stdout).to.match(/growth still held after the disconnect, % \|/);
+
+    // The cost curve: one row per rate, each with both targets' figures and the two ratios.
+    const curve = readFileSync(curveFile, 'utf8');
+    expect(stdout).to.include('Cost curve, TinyChat (SQLite) against the relay at the fixed rates:');
+    for (const rate of ['100', '200']) {
+      const line = curve.split('\n').find((l) => l.startsWith(`| ${rate} |`));
+      expect(line, `curve row ${rate}`).to.match(/^\| \d+ \| [\d,.]+ \| [\d,.]+ \| \d+\.\d\d× \| [\d,.]+ \| [\d,.]+ \| \d+\.\d\d× \| [\d,]+ \/ [\d,]+ \|$/);
+      expect(stdout).to.include(line);
+    }
+    expect(curve).to.include('every message was delivered exactly once and in order');
+  });
+
+  it("reads TinyChat's V8 heap beside its RSS in the memory part when asked", async () => {
+    const { code, stdout, stderr, results } = await bench(['--fast', '--only', 'memory', '--memory-heap', '--targets', 'tinychat']);
+    expect(code, `${stderr}\n${stdout}`).to.equal(0);
+    expect(results.runs).to.have.length(1);
+    const run = results.runs[0];
+    if (run.kind !== 'memory') throw new Error('expected a memory run');
+    expect(run.errors).to.deep.equal([]);
+    for (const step of ['start', 'idle', 'endOfLoad', 'after'] as const) expect(run.heapUsedBytes?.[step], step).to.be.greaterThan(0);
+    expect(stdout).to.match(/^\| memory: V8 heap used after everyone disconnected, MiB \| [\d,.]+ \|$/m);
   });
 
   it('notices a server that loses messages, and fails', async () => {

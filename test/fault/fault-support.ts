@@ -4,7 +4,7 @@ import { TEST_PASSWORD, WireStream } from '../support/grpc-client';
 
 /**
  * How large the fault scenarios are. `npm test` runs them at 1 so each
- * stays a few seconds; `npm run soak` sets TINYCHAT_FAULT_SCALE higher to
+ * stays a few seconds; `npm run soak:faults` sets TINYCHAT_FAULT_SCALE higher to
  * run the same scenarios longer and larger.
  */
 export const FAULT_SCALE = Math.max(1, Number(process.env.TINYCHAT_FAULT_SCALE ?? '1') || 1);
