@@ -1,16 +1,9 @@
 import type { ChatError } from '../chat/errors';
 import type { AppendResult, StoredMessage } from '../store/store';
 
-/** A user coming online or going offline. */
-export interface PresenceChange {
-  user: string;
-  online: boolean;
-  time: number;
-}
-
 /**
- * One thing to deliver to a user's streams. Inbox messages and presence go to
- * every reader; receipts and errors only to the stream they answer; copies of
+ * One thing to deliver to a user's streams. Inbox messages go to every
+ * reader; receipts and errors only to the stream they answer; copies of
  * a user's own sent messages to the user's other streams.
  */
 export type Delivery =
@@ -20,8 +13,7 @@ export type Delivery =
   /** The store holds the user's inbox up to `sequence`: a stream that has not seen that far reads it from there. */
   | { kind: 'behind'; sequence: number }
   | { kind: 'receipt'; result: AppendResult; target: QueueReader }
-  | { kind: 'error'; error: ChatError; clientId: string; target: QueueReader }
-  | { kind: 'presence'; changes: PresenceChange[] };
+  | { kind: 'error'; error: ChatError; clientId: string; target: QueueReader };
 
 /** A consumer of a queue: in practice one Converse stream. */
 export interface QueueReader {

@@ -3,6 +3,7 @@ import { writeOrWaitForDrain } from '../streams/write-or-drain';
 import { emptyBatch, type FrameSink, type OutboundBatch } from './frames';
 import type { ServerMetrics } from '../ops/metrics';
 import type { OutboundQueue, QueueReader } from '../queue/outbound-queue';
+import type { PresenceChange } from '../queue/presence-watchers';
 import type { AppendResult, StoredMessage } from '../store/store';
 
 /** Deliveries packed into one frame at most. */
@@ -41,6 +42,11 @@ type PumpPhase = 'idle' | 'catching-up' | 'live' | 'stopped';
  * order: anything at or below what this stream already wrote is skipped, and
  * a gap sends the pump back to the store to catch up. Nothing is reordered.
  *
+ * Presence changes of the people this stream watches do not pass through the
+ * shared queue: the registry hands them to the stream, and the pump keeps the
+ * latest change per person until its next frame (so what waits is bounded by
+ * the watch set).
+ *
  * Falling behind is the queue's business: past its limit the queue detaches
  * the reader and calls its `overflow`, and the stream is cut off with
  * RESOURCE_EXHAUSTED (see ConverseSession); the store still has everything.
@@ -49,7 +55,8 @@ export class OutboundPump {
   private phase: PumpPhase = 'idle';
   /** Highest inbox sequence written on this stream. */
   private writtenUpTo = 0;
-  private watching = false;
+  /** Presence changes waiting for the next frame, by user: the latest change per user wins. */
+  private readonly pendingPresence = new Map<string, PresenceChange>();
   /** Set while the sink's buffer is full; settles on its 'drain'. */
   private drained: Promise<void> | undefined;
   private scheduled = false;
@@ -65,13 +72,18 @@ export class OutboundPump {
 
   /** True when live and nothing is being written, waiting for drain, scheduled or queued. */
   get idle(): boolean {
-    return this.phase === 'live' && !this.drained && !this.scheduled && !this.parts.queue.hasPending(this.parts.reader);
+    return (
+      this.phase === 'live' &&
+      !this.drained &&
+      !this.scheduled &&
+      this.pendingPresence.size === 0 &&
+      !this.parts.queue.hasPending(this.parts.reader)
+    );
   }
 
-  /** Writes the stored inbox after `afterSequence`, then goes live. Presence is written only when `watchPresence`. */
-  async start(afterSequence: number, watchPresence: boolean): Promise<void> {
+  /** Writes the stored inbox after `afterSequence`, then goes live. */
+  async start(afterSequence: number): Promise<void> {
     if (this.phase !== 'idle') return;
-    this.watching = watchPresence;
     this.writtenUpTo = afterSequence;
     await this.catchUp();
   }
@@ -79,6 +91,24 @@ export class OutboundPump {
   /** New deliveries are waiting in the queue. */
   wake(): void {
     if (this.phase === 'live') this.schedule();
+  }
+
+  /**
+   * Presence changes for this stream, written with its next frame (once
+   * live). A newer change of a user replaces one still waiting.
+   */
+  presence(changes: PresenceChange[]): void {
+    if (this.phase === 'stopped') return;
+    for (const change of changes) {
+      this.pendingPresence.delete(change.user);
+      this.pendingPresence.set(change.user, change);
+    }
+    this.wake();
+  }
+
+  /** Drops waiting presence changes of users `keep` says no: the stream stopped watching them. */
+  keepPresence(keep: (user: string) => boolean): void {
+    for (const user of [...this.pendingPresence.keys()]) if (!keep(user)) this.pendingPresence.delete(user);
   }
 
   /** Remembers when a send arrived, so its receipt's latency can be measured when written. */
@@ -90,6 +120,7 @@ export class OutboundPump {
   stop(): void {
     this.phase = 'stopped';
     this.sendArrivals.clear();
+    this.pendingPresence.clear();
   }
 
   /** Writes stored inbox messages after `writtenUpTo`, then goes live. */
@@ -142,8 +173,9 @@ export class OutboundPump {
     for (let frames = 0; frames < MAX_FRAMES_PER_TURN; frames++) {
       if (this.phase !== 'live' || this.drained) return;
       const deliveries = queue.read(reader, MAX_DELIVERIES_PER_FRAME);
-      if (deliveries.length === 0) break;
+      if (deliveries.length === 0 && this.pendingPresence.size === 0) break;
       const batch = emptyBatch();
+      this.takePresence(batch);
       const receiptArrivals: number[] = [];
       let gap = false;
       for (const delivery of deliveries) {
@@ -177,9 +209,6 @@ export class OutboundPump {
           case 'error':
             if (delivery.target === reader) batch.errors.push({ error: delivery.error, clientId: delivery.clientId });
             break;
-          case 'presence':
-            if (this.watching) batch.presence.push(...delivery.changes);
-            break;
         }
       }
       if (batch.messages.length + batch.receipts.length + batch.errors.length + batch.presence.length > 0) {
@@ -197,8 +226,15 @@ export class OutboundPump {
         return;
       }
     }
-    if (queue.hasPending(reader)) this.schedule();
+    if (queue.hasPending(reader) || this.pendingPresence.size > 0) this.schedule();
     else this.parts.onIdle();
+  }
+
+  /** Moves waiting presence changes into the frame being built. */
+  private takePresence(batch: OutboundBatch): void {
+    if (this.pendingPresence.size === 0) return;
+    batch.presence.push(...this.pendingPresence.values());
+    this.pendingPresence.clear();
   }
 
   private async catchUpAfterDrain(): Promise<void> {
