@@ -2,6 +2,7 @@ import { OutboundQueue, type QueueReader } from './outbound-queue';
 import { PresenceBoard, type BoardChange, type BoardUser } from './presence-board';
 import { PresenceWatchers, type PresenceChange, type WatchSet } from './presence-watchers';
 import type { ChatError } from '../chat/errors';
+import { nameKey } from '../chat/names';
 import type { OnlineDirectory } from '../chat/online';
 import type { RoomAppendResult } from '../store/room-store';
 import type { AppendResult, StoredMessage } from '../store/store';
@@ -57,7 +58,7 @@ export class OnlineRegistry implements OnlineDirectory {
   private observer: RegistryObserver | undefined;
   /** Which streams watch whose presence. */
   private readonly watchers = new PresenceWatchers<Subscriber>();
-  /** Changes waiting for the next presence batch, by user: the latest one wins. */
+  /** Changes waiting for the next presence batch, by name key: the latest one wins. */
   private readonly pendingPresence = new Map<string, PresenceChange>();
   private presenceTimer: NodeJS.Timeout | undefined;
 
@@ -162,6 +163,14 @@ export class OnlineRegistry implements OnlineDirectory {
     return this.watchers.set(subscriber, watch);
   }
 
+  /**
+   * True when a change of this user waits for the next batch: it is their
+   * current state, and reaches every stream watching them by then.
+   */
+  presencePending(name: string): boolean {
+    return this.pendingPresence.has(nameKey(name));
+  }
+
   /** What a stream watches now. */
   watchSetOf(subscriber: Subscriber): WatchSet {
     return this.watchers.watchSetOf(subscriber);
@@ -246,8 +255,8 @@ export class OnlineRegistry implements OnlineDirectory {
 
   private announce(change: PresenceChange): void {
     // Someone who came and went within one batch is reported by their last change only.
-    this.pendingPresence.delete(change.user);
-    this.pendingPresence.set(change.user, change);
+    this.pendingPresence.delete(nameKey(change.user));
+    this.pendingPresence.set(nameKey(change.user), change);
     this.presenceTimer ??= setTimeout(() => this.flushPresence(), PRESENCE_BATCH_MS);
   }
 

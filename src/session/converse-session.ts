@@ -281,7 +281,8 @@ export class ConverseSession implements Subscriber {
     if (!resolved.keys) return;
     this.applyWatch(resolved.keys);
     const now = Date.now();
-    const entered = resolved.added.map((user): PresenceChange => {
+    // A person with a change in the coming batch gets it from there, once.
+    const entered = resolved.added.filter((user) => !registry.presencePending(user.name)).map((user): PresenceChange => {
       const online = registry.isOnline(user.id);
       return { user: user.name, online, time: online ? now : user.lastSeenAt };
     });
