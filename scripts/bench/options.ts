@@ -25,7 +25,11 @@ export interface BenchOptions {
   idleUsers: number;
   idleConcurrency: number;
   idleSettleSeconds: number;
+  /** Also measure users watching everyone's presence (the old, expensive mode). */
   idleWatchPresence: boolean;
+  /** Users in the presence comparison: logged in watching `watchPeers` others each, and not watching. */
+  watchUsers: number;
+  watchPeers: number;
   workers: number;
   timeoutSeconds: number;
   /** A run during which the rest of the machine used more than this many cores is repeated. */
@@ -69,7 +73,10 @@ medians, ranges and ratios to the relay; results also go to results/.
   --idle-users N            users holding an idle stream, one connection each (default 10000)
   --idle-concurrency N      logins in flight during the idle run (default 100)
   --idle-settle-seconds N   wait before reading the server's memory (default 3)
-  --idle-watch-presence     idle users ask for presence changes, as the interactive client does
+  --watch-users N           users in the presence comparison: the same users logged in watching
+                            their peers' presence and not watching, one server each (default 5000)
+  --watch-peers N           names each of them watches, as a client showing them does (default 10)
+  --idle-watch-presence     also log them in watching everyone (the old, expensive mode), as its own line
   --workers N               load generator processes (default 1, pinned with the load)
   --timeout-seconds N       give up on one run after this long (default 300)
   --quiet-cores X           repeat a run if the rest of the machine used more cores than this (default 0.25)
@@ -98,6 +105,7 @@ const FAST: Partial<Record<string, string>> = {
   'rate-seconds': '1',
   'rate-warmup-seconds': '0',
   'idle-users': '20',
+  'watch-users': '20',
   'idle-settle-seconds': '0',
   retries: '0',
   'timeout-seconds': '30',
@@ -126,6 +134,8 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
       'idle-concurrency': { type: 'string' },
       'idle-settle-seconds': { type: 'string' },
       'idle-watch-presence': { type: 'boolean' },
+      'watch-users': { type: 'string' },
+      'watch-peers': { type: 'string' },
       workers: { type: 'string' },
       'timeout-seconds': { type: 'string' },
       'quiet-cores': { type: 'string' },
@@ -183,6 +193,8 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
     idleConcurrency: int('idle-concurrency', 100, 1, 10_000),
     idleSettleSeconds: int('idle-settle-seconds', 3, 0, 600),
     idleWatchPresence: Boolean(values['idle-watch-presence']),
+    watchUsers: int('watch-users', 5_000, 2, 200_000),
+    watchPeers: int('watch-peers', 10, 1, 1_000),
     workers: int('workers', 1, 1, 64),
     timeoutSeconds: int('timeout-seconds', 300, 1, 24 * 3600),
     quietCores,
