@@ -236,7 +236,7 @@ describe('bad input against a real server, while two other users keep chatting',
       await stream.until('the second frame error', (s) => s.errors.length === 2);
       for (const error of stream.errors) {
         expect(error.code).to.equal(status.INVALID_ARGUMENT);
-        expect(error.message).to.contain('set one of send, ack or resume');
+        expect(error.message).to.contain('set one of send, ack, resume or watch');
       }
 
       const senderStream = await openStream(sender);
