@@ -276,9 +276,10 @@ export class ConverseSession implements Subscriber {
     // Anything sent below is written before the pump goes idle again; a
     // refused or stale request leaves nothing to wait for.
     queueMicrotask(() => this.maybeFinish());
-    if (this.phase === 'closed' || generation !== this.watchGeneration) return;
+    if (this.phase === 'closed') return;
+    // What is wrong with a name stays true even when a newer request replaced this one.
     for (const error of resolved.errors) this.reject(error);
-    if (!resolved.keys) return;
+    if (!resolved.keys || generation !== this.watchGeneration) return;
     this.applyWatch(resolved.keys);
     const now = Date.now();
     // A person with a change in the coming batch gets it from there, once.

@@ -607,8 +607,8 @@ export interface Resume {
 /**
  * Watch replaces the set of people whose presence this stream is told
  * about. Each user entering the set gets their current state sent at once
- * (a PresenceChange with online and, when known, last_seen); users leaving
- * it are no longer reported. Unknown names are answered with a FrameError
+ * (a PresenceChange with online and last_seen); users leaving it are no
+ * longer reported. Unknown names are answered with a FrameError
  * NOT_FOUND naming them, invalid names or more than 1000 names with
  * INVALID_ARGUMENT; the valid, known names still apply.
  */
@@ -694,8 +694,7 @@ export interface PresenceChange {
   online: boolean;
   /**
    * When the change happened. For the current state sent when a user is
-   * first watched: now when online, else when they were last seen (unset if
-   * never).
+   * first watched: now when online, else when they were last seen.
    */
   lastSeen?: Date | undefined;
 }
