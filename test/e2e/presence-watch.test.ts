@@ -85,6 +85,22 @@ describe('a stream watching the presence of the people it shows', () => {
     expect(seen(a)).to.deep.equal(['bob off', 'carol on', 'carol off']);
   });
 
+  it('follows the last of several watch frames sent at once', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const carol = await user('carol');
+    const a = await watching(alice, []);
+    a.watch(['bob', 'dave-unknown']);
+    a.watch(['carol']);
+    await a.until('carol’s state and the refusal of the unknown name', (s) => seen(s).includes('carol off') && s.errors.length === 1);
+    const b = online(bob);
+    await b.until('bob greeted', (s) => s.frames.length > 0);
+    online(carol);
+    await a.until('carol online', (s) => seen(s).includes('carol on'));
+    expect(seen(a)).to.not.include('bob on');
+    expect(a.errors[0].code).to.equal(status.NOT_FOUND);
+  });
+
   it('answers an unknown name with NOT_FOUND naming it, keeps the stream open and watches the rest', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
