@@ -48,8 +48,10 @@ export interface IdleJob {
   users: string[];
   /** Logins and stream openings in flight at once. */
   concurrency: number;
-  /** Ask for presence changes, as the interactive client does. */
+  /** Ask for every user's presence changes (the expensive mode). */
   watchPresence: boolean;
+  /** For each user (same order as `users`), the names whose presence it watches, as a client showing them does. */
+  watchUsers?: string[][];
   timeoutMs: number;
 }
 

@@ -3,6 +3,7 @@ import type { FixedRate, FromWorker, IdleJob, IdleResult, Job, PairsJob, PairsRe
 import { PairDriver, type PairPlan } from './pair-driver';
 import { concat } from './stats';
 import { UserChannel } from './user-channel';
+import type { ServerFrame } from '../../src/gen/tinychat/v1/chat';
 
 /**
  * A load worker: a child process of the benchmark that simulates some of the
@@ -163,6 +164,11 @@ async function setupIdle(idleJob: IdleJob): Promise<void> {
   let connected = 0;
   const deadline = Date.now() + idleJob.timeoutMs;
   idleUsers = idleJob.users.map((name) => new UserChannel(name, idleJob.target));
+  const watching = new Map(idleUsers.map((user, i) => [user, idleJob.watchUsers?.[i] ?? []]));
+  // A refused watch (an unknown name, too many) would measure less than was asked for.
+  const onFrame = (user: UserChannel) => (frame: ServerFrame) => {
+    for (const error of frame.errors) if (errors.length < MAX_ERRORS) errors.push(`${user.name}: frame error ${error.code}: ${error.message}`);
+  };
   await forEachLimited(idleUsers, idleJob.concurrency, async (user) => {
     const left = deadline - Date.now();
     if (left <= 0) {
@@ -170,7 +176,7 @@ async function setupIdle(idleJob: IdleJob): Promise<void> {
       return;
     }
     try {
-      await user.open(idleJob.watchPresence, () => undefined, left);
+      await user.open({ everyone: idleJob.watchPresence, users: watching.get(user)! }, onFrame(user), left);
       connected++;
     } catch (err) {
       if (errors.length < MAX_ERRORS) errors.push(err instanceof Error ? err.message : String(err));

@@ -25,6 +25,7 @@ export interface BenchOptions {
   idleUsers: number;
   idleConcurrency: number;
   idleSettleSeconds: number;
+  /** Also measure users watching everyone's presence (the old, expensive mode). */
   idleWatchPresence: boolean;
   /** Pairs at saturation beside the idle users in the memory part. */
   memoryPairs: number;
@@ -34,6 +35,9 @@ export interface BenchOptions {
   memoryHeap: boolean;
   /** Also write the cost curve (the fixed rates, TinyChat against the relay) to this markdown file. */
   curveOut?: string;
+  /** Users in the presence comparison: logged in watching `watchPeers` others each, and not watching. */
+  watchUsers: number;
+  watchPeers: number;
   workers: number;
   timeoutSeconds: number;
   /** A run during which the rest of the machine used more than this many cores is repeated. */
@@ -77,7 +81,6 @@ medians, ranges and ratios to the relay; results also go to results/.
   --idle-users N            users holding an idle stream, one connection each (default 10000)
   --idle-concurrency N      logins in flight during the idle run (default 100)
   --idle-settle-seconds N   wait before reading the server's memory (default 3)
-  --idle-watch-presence     idle users ask for presence changes, as the interactive client does
   --memory-pairs N          memory part: the server's RSS fresh, with --idle-users connected, at its
                             peak while N pairs run at saturation beside them (--messages each),
                             and after everyone disconnected (default 10)
@@ -89,6 +92,10 @@ medians, ranges and ratios to the relay; results also go to results/.
                             --rates, TinyChat against the relay) as markdown to FILE, e.g.
                             --only rate --rates 100,1000,5000,10000 --targets tinychat,bare
                             --curve-out docs/cost-curve.md
+  --watch-users N           users in the presence comparison: the same users logged in watching
+                            their peers' presence and not watching, one server each (default 5000)
+  --watch-peers N           names each of them watches, as a client showing them does (default 10)
+  --idle-watch-presence     also log them in watching everyone (the old, expensive mode), as its own line
   --workers N               load generator processes (default 1, pinned with the load)
   --timeout-seconds N       give up on one run after this long (default 300)
   --quiet-cores X           repeat a run if the rest of the machine used more cores than this (default 0.25)
@@ -117,6 +124,7 @@ const FAST: Partial<Record<string, string>> = {
   'rate-seconds': '1',
   'rate-warmup-seconds': '0',
   'idle-users': '20',
+  'watch-users': '20',
   'idle-settle-seconds': '0',
   'memory-pairs': '2',
   'memory-settle-seconds': '0',
@@ -151,6 +159,8 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
       'memory-settle-seconds': { type: 'string' },
       'memory-heap': { type: 'boolean' },
       'curve-out': { type: 'string' },
+      'watch-users': { type: 'string' },
+      'watch-peers': { type: 'string' },
       workers: { type: 'string' },
       'timeout-seconds': { type: 'string' },
       'quiet-cores': { type: 'string' },
@@ -218,6 +228,8 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
     memorySettleSeconds: int('memory-settle-seconds', 10, 0, 600),
     memoryHeap: Boolean(values['memory-heap']),
     curveOut,
+    watchUsers: int('watch-users', 5_000, 2, 200_000),
+    watchPeers: int('watch-peers', 10, 1, 1_000),
     workers: int('workers', 1, 1, 64),
     timeoutSeconds: int('timeout-seconds', 300, 1, 24 * 3600),
     quietCores,

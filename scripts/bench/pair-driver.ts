@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ServerFrame } from '../../src/gen/tinychat/v1/chat';
 import type { PairSpec } from './load-protocol';
-import { UserChannel } from './user-channel';
+import { NO_WATCH, UserChannel } from './user-channel';
 
 /** Problems reported per pair at most; the first ones say what went wrong. */
 const MAX_ERRORS_PER_PAIR = 5;
@@ -61,11 +61,11 @@ export class PairDriver {
     this.padding = 'x'.repeat(plan.bytes);
   }
 
-  /** Logs both users in and opens both streams. */
+  /** Logs both users in and opens both streams (watching nobody's presence). */
   async open(timeoutMs: number): Promise<void> {
     await Promise.all([
-      this.receiver.open(false, (frame) => this.onReceiverFrame(frame), timeoutMs),
-      this.sender.open(false, (frame) => this.onSenderFrame(frame), timeoutMs),
+      this.receiver.open(NO_WATCH, (frame) => this.onReceiverFrame(frame), timeoutMs),
+      this.sender.open(NO_WATCH, (frame) => this.onSenderFrame(frame), timeoutMs),
     ]);
   }
 

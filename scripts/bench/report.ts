@@ -23,6 +23,8 @@ interface Measure {
   digits: number;
   /** Only for these targets (default: every target the scenario ran). */
   targets?: TargetName[];
+  /** Shown as the ratio to this scenario's run of the same target and repetition, not to the relay. */
+  relativeTo?: string;
 }
 
 function measures(scenario: Scenario): Measure[] {
@@ -31,6 +33,25 @@ function measures(scenario: Scenario): Measure[] {
   const memory = (f: (r: MemoryRun) => number) => (run: Run) => f(run as MemoryRun);
   const MiB = 2 ** 20;
   const engines: TargetName[] = ['postgres', 'cluster'];
+  if (scenario.kind === 'idle' && scenario.baseline) {
+    // Watching peers is what clients do, and has a target; watching everyone shows the old mode's cost.
+    const who = scenario.watch === 'everyone' ? 'everyone' : `${scenario.peers} peers each`;
+    const target = scenario.watch === 'everyone' ? '' : ' (target ≤ 2×)';
+    const ratio = (label: string, f: (r: IdleRun) => number): Measure => ({
+      label: `${label}, ${scenario.users} users watching ${who} ÷ not watching${target}`,
+      scenario,
+      value: idle(f),
+      digits: 2,
+      relativeTo: scenario.baseline,
+    });
+    return [
+      ratio('time to log in', (r) => r.connectSeconds),
+      ratio('RSS growth', (r) => r.rssAfterBytes - r.rssBeforeBytes),
+      ratio('server CPU to log in', (r) => r.serverCpuSecondsToConnect),
+    ];
+  }
+  // A presence baseline is shown through the scenarios compared with it.
+  if (scenario.kind === 'idle' && scenario.watch) return [];
   if (scenario.kind === 'idle') {
     return [
       { label: `RSS per idle user, KiB, ${scenario.users} users`, scenario, value: idle((r) => r.rssPerUserBytes / 1024), digits: 1 },
@@ -105,6 +126,7 @@ function spreadOf(values: number[], digits: number): string {
 function cell(measure: Measure, target: TargetName, runs: Run[]): string {
   const mine = runs.filter((r) => r.scenario === measure.scenario.id && r.target === target && r.errors.length === 0);
   if (mine.length === 0) return '-';
+  if (measure.relativeTo) return relativeCell(measure, measure.relativeTo, mine, runs);
   const values = mine.map(measure.value);
   let text = `${number(median(values), measure.digits)}${spreadOf(values, measure.digits)}`;
   if (target !== 'bare') {
@@ -116,6 +138,17 @@ function cell(measure: Measure, target: TargetName, runs: Run[]): string {
     if (ratios.length > 0) text += ` · **${median(ratios).toFixed(2)}×**${ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : ''}`;
   }
   return text;
+}
+
+/** The median ratio to the baseline scenario's run of the same target and repetition [range]. */
+function relativeCell(measure: Measure, baseline: string, mine: Run[], runs: Run[]): string {
+  const ratios = mine.flatMap((run) => {
+    const base = runs.find((r) => r.scenario === baseline && r.target === run.target && r.repetition === run.repetition && r.errors.length === 0);
+    const value = base ? measure.value(base) : NaN;
+    return Number.isFinite(value) && value !== 0 ? [measure.value(run) / value] : [];
+  });
+  if (ratios.length === 0) return '-';
+  return `**${median(ratios).toFixed(2)}×**${spreadOf(ratios, 2)}`;
 }
 
 function markdownTable(header: string[], rows: string[][]): string {

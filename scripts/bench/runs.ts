@@ -13,6 +13,16 @@ export interface Scenario {
   id: string;
   kind: 'pairs' | 'idle' | 'memory';
   pairs: number;
+  /**
+   * Whose presence idle users watch: nobody (absent), `peers` (the names of
+   * --watch-peers other users each) or everyone. Such scenarios log their
+   * users in once, unmeasured, first, so every watched name exists.
+   */
+  watch?: IdleWatch;
+  /** How many names each user watches, with `peers`. */
+  peers?: number;
+  /** The scenario this one is compared with (its id), run by run. */
+  baseline?: string;
   /** Fixed rate in messages per second; absent for saturation. */
   rate?: number;
   users?: number;
@@ -21,6 +31,9 @@ export interface Scenario {
   /** The targets this scenario runs against. */
   targets: TargetName[];
 }
+
+/** Whose presence idle users watch in a presence-comparison scenario. */
+export type IdleWatch = 'none' | 'peers' | 'everyone';
 
 /** What every run records. */
 export interface RunBase {
@@ -130,6 +143,17 @@ export function scenarios(options: BenchOptions): Scenario[] {
     // Idle users weigh one server: the PostgreSQL targets add nothing here.
     const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
     if (targets.length > 0) list.push({ id: `idle-${options.idleUsers}`, kind: 'idle', pairs: 0, users: options.idleUsers, targets });
+    // Presence costs only TinyChat anything: the relay has none.
+    if (options.targets.includes('tinychat')) {
+      const users = options.watchUsers;
+      const base = `watch-${users}-none`;
+      const modes: IdleWatch[] = options.idleWatchPresence ? ['none', 'peers', 'everyone'] : ['none', 'peers'];
+      for (const watch of modes) {
+        const id = `watch-${users}-${watch}`;
+        const peers = watch === 'peers' ? Math.min(options.watchPeers, users - 1) : undefined;
+        list.push({ id, kind: 'idle', pairs: 0, users, watch, peers, baseline: watch === 'none' ? undefined : base, targets: ['tinychat'] });
+      }
+    }
   }
   if (options.only.includes('memory')) {
     const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
@@ -144,6 +168,12 @@ const running = new Set<{ stop(): Promise<void> }>();
 /** Stops the deployment and load of the run in progress, if any (for SIGINT and SIGTERM). */
 export async function stopRunning(): Promise<void> {
   await Promise.all([...running].map((r) => r.stop().catch(() => undefined)));
+}
+
+/** The `count` users after user `index`, wrapping around: whom a watching user shows. */
+function peersOf(users: string[], index: number, count: number): string[] {
+  const n = Math.min(count, users.length - 1);
+  return Array.from({ length: n }, (_, k) => users[(index + 1 + k) % users.length]);
 }
 
 /** Splits items round-robin over `workers` lists, dropping the empty ones. */
@@ -306,15 +336,19 @@ async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenar
   };
 }
 
-/** The idle users of `scenario`, spread over the pool's workers. */
-function idleJobs(pool: LoadPool, deployment: Deployment, scenario: Scenario, options: BenchOptions): IdleJob[] {
+/** The idle users of `scenario`, spread over the pool's workers, each watching as `watch` says. */
+function idleJobs(pool: LoadPool, deployment: Deployment, scenario: Scenario, options: BenchOptions, watch: IdleWatch = 'none'): IdleJob[] {
   const users = Array.from({ length: scenario.users! }, (_, i) => `idle${i}`);
-  return spread(users, pool.size).map((list) => ({
+  return spread(
+    users.map((name, i) => ({ name, watching: watch === 'peers' ? peersOf(users, i, options.watchPeers) : [] })),
+    pool.size,
+  ).map((list) => ({
     kind: 'idle',
     target: deployment.senderTarget,
-    users: list,
+    users: list.map((u) => u.name),
     concurrency: options.idleConcurrency,
-    watchPresence: options.idleWatchPresence,
+    watchPresence: watch === 'everyone',
+    watchUsers: list.map((u) => u.watching),
     timeoutMs: options.timeoutSeconds * 1000,
   }));
 }
@@ -323,8 +357,16 @@ async function runIdle(pool: LoadPool, deployment: Deployment, scenario: Scenari
   const { options } = ctx;
   // Let the fresh process finish starting before weighing it.
   await new Promise((resolve) => setTimeout(resolve, 500));
+  if (scenario.watch) {
+    // Every user exists before anyone names them (and the baseline pays the same).
+    const register = idleJobs(pool, deployment, scenario, options, 'none');
+    await pool.setup(register);
+    const registerErrors = await pool.close(register);
+    if (registerErrors.length > 0) throw new Error(`registering the users failed: ${registerErrors.join('; ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
   const rssBeforeBytes = deployment.memory().rss;
-  const jobs = idleJobs(pool, deployment, scenario, options);
+  const jobs = idleJobs(pool, deployment, scenario, options, scenario.watch ?? 'none');
   const cpuBefore = deployment.cpuSeconds();
   const meter = new MachineMeter(pool.pids);
   const replies = await pool.setup(jobs);

@@ -4,6 +4,9 @@ import { ChatClient, type ClientFrame, type ServerFrame } from '../../src/gen/ti
 /** Every benchmark user's password. */
 const BENCH_PASSWORD = 'bench password';
 
+/** Watching nobody's presence. */
+export const NO_WATCH = { everyone: false, users: [] };
+
 /** A Converse call as the load generator uses it. */
 export type ConverseCall = grpc.ClientDuplexStream<ClientFrame, ServerFrame>;
 
@@ -27,7 +30,7 @@ export class UserChannel {
   }
 
   /** Logs in and opens the stream; resolves once the server greeted it (after `resume` was written). */
-  async open(watchPresence: boolean, onFrame: (frame: ServerFrame) => void, timeoutMs: number): Promise<void> {
+  async open(watch: { everyone: boolean; users: string[] }, onFrame: (frame: ServerFrame) => void, timeoutMs: number): Promise<void> {
     const token = await this.login(timeoutMs);
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
@@ -44,7 +47,7 @@ export class UserChannel {
         if (!ready && frame.ready) {
           ready = true;
           clearTimeout(timer);
-          call.write({ kind: { $case: 'resume', resume: { afterSequence: 0, watchPresence } } });
+          call.write({ kind: { $case: 'resume', resume: { afterSequence: 0, watchPresence: watch.everyone, watchUsers: watch.users } } });
           resolve();
         }
         onFrame(frame);

@@ -20,6 +20,7 @@ import { DeliveryFilter } from './delivery-filter';
 import { ClientError, toClientError } from './errors';
 import type { ConnectionEvents, ConnectionState, StateChange } from './events';
 import { Outbox, type PendingSend } from './outbox';
+import { PresenceInterest } from './presence-interest';
 import { SendPump, type WriteOutcome } from './send-pump';
 
 export { ClientError } from './errors';
@@ -63,6 +64,13 @@ export interface ConnectionOptions {
   callTimeoutMs?: number;
   /** How long to gather shown messages before acknowledging them; 200 ms by default. */
   ackDelayMs?: number;
+  /**
+   * Whose presence to be told about ('presence' events): the people the
+   * client shows; nobody by default. Change it later with `watch`.
+   * 'everyone' asks for every user's changes, which costs the server work
+   * for every watcher on every change: only for small chats and tools.
+   */
+  watch?: readonly string[] | 'everyone';
 }
 
 /** TLS settings of a client; all PEM. */
@@ -143,6 +151,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
   private readonly filter = new DeliveryFilter();
   private readonly outbox = new Outbox();
   private readonly pump = new SendPump(this.outbox);
+  private readonly interest = new PresenceInterest();
+  private watchEveryone = false;
 
   private userName: string;
   private registeredName: string | undefined;
@@ -173,6 +183,8 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.backoff = new Backoff(backoff);
     this.filter.setUser(options.user);
+    if (options.watch === 'everyone') this.watchEveryone = true;
+    else this.interest.replace(options.watch ?? []);
     this.channelCredentials = options.tls
       ? credentials.createSsl(options.tls.ca ?? null, options.tls.key ?? null, options.tls.cert ?? null)
       : credentials.createInsecure();
@@ -253,6 +265,26 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     if (this.failoversLeft <= 0) return false;
     this.failoversLeft--;
     return true;
+  }
+
+  /**
+   * Replaces whose presence this connection is told about. Sends a Watch
+   * frame only when the set changed (names compared regardless of case);
+   * each person entering it has their current state reported at once, as a
+   * 'presence' event. Returns true when the set changed.
+   */
+  watch(users: Iterable<string>): boolean {
+    const changed = this.interest.replace(users) || this.watchEveryone;
+    this.watchEveryone = false;
+    if (changed && this.stream && this.streamReady) {
+      this.stream.write({ kind: { $case: 'watch', watch: { users: this.interest.names, everyone: false } } });
+    }
+    return changed;
+  }
+
+  /** The people this connection watches now. */
+  get watching(): string[] {
+    return this.interest.names;
   }
 
   /** The logged-in user's name, in the spelling the server registered once known. */
@@ -536,7 +568,9 @@ export class ChatConnection extends EventEmitter<ConnectionEvents> {
     } else {
       afterSequence = known;
     }
-    stream.write({ kind: { $case: 'resume', resume: { afterSequence, watchPresence: true } } });
+    // The current watch set, on every stream: the server keeps none across streams.
+    const resume = { afterSequence, watchPresence: this.watchEveryone, watchUsers: this.watchEveryone ? [] : this.interest.names };
+    stream.write({ kind: { $case: 'resume', resume } });
     this.streamReady = true;
     this.pump.attach((send) => this.writeSend(stream, send));
     this.backoff.reset();

@@ -140,8 +140,14 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     return 1;
   }
 
+  /** Makes `name` (a person, a room or none) the conversation lines go to; only a person's presence is printed, so only theirs is watched. */
+  const setConversation = (name: string | undefined) => {
+    conversation = name;
+    connection.watch(name && !isRoomName(name) ? [name] : []);
+  };
+
   const showConversation = (peer: string, recent: Message[]) => {
-    conversation = peer;
+    setConversation(peer);
     for (const message of recent) {
       // Unshown messages to this user arrive on the stream and print then.
       const comingLive = nameKey(message.receiver) === nameKey(connection.user) && message.sequence > connection.lastSequence;
@@ -155,10 +161,10 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
     try {
       const response = await connection.command(line);
       const result = response.result;
-      if (result?.$case === 'roomJoined') conversation = result.roomJoined.room?.name ?? conversation;
+      if (result?.$case === 'roomJoined') setConversation(result.roomJoined.room?.name ?? conversation);
       // Left the room shown: lines have nowhere to go until the next /JOIN or /START.
       if (result?.$case === 'roomChanged' && result.roomChanged.event === RoomEvent.ROOM_EVENT_LEFT && nameKey(result.roomChanged.room) === nameKey(conversation ?? '')) {
-        conversation = undefined;
+        setConversation(undefined);
       }
       if (result?.$case === 'conversation') {
         // The server's text lists the recent messages too; they are printed
@@ -168,13 +174,13 @@ export async function runPlainClient(options: PlainClientOptions): Promise<numbe
         if (hasMore) say(`(older messages: /HISTORY ${peer})`);
         showConversation(peer, recent);
       } else {
-        if (result?.$case === 'stopped') conversation = undefined;
+        if (result?.$case === 'stopped') setConversation(undefined);
         say(response.text);
       }
     } catch (err) {
       // /JOIN of a room one is in already switches to it.
       if (joining && isRoomName(joining) && err instanceof ClientError && err.code === status.FAILED_PRECONDITION && /already in/.test(err.message)) {
-        conversation = joining;
+        setConversation(joining);
         say(err.message);
         return;
       }

@@ -1,6 +1,8 @@
-import { OutboundQueue, type Delivery, type PresenceChange, type QueueReader } from './outbound-queue';
+import { OutboundQueue, type QueueReader } from './outbound-queue';
 import { PresenceBoard, type BoardChange, type BoardUser } from './presence-board';
+import { PresenceWatchers, type PresenceChange, type WatchSet } from './presence-watchers';
 import type { ChatError } from '../chat/errors';
+import { nameKey } from '../chat/names';
 import type { OnlineDirectory } from '../chat/online';
 import type { RoomAppendResult } from '../store/room-store';
 import type { AppendResult, StoredMessage } from '../store/store';
@@ -13,6 +15,12 @@ export interface Subscriber extends QueueReader {
   readonly tokenHash: string;
   /** Ends the stream: with OK when `error` is absent, else with its status. */
   close(error?: ChatError): void;
+  /**
+   * Presence changes of people this stream watches. They bypass the user's
+   * shared queue: they are this stream's alone, and must not count against
+   * the queue limit of the user's other streams.
+   */
+  presence(changes: PresenceChange[]): void;
 }
 
 /**
@@ -38,7 +46,8 @@ export interface RegistryObserver {
  * Who is online, and each user's outbound queue on this node. A user is
  * online while at least one of their streams is attached, here or on another
  * node (the PresenceBoard keeps both); the user's first stream anywhere and
- * their last are presence changes, sent to every stream that watches them.
+ * their last are presence changes, sent in batches to the streams here that
+ * watch that user (PresenceWatchers) or everyone.
  * Messages stored on other nodes arrive through `deliver`.
  */
 export class OnlineRegistry implements OnlineDirectory {
@@ -47,9 +56,9 @@ export class OnlineRegistry implements OnlineDirectory {
   private readonly queues = new Map<number, OutboundQueue>();
   private readonly subscribers = new Set<Subscriber>();
   private observer: RegistryObserver | undefined;
-  /** Streams that asked for presence changes. */
-  private readonly watchers = new Set<Subscriber>();
-  /** Changes waiting for the next presence batch, by user: the latest one wins. */
+  /** Which streams watch whose presence. */
+  private readonly watchers = new PresenceWatchers<Subscriber>();
+  /** Changes waiting for the next presence batch, by name key: the latest one wins. */
   private readonly pendingPresence = new Map<string, PresenceChange>();
   private presenceTimer: NodeJS.Timeout | undefined;
 
@@ -77,10 +86,10 @@ export class OnlineRegistry implements OnlineDirectory {
     }
     queue.attach(subscriber);
     this.subscribers.add(subscriber);
-    // Every stream watches until its first frame says otherwise, so a change
-    // between the greeting and the client's resume is not lost (the session
-    // drops presence it did not ask for).
-    this.watchers.add(subscriber);
+    // Every stream watches everyone until its first frame says otherwise, so
+    // a client that watches everyone loses no change between the greeting
+    // and its resume (a narrower watch set drops the rest).
+    this.watchers.set(subscriber, { everyone: true });
     this.setLocalStreams(subscriber, this.board.localStreamsOf(subscriber.userId) + 1);
     return queue;
   }
@@ -91,7 +100,7 @@ export class OnlineRegistry implements OnlineDirectory {
    */
   detach(subscriber: Subscriber): boolean {
     if (!this.subscribers.delete(subscriber)) return false;
-    this.watchers.delete(subscriber);
+    this.watchers.remove(subscriber);
     this.queues.get(subscriber.userId)?.detach(subscriber);
     const remaining = this.board.localStreamsOf(subscriber.userId) - 1;
     if (remaining <= 0) this.queues.delete(subscriber.userId);
@@ -144,9 +153,27 @@ export class OnlineRegistry implements OnlineDirectory {
     if (queue && sequence > queue.lastSequence) queue.push({ kind: 'behind', sequence });
   }
 
-  /** Stops sending presence changes to a stream that did not ask for them. */
-  unwatchPresence(subscriber: Subscriber): void {
-    this.watchers.delete(subscriber);
+  /**
+   * Replaces what presence a stream is told about. Returns the name keys it
+   * did not watch before, whose current state the caller sends it at once;
+   * later changes come through `Subscriber.presence`.
+   */
+  watchPresence(subscriber: Subscriber, watch: WatchSet): string[] {
+    if (!this.subscribers.has(subscriber)) return [];
+    return this.watchers.set(subscriber, watch);
+  }
+
+  /**
+   * True when a change of this user waits for the next batch: it is their
+   * current state, and reaches every stream watching them by then.
+   */
+  presencePending(name: string): boolean {
+    return this.pendingPresence.has(nameKey(name));
+  }
+
+  /** What a stream watches now. */
+  watchSetOf(subscriber: Subscriber): WatchSet {
+    return this.watchers.watchSetOf(subscriber);
   }
 
   /** How many streams the user has open, on every node. */
@@ -210,20 +237,15 @@ export class OnlineRegistry implements OnlineDirectory {
 
   private announce(change: PresenceChange): void {
     // Someone who came and went within one batch is reported by their last change only.
-    this.pendingPresence.delete(change.user);
-    this.pendingPresence.set(change.user, change);
+    this.pendingPresence.delete(nameKey(change.user));
+    this.pendingPresence.set(nameKey(change.user), change);
     this.presenceTimer ??= setTimeout(() => this.flushPresence(), PRESENCE_BATCH_MS);
   }
 
   private flushPresence(): void {
     this.presenceTimer = undefined;
-    const delivery: Delivery = { kind: 'presence', changes: [...this.pendingPresence.values()] };
+    const routed = this.watchers.route(this.pendingPresence.values());
     this.pendingPresence.clear();
-    const notified = new Set<number>();
-    for (const subscriber of this.watchers) {
-      if (notified.has(subscriber.userId)) continue;
-      notified.add(subscriber.userId);
-      this.queues.get(subscriber.userId)?.push(delivery);
-    }
+    for (const [subscriber, changes] of routed) subscriber.presence(changes);
   }
 }

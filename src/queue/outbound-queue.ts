@@ -1,25 +1,17 @@
 import type { StoredMessage } from '../store/store';
 
-/** A user coming online or going offline. */
-export interface PresenceChange {
-  user: string;
-  online: boolean;
-  time: number;
-}
-
 /**
- * One thing to deliver to a user's streams. Inbox messages and presence go to
- * every reader; copies of a user's own sent messages to the user's other
- * streams. (Receipts and errors answer one stream and never come here: the
- * stream's OutboundPump holds them.)
+ * One thing to deliver to a user's streams. Inbox messages go to every
+ * reader; copies of a user's own sent messages to the user's other streams.
+ * (Receipts, errors and presence are for one stream each and never come
+ * here: the stream's OutboundPump holds them.)
  */
 export type Delivery =
   | { kind: 'message'; message: StoredMessage }
   /** A copy of a message the user sent, for their other streams (all of them when it came from another node). */
   | { kind: 'copy'; message: StoredMessage; origin?: QueueReader }
   /** The store holds the user's inbox up to `sequence`: a stream that has not seen that far reads it from there. */
-  | { kind: 'behind'; sequence: number }
-  | { kind: 'presence'; changes: PresenceChange[] };
+  | { kind: 'behind'; sequence: number };
 
 /** A consumer of a queue: in practice one Converse stream. */
 export interface QueueReader {

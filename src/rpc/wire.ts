@@ -130,7 +130,14 @@ export function toInboundFrame(frame: ClientFrame): InboundFrame {
     case 'ack':
       return { kind: 'ack', sequence: kind.ack.sequence };
     case 'resume':
-      return { kind: 'resume', afterSequence: kind.resume.afterSequence || undefined, watchPresence: kind.resume.watchPresence };
+      return {
+        kind: 'resume',
+        afterSequence: kind.resume.afterSequence || undefined,
+        watchPresence: kind.resume.watchPresence,
+        watchUsers: kind.resume.watchUsers,
+      };
+    case 'watch':
+      return { kind: 'watch', users: kind.watch.users, everyone: kind.watch.everyone };
     default:
       return { kind: 'empty' };
   }

@@ -8,10 +8,13 @@ import type { Messaging, SendRequest } from '../chat/messaging';
 import { isRoomName } from '../chat/room-names';
 import { roomPostReceipt, type Rooms } from '../chat/rooms';
 import { SendOrder } from '../chat/send-order';
+import { nameKey } from '../chat/names';
+import { resolveWatchList } from '../chat/watch-list';
 import type { Logger } from '../log';
 import type { ServerMetrics, StreamCutOffReason } from '../ops/metrics';
 import type { OnlineRegistry, Subscriber } from '../queue/online-registry';
 import type { OutboundQueue } from '../queue/outbound-queue';
+import { WATCH_NOBODY, type PresenceChange } from '../queue/presence-watchers';
 import type { Store } from '../store/store';
 
 /** What every session uses; one set per server. */
@@ -33,6 +36,12 @@ const MAX_SENDS_IN_FLIGHT = 512;
 /** Before the first frame, delivery has not begun; after it, the pump runs; closed is final. */
 type Phase = 'waiting' | 'open' | 'closed';
 
+/** Whose presence a client asks to be told: everyone, or the named users. */
+interface WatchRequest {
+  everyone: boolean;
+  users: string[];
+}
+
 /**
  * One Converse stream of one user: its inbound half, plus the OutboundPump
  * that writes to it.
@@ -44,6 +53,11 @@ type Phase = 'waiting' | 'open' | 'closed';
  * recorded; a resume is only valid as the first frame. The session is the
  * reader of the user's queue: it wakes the pump, and it ends the stream when
  * the queue cuts it off.
+ *
+ * Presence: until its first frame a stream watches everyone (so a client
+ * that wants everyone misses nothing); the resume's watch_users (or
+ * watch_presence) and later Watch frames set whom it watches, and each
+ * person entering the set has their current state sent at once.
  */
 export class ConverseSession implements Subscriber {
   readonly userId: number;
@@ -64,6 +78,10 @@ export class ConverseSession implements Subscriber {
   private finishing = false;
   /** Why the stream is being cut off, when the error code alone does not say. */
   private cutOffReason: StreamCutOffReason | undefined;
+  /** Counts watch requests, so one whose lookups finish late cannot undo a newer one. */
+  private watchGeneration = 0;
+  /** Watch requests still looking up names: a half-closed stream answers them before it ends. */
+  private watchesInFlight = 0;
 
   constructor(
     private readonly services: SessionServices,
@@ -113,10 +131,11 @@ export class ConverseSession implements Subscriber {
     if (this.phase === 'closed') return;
     if (this.phase === 'waiting') {
       if (frame.kind === 'resume') {
-        void this.begin(frame.afterSequence, frame.watchPresence);
+        const everyone = frame.watchPresence && frame.watchUsers.length === 0;
+        void this.begin(frame.afterSequence, { everyone, users: frame.watchUsers });
         return;
       }
-      void this.begin(undefined, false);
+      void this.begin(undefined, { everyone: false, users: [] });
     } else if (frame.kind === 'resume') {
       this.reject(new ChatError('failed-precondition', 'resume is only valid as the first frame of a stream — open a new stream to resume from elsewhere'));
       return;
@@ -128,8 +147,11 @@ export class ConverseSession implements Subscriber {
       case 'ack':
         this.ack(frame.sequence);
         break;
+      case 'watch':
+        void this.watch({ everyone: frame.everyone, users: frame.users });
+        break;
       case 'empty':
-        this.reject(new ChatError('invalid-argument', 'empty frame: set one of send, ack or resume'));
+        this.reject(new ChatError('invalid-argument', 'empty frame: set one of send, ack, resume or watch'));
         break;
       case 'invalid':
         this.reject(frame.error, frame.clientId);
@@ -150,7 +172,7 @@ export class ConverseSession implements Subscriber {
   clientFinished(): void {
     if (this.phase === 'closed') return;
     this.finishing = true;
-    if (this.phase === 'waiting') void this.begin(undefined, false);
+    if (this.phase === 'waiting') void this.begin(undefined, { everyone: false, users: [] });
     else this.maybeFinish();
   }
 
@@ -159,6 +181,7 @@ export class ConverseSession implements Subscriber {
       this.finishing &&
       this.phase === 'open' &&
       this.sendsInFlight === 0 &&
+      this.watchesInFlight === 0 &&
       this.pump?.idle
     ) {
       this.close();
@@ -167,6 +190,10 @@ export class ConverseSession implements Subscriber {
 
   wake(): void {
     this.pump?.wake();
+  }
+
+  presence(changes: PresenceChange[]): void {
+    this.pump?.presence(changes);
   }
 
   overflow(limit: number): void {
@@ -195,9 +222,9 @@ export class ConverseSession implements Subscriber {
     }
   }
 
-  private async begin(afterSequence: number | undefined, watchPresence: boolean): Promise<void> {
+  private async begin(afterSequence: number | undefined, watch: WatchRequest): Promise<void> {
     this.phase = 'open';
-    if (!watchPresence) this.services.registry.unwatchPresence(this);
+    void this.watch(watch);
     let start: number;
     try {
       const user = await this.services.store.findUserById(this.userId);
@@ -214,7 +241,60 @@ export class ConverseSession implements Subscriber {
       this.failed('resume-failed', err);
       return;
     }
-    await this.pump?.start(start, watchPresence);
+    await this.pump?.start(start);
+  }
+
+  /**
+   * Replaces whom this stream watches. Names are checked and looked up
+   * first; meanwhile the stream watches nobody new (a person's current state
+   * is sent once they are in the set, so nothing is missed). Refused names
+   * are answered with frame errors; the others apply.
+   */
+  private async watch(request: WatchRequest): Promise<void> {
+    const generation = ++this.watchGeneration;
+    const { registry } = this.services;
+    if (request.everyone) {
+      registry.watchPresence(this, { everyone: true });
+      return;
+    }
+    const current = registry.watchSetOf(this);
+    const alreadyWatched = current.everyone ? new Set<string>() : current.keys;
+    if (current.everyone) this.applyWatch(new Set());
+    if (request.users.length === 0) {
+      this.applyWatch(new Set());
+      return;
+    }
+    let resolved;
+    this.watchesInFlight++;
+    try {
+      resolved = await resolveWatchList(this.services.store, request.users, alreadyWatched);
+    } catch (err) {
+      this.failed('watch-failed', err);
+      return;
+    } finally {
+      this.watchesInFlight--;
+    }
+    // Anything sent below is written before the pump goes idle again; a
+    // refused or stale request leaves nothing to wait for.
+    queueMicrotask(() => this.maybeFinish());
+    if (this.phase === 'closed') return;
+    // What is wrong with a name stays true even when a newer request replaced this one.
+    for (const error of resolved.errors) this.reject(error);
+    if (!resolved.keys || generation !== this.watchGeneration) return;
+    this.applyWatch(resolved.keys);
+    const now = Date.now();
+    // A person with a change in the coming batch gets it from there, once.
+    const entered = resolved.added.filter((user) => !registry.presencePending(user.name)).map((user): PresenceChange => {
+      const online = registry.isOnline(user.id);
+      return { user: user.name, online, time: online ? now : user.lastSeenAt };
+    });
+    if (entered.length > 0) this.pump?.presence(entered);
+  }
+
+  /** Watches exactly `keys` from now on, and drops waiting changes of anyone else. */
+  private applyWatch(keys: Set<string>): void {
+    this.services.registry.watchPresence(this, keys.size === 0 ? WATCH_NOBODY : { everyone: false, keys });
+    this.pump?.keepPresence((user) => keys.has(nameKey(user)));
   }
 
   private async send(frame: SendRequest): Promise<void> {

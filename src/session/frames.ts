@@ -1,13 +1,16 @@
 import type { ChatError } from '../chat/errors';
 import type { DrainableWriter } from '../streams/write-or-drain';
-import type { PresenceChange } from '../queue/outbound-queue';
+import type { PresenceChange } from '../queue/presence-watchers';
 import type { AppendResult, FileRef, MessageKind, StoredMessage } from '../store/store';
 
 /** A client frame, as the session sees it (rpc/ translates from the wire). */
 export type InboundFrame =
   | { kind: 'send'; clientId: string; receiver: string; body: string; messageKind: MessageKind; file?: FileRef }
   | { kind: 'ack'; sequence: number }
-  | { kind: 'resume'; afterSequence: number | undefined; watchPresence: boolean }
+  /** `watchUsers`, when non-empty, wins over `watchPresence` (everyone). */
+  | { kind: 'resume'; afterSequence: number | undefined; watchPresence: boolean; watchUsers: string[] }
+  /** Replaces the stream's watch set: everyone, or these names. */
+  | { kind: 'watch'; users: string[]; everyone: boolean }
   | { kind: 'empty' }
   /** A frame refused at the edge (e.g. a string that is not UTF-8); only its error is answered. */
   | { kind: 'invalid'; error: ChatError; clientId: string };

@@ -4,6 +4,7 @@ import { emptyBatch, type FrameSink, type OutboundBatch } from './frames';
 import type { ServerMetrics } from '../ops/metrics';
 import type { OutboundQueue, QueueReader } from '../queue/outbound-queue';
 import type { ChatError } from '../chat/errors';
+import type { PresenceChange } from '../queue/presence-watchers';
 import type { AppendResult, StoredMessage } from '../store/store';
 
 /** Deliveries packed into one frame at most. */
@@ -55,6 +56,11 @@ type PumpPhase = 'idle' | 'catching-up' | 'live' | 'stopped';
  * order: anything at or below what this stream already wrote is skipped, and
  * a gap sends the pump back to the store to catch up. Nothing is reordered.
  *
+ * Presence changes of the people this stream watches do not pass through the
+ * shared queue: the registry hands them to the stream, and the pump keeps the
+ * latest change per person until its next frame (so what waits is bounded by
+ * the watch set).
+ *
  * Falling behind is the queue's business: past its limit the queue detaches
  * the reader and calls its `overflow`, and the stream is cut off with
  * RESOURCE_EXHAUSTED (see ConverseSession); the store still has everything.
@@ -68,7 +74,8 @@ export class OutboundPump {
   private phase: PumpPhase = 'idle';
   /** Highest inbox sequence written on this stream. */
   private writtenUpTo = 0;
-  private watching = false;
+  /** Presence changes waiting for the next frame, by user: the latest change per user wins. */
+  private readonly pendingPresence = new Map<string, PresenceChange>();
   /** Set while the sink's buffer is full; settles on its 'drain'. */
   private drained: Promise<void> | undefined;
   private scheduled = false;
@@ -84,7 +91,14 @@ export class OutboundPump {
 
   /** True when live and nothing is being written, waiting for drain, scheduled, queued or answered. */
   get idle(): boolean {
-    return this.phase === 'live' && !this.drained && !this.scheduled && this.answers.length === 0 && !this.parts.queue.hasPending(this.parts.reader);
+    return (
+      this.phase === 'live' &&
+      !this.drained &&
+      !this.scheduled &&
+      this.answers.length === 0 &&
+      this.pendingPresence.size === 0 &&
+      !this.parts.queue.hasPending(this.parts.reader)
+    );
   }
 
   /** Answers given but not written yet. */
@@ -92,10 +106,9 @@ export class OutboundPump {
     return this.answers.length;
   }
 
-  /** Writes the stored inbox after `afterSequence`, then goes live. Presence is written only when `watchPresence`. */
-  async start(afterSequence: number, watchPresence: boolean): Promise<void> {
+  /** Writes the stored inbox after `afterSequence`, then goes live. */
+  async start(afterSequence: number): Promise<void> {
     if (this.phase !== 'idle') return;
-    this.watching = watchPresence;
     this.writtenUpTo = afterSequence;
     await this.catchUp();
   }
@@ -112,10 +125,29 @@ export class OutboundPump {
     this.wake();
   }
 
+  /**
+   * Presence changes for this stream, written with its next frame (once
+   * live). A newer change of a user replaces one still waiting.
+   */
+  presence(changes: PresenceChange[]): void {
+    if (this.phase === 'stopped') return;
+    for (const change of changes) {
+      this.pendingPresence.delete(change.user);
+      this.pendingPresence.set(change.user, change);
+    }
+    this.wake();
+  }
+
+  /** Drops waiting presence changes of users `keep` says no: the stream stopped watching them. */
+  keepPresence(keep: (user: string) => boolean): void {
+    for (const user of [...this.pendingPresence.keys()]) if (!keep(user)) this.pendingPresence.delete(user);
+  }
+
   /** Writes nothing more. */
   stop(): void {
     this.phase = 'stopped';
     this.answers = [];
+    this.pendingPresence.clear();
   }
 
   /** Writes stored inbox messages after `writtenUpTo`, then goes live. */
@@ -169,8 +201,9 @@ export class OutboundPump {
       if (this.phase !== 'live' || this.drained) return;
       const answers = this.takeAnswers();
       const deliveries = queue.read(reader, MAX_DELIVERIES_PER_FRAME - answers.length);
-      if (deliveries.length === 0 && answers.length === 0) break;
+      if (deliveries.length === 0 && answers.length === 0 && this.pendingPresence.size === 0) break;
       const batch = emptyBatch();
+      this.takePresence(batch);
       const receiptArrivals: number[] = [];
       for (const answer of answers) {
         if (answer.kind === 'receipt') {
@@ -201,9 +234,6 @@ export class OutboundPump {
           case 'behind':
             if (delivery.sequence > this.writtenUpTo) gap = true;
             break;
-          case 'presence':
-            if (this.watching) batch.presence.push(...delivery.changes);
-            break;
         }
       }
       if (batch.messages.length + batch.receipts.length + batch.errors.length + batch.presence.length > 0) {
@@ -222,7 +252,7 @@ export class OutboundPump {
         return;
       }
     }
-    if (this.answers.length > 0 || queue.hasPending(reader)) this.schedule();
+    if (this.answers.length > 0 || this.pendingPresence.size > 0 || queue.hasPending(reader)) this.schedule();
     else this.parts.onIdle();
   }
 
@@ -235,6 +265,13 @@ export class OutboundPump {
       return all;
     }
     return this.answers.splice(0, MAX_DELIVERIES_PER_FRAME);
+  }
+
+  /** Moves waiting presence changes into the frame being built. */
+  private takePresence(batch: OutboundBatch): void {
+    if (this.pendingPresence.size === 0) return;
+    batch.presence.push(...this.pendingPresence.values());
+    this.pendingPresence.clear();
   }
 
   private async catchUpAfterDrain(): Promise<void> {

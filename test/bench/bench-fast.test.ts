@@ -36,8 +36,8 @@ describe('the benchmark (npm run bench -- --fast)', function () {
     const curveFile = join(makeTempDir('tinychat-bench-curve-'), 'docs', 'cost-curve.md');
     const { code, stdout, stderr, results } = await bench(['--fast', '--targets', 'tinychat,bare', '--curve-out', curveFile]);
     expect(code, `${stderr}\n${stdout}`).to.equal(0);
-    expect(results.scenarios.map((s) => s.id)).to.deep.equal(['sat-2', 'sat-4', 'rate-100', 'rate-200', 'idle-20', 'memory-20']);
-    expect(results.runs).to.have.length(12);
+    expect(results.scenarios.map((s) => s.id)).to.deep.equal(['sat-2', 'sat-4', 'rate-100', 'rate-200', 'idle-20', 'watch-20-none', 'watch-20-peers', 'memory-20']);
+    expect(results.runs).to.have.length(14);
     for (const run of results.runs) {
       expect(run.errors, `${run.scenario} ${run.target}`).to.deep.equal([]);
       if (run.kind === 'pairs') {
@@ -61,7 +61,7 @@ describe('the benchmark (npm run bench -- --fast)', function () {
       }
     }
     // Each target goes first in turn is not visible with one repetition; alternation within one is.
-    expect(results.runs.map((r) => r.target)).to.deep.equal(Array(6).fill(['tinychat', 'bare']).flat());
+    expect(results.runs.map((r) => r.target)).to.deep.equal([...Array(5).fill(['tinychat', 'bare']).flat(), 'tinychat', 'tinychat', 'tinychat', 'bare']);
     for (const row of [
       'msg/s, saturation, 2 pairs',
       'msg/s, saturation, 4 pairs',
@@ -81,8 +81,16 @@ describe('the benchmark (npm run bench -- --fast)', function () {
       // A figure for TinyChat with its ratio to the relay, and one for the relay.
       expect(line, row).to.match(/^\| [^|]+ \| [\d,.]+ · \*\*\d+\.\d\d×\*\* \| [\d,.]+ \|$/);
     }
-    expect(stdout).to.include('Delivery: every message exactly once and in order in all 12 runs.');
-    expect(stdout).to.match(/Machine: \d+ of 12 runs quiet/);
+    // The presence row: the same users watching 10 peers each against not watching, as ratios.
+    for (const row of ['time to log in', 'RSS growth', 'server CPU to log in']) {
+      const label = `${row}, 20 users watching 10 peers each ÷ not watching (target ≤ 2×)`;
+      const line = stdout.split('\n').find((l) => l.startsWith(`| ${label} |`));
+      expect(line, label).to.be.a('string');
+      // CPU is read in 10 ms ticks: a tiny run may have none to compare ('-').
+      expect(line, label).to.match(/^\| [^|]+ \| (\*\*\d+\.\d\d×\*\*|-) \|  \|$/);
+    }
+    expect(stdout).to.include('Delivery: every message exactly once and in order in all 14 runs.');
+    expect(stdout).to.match(/Machine: \d+ of 14 runs quiet/);
     expect(stdout).to.include('Fast mode');
     expect(stdout).to.match(/growth still held after the disconnect, % \|/);
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { ChatConnection, ClientError } from '../../src/client/connection';
+import { ChatConnection, ClientError, type ConnectionOptions } from '../../src/client/connection';
 import { watchConnection, type Watched } from '../support/connection-watcher';
 import { startTestServer } from '../support/test-server';
 import { makeTempDir, removeTempDir } from '../support/temp-dir';
@@ -25,14 +25,14 @@ describe('ChatConnection', function () {
     removeTempDir(tempDir);
   });
 
-  function watch(user: string, target = server.target): Watched {
-    const watched = watchConnection(target, user);
+  function watch(user: string, target = server.target, options: Partial<ConnectionOptions> = {}): Watched {
+    const watched = watchConnection(target, user, options);
     connections.push(watched.connection);
     return watched;
   }
 
-  async function connected(user: string): Promise<Watched> {
-    const watched = watch(user);
+  async function connected(user: string, options: Partial<ConnectionOptions> = {}): Promise<Watched> {
+    const watched = watch(user, server.target, options);
     await watched.connection.connect();
     return watched;
   }
@@ -186,18 +186,38 @@ describe('ChatConnection', function () {
     expect(alice.states.filter((s) => s.state === 'reconnecting')).to.have.length(1);
   });
 
-  it('reports users coming online and going offline', async () => {
+  it('reports the current state, then the comings and goings, of the users it watches', async () => {
     const registering = await connected('bob');
     await registering.connection.close();
-    const alice = await connected('alice');
-    // The server reads the resume frame (which asks for presence) before the
-    // send that follows it, so once the receipt is back alice is watching.
-    alice.connection.send('bob', 'ping');
-    await eventually('the receipt', () => alice.receipts.length === 1);
+    const alice = await connected('alice', { watch: ['bob'] });
+    await eventually('bob’s current state', () => alice.presence.find((p) => p.user === 'bob' && !p.online));
     const bob = await connected('bob');
     await eventually('bob online', () => alice.presence.find((p) => p.user === 'bob' && p.online));
     await bob.connection.close();
-    await eventually('bob offline', () => alice.presence.find((p) => p.user === 'bob' && !p.online));
+    await eventually('bob offline', () => alice.presence.filter((p) => p.user === 'bob' && !p.online).length === 2);
+  });
+
+  it('tells the server a new watch set only when it changed, and again on every new stream', async () => {
+    await (await connected('bob')).connection.close();
+    const carol = await connected('carol');
+    const alice = await connected('alice');
+    expect(alice.connection.watch(['bob']), 'a new set').to.equal(true);
+    expect(alice.connection.watch(['BOB']), 'the same people').to.equal(false);
+    await eventually('bob’s state', () => alice.presence.length === 1);
+    expect(alice.connection.watch(['bob', 'carol'])).to.equal(true);
+    await eventually('carol’s state', () => alice.presence.some((p) => p.user === 'carol' && p.online));
+    expect(alice.connection.watching).to.deep.equal(['bob', 'carol']);
+
+    const { port, dbPath } = server;
+    await server.stop();
+    await eventually('alice to notice', () => alice.connection.state !== 'connected');
+    server = await startTestServer({ dbPath, port });
+    await eventually('alice back', () => alice.connection.state === 'connected', 10_000);
+    // The new stream watches the same people: bob coming online is reported.
+    const bob = await connected('bob');
+    await eventually('bob online after the restart', () => alice.presence.some((p) => p.user === 'bob' && p.online), 10_000);
+    await bob.connection.close();
+    await carol.connection.close();
   });
 
   it('resumes after a server restart with nothing lost or doubled, and delivers sends made meanwhile once and in order', async () => {

@@ -91,6 +91,24 @@ describe('runPlainClient', function () {
     expect(alice.err().replace('bob is online\n', '')).to.equal('');
   });
 
+  it('prints the presence of the conversation’s peer only: at /START, as it changes, and no more after /STOP', async () => {
+    await register('bob');
+    await register('carol');
+    const alice = run('alice');
+    alice.type('/START bob');
+    await eventually('bob’s state at /START', () => alice.err().includes('bob is offline'));
+    const carol = await listener('carol');
+    const bob = await listener('bob');
+    await eventually('bob online', () => alice.err().includes('bob is online'));
+    alice.type('/STOP');
+    await eventually('/STOP answered', () => alice.out().includes('conversation with bob closed'));
+    await bob.connection.close();
+    await carol.connection.close();
+    alice.end();
+    expect(await alice.exit).to.equal(0);
+    expect(alice.err()).to.equal('bob is offline\nbob is online\n');
+  });
+
   it('waits for every receipt when the input ends, so nothing piped in is lost', async () => {
     await register('bob');
     const alice = run('alice');

@@ -236,7 +236,7 @@ describe('bad input against a real server, while two other users keep chatting',
       await stream.until('the second frame error', (s) => s.errors.length === 2);
       for (const error of stream.errors) {
         expect(error.code).to.equal(status.INVALID_ARGUMENT);
-        expect(error.message).to.contain('set one of send, ack or resume');
+        expect(error.message).to.contain('set one of send, ack, resume or watch');
       }
 
       const senderStream = await openStream(sender);
@@ -295,7 +295,7 @@ describe('bad input against a real server, while two other users keep chatting',
       senderStream.send(malloryName, 'old two', 'f2');
       await senderStream.until('both receipts', (s) => s.receipts.length === 2);
 
-      const stream = await openStream(mallory, { kind: { $case: 'resume', resume: { afterSequence: 100, watchPresence: false } } });
+      const stream = await openStream(mallory, { kind: { $case: 'resume', resume: { afterSequence: 100, watchPresence: false, watchUsers: [] } } });
       await stream.until('the frame error', (s) => s.errors.length > 0);
       expect(stream.errors[0].code).to.equal(status.INVALID_ARGUMENT);
       expect(stream.errors[0].message).to.contain('cannot resume after 100').and.to.contain('newest message is 2');
@@ -323,7 +323,7 @@ describe('bad input against a real server, while two other users keep chatting',
       const { client: mallory, name: malloryName } = await user('mallory');
       const { call, frames, ended } = rawConverse(mallory);
 
-      const resume: ClientFrame = { kind: { $case: 'resume', resume: { afterSequence: 0, watchPresence: false } } };
+      const resume: ClientFrame = { kind: { $case: 'resume', resume: { afterSequence: 0, watchPresence: false, watchUsers: [] } } };
       call.write(Buffer.from(ClientFrame.encode(resume).finish()));
       await eventually('the ready frame', () => frames.some((f) => f.ready !== undefined));
       expect(await isOnline(pair.alice, malloryName)).to.equal(true);

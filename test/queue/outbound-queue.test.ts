@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { OutboundQueue, type Delivery, type QueueReader } from '../../src/queue/outbound-queue';
 import { OnlineRegistry, PRESENCE_BATCH_MS, type Subscriber } from '../../src/queue/online-registry';
+import type { PresenceChange } from '../../src/queue/presence-watchers';
 import { ChatError } from '../../src/chat/errors';
 import type { StoredMessage } from '../../src/store/store';
 
@@ -63,6 +64,7 @@ class Watcher implements Subscriber {
   readonly tokenHash: string;
   queue: OutboundQueue | undefined;
   readonly seen: Delivery[] = [];
+  readonly presenceSeen: PresenceChange[][] = [];
   constructor(
     readonly userId: number,
     readonly userName: string,
@@ -74,6 +76,9 @@ class Watcher implements Subscriber {
   }
   overflow(): void {}
   close(): void {}
+  presence(changes: PresenceChange[]): void {
+    this.presenceSeen.push(changes);
+  }
 }
 
 describe('OnlineRegistry presence', () => {
@@ -85,15 +90,31 @@ describe('OnlineRegistry presence', () => {
     for (const other of others) registry.attach(other);
     registry.detach(others[2]);
     await new Promise((resolve) => setTimeout(resolve, PRESENCE_BATCH_MS * 3));
-    const presence = ann.seen.filter((d) => d.kind === 'presence');
-    expect(presence).to.have.length(1);
-    const changes = presence[0].kind === 'presence' ? presence[0].changes : [];
+    expect(ann.presenceSeen).to.have.length(1);
+    expect(ann.seen, 'presence does not pass through the shared queue').to.deep.equal([]);
+    const changes = ann.presenceSeen[0];
     expect(changes.map((c) => [c.user, c.online])).to.deep.equal([
       ['ann', true],
       ['user2', true],
       ['user3', true],
       ['user4', false],
     ]);
+    registry.closeAll(new ChatError('unavailable', 'test over'));
+  });
+
+  it('hands each stream only the changes of the people it watches, and none to a stream watching nobody', async () => {
+    const registry = new OnlineRegistry();
+    const ann = new Watcher(1, 'ann');
+    const quiet = new Watcher(5, 'quiet');
+    registry.attach(ann);
+    registry.attach(quiet);
+    registry.watchPresence(ann, { everyone: false, keys: new Set(['bob']) });
+    registry.watchPresence(quiet, { everyone: false, keys: new Set() });
+    registry.attach(new Watcher(2, 'Bob'));
+    registry.attach(new Watcher(3, 'carol'));
+    await new Promise((resolve) => setTimeout(resolve, PRESENCE_BATCH_MS * 3));
+    expect(ann.presenceSeen.flat().map((c) => [c.user, c.online])).to.deep.equal([['Bob', true]]);
+    expect(quiet.presenceSeen).to.deep.equal([]);
     registry.closeAll(new ChatError('unavailable', 'test over'));
   });
 });

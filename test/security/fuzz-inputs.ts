@@ -46,7 +46,8 @@ export type RequestPlan = { line: Text[] } | { invocation: { name: string; args:
 export type FramePlan =
   | { send: { clientId: string; receiver: Text; body: string; kind: number } }
   | { ack: number }
-  | { resume: { after: number; watch: boolean } }
+  | { resume: { after: number; watch: boolean; users?: Text[] } }
+  | { watch: { users: Text[]; everyone: boolean } }
   | { empty: true };
 
 export interface StreamPlan {
@@ -65,7 +66,8 @@ export type RawChunk =
   | { garbage: Uint8Array }
   | { send: { clientId: Bytes; receiver: Bytes; body: Bytes } }
   | { ack: bigint }
-  | { resume: { after: bigint; watch: boolean } };
+  | { resume: { after: bigint; watch: boolean; users?: Bytes[] } }
+  | { watch: { users: Bytes[]; everyone: boolean } };
 
 export type RawRequest = { garbage: Uint8Array } | { line: Bytes } | { invocation: { name: Bytes; args: Bytes[] } };
 
@@ -211,7 +213,16 @@ const framePlan = (poolSize: number, pairNames: string[]): fc.Arbitrary<FramePla
       arbitrary: fc.record({ clientId, receiver: userName(poolSize, pairNames), body, kind: fc.constantFrom(0, 0, 1, 2, 99) }).map((send) => ({ send })),
     },
     { weight: 3, arbitrary: sequence.map((ack) => ({ ack })) },
-    { weight: 2, arbitrary: fc.record({ after: sequence, watch: fc.boolean() }).map((resume) => ({ resume })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({ after: sequence, watch: fc.boolean(), users: fc.array(userName(poolSize, pairNames), { maxLength: 3 }) })
+        .map((resume) => ({ resume })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ users: fc.array(userName(poolSize, pairNames), { maxLength: 4 }), everyone: fc.boolean() }).map((watch) => ({ watch })),
+    },
     { weight: 1, arbitrary: fc.constant({ empty: true as const }) },
   );
 
@@ -252,7 +263,14 @@ const rawChunk = (poolSize: number): fc.Arbitrary<RawChunk> =>
         .map((send) => ({ send })),
     },
     { weight: 2, arbitrary: uint64.map((ack) => ({ ack })) },
-    { weight: 2, arbitrary: fc.record({ after: uint64, watch: fc.boolean() }).map((resume) => ({ resume })) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ after: uint64, watch: fc.boolean(), users: fc.array(someBytes(poolSize), { maxLength: 3 }) }).map((resume) => ({ resume })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ users: fc.array(someBytes(poolSize), { maxLength: 3 }), everyone: fc.boolean() }).map((watch) => ({ watch })),
+    },
     { weight: 1, arbitrary: fc.nat({ max: 3 }).map((pause) => ({ pause })) },
   );
 
@@ -329,7 +347,12 @@ export function encodeChunk(chunk: Exclude<RawChunk, { pause: number }>, resolve
     return bytesField(1, Buffer.concat([bytesField(1, resolve(clientId)), bytesField(2, resolve(receiver)), bytesField(3, resolve(body))]));
   }
   if ('ack' in chunk) return bytesField(2, varintField(1, chunk.ack));
-  return bytesField(3, Buffer.concat([varintField(1, chunk.resume.after), varintField(2, chunk.resume.watch ? 1n : 0n)]));
+  if ('watch' in chunk) {
+    const { users, everyone } = chunk.watch;
+    return bytesField(4, Buffer.concat([...users.map((user) => bytesField(1, resolve(user))), varintField(2, everyone ? 1n : 0n)]));
+  }
+  const { after, watch, users = [] } = chunk.resume;
+  return bytesField(3, Buffer.concat([varintField(1, after), varintField(2, watch ? 1n : 0n), ...users.map((user) => bytesField(3, resolve(user)))]));
 }
 
 /** A raw request as the bytes of one Command request message. */

@@ -331,7 +331,11 @@ describe(`the server under thousands of random and malformed inputs (fuzz seed $
       function renderFrame(plan: FramePlan): ClientFrame {
         if ('send' in plan) return { kind: { $case: 'send', send: { ...plan.send, receiver: resolveText(plan.send.receiver) } } };
         if ('ack' in plan) return { kind: { $case: 'ack', ack: { sequence: plan.ack } } };
-        if ('resume' in plan) return { kind: { $case: 'resume', resume: { afterSequence: plan.resume.after, watchPresence: plan.resume.watch } } };
+        if ('resume' in plan) {
+          const { after, watch, users = [] } = plan.resume;
+          return { kind: { $case: 'resume', resume: { afterSequence: after, watchPresence: watch, watchUsers: users.map(resolveText) } } };
+        }
+        if ('watch' in plan) return { kind: { $case: 'watch', watch: { users: plan.watch.users.map(resolveText), everyone: plan.watch.everyone } } };
         return { kind: undefined };
       }
 

@@ -388,7 +388,7 @@ describe('transport limits, enforced through real gRPC', function () {
       const call = raw.makeBidiStreamRequest(CONVERSE_METHOD, (bytes: Buffer) => bytes, (bytes: Buffer) => ServerFrame.decode(bytes), alice.metadata());
       const rawStream = new WireStream(call as unknown as grpc.ClientDuplexStream<ClientFrame, ServerFrame>);
       streams.push(rawStream);
-      call.write(Buffer.from(ClientFrame.encode({ kind: { $case: 'resume', resume: { afterSequence: 0, watchPresence: false } } }).finish()));
+      call.write(Buffer.from(ClientFrame.encode({ kind: { $case: 'resume', resume: { afterSequence: 0, watchPresence: false, watchUsers: [] } } }).finish()));
       call.write(frame);
       await rawStream.until('the refusal', (s) => s.errors.length === 1);
       expect(rawStream.errors[0]).to.include({ clientId: 'broken', code: status.INVALID_ARGUMENT });

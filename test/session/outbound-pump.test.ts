@@ -84,7 +84,7 @@ describe('OutboundPump', () => {
   });
 
   /** A live pump for bob (user 2) over a real, empty SQLite inbox. */
-  async function livePump(options: { limit?: number; watchPresence?: boolean } = {}) {
+  async function livePump(options: { limit?: number } = {}) {
     const store = openSqliteStore(join(makeTempDir(), 'chat.db'));
     stores.push(store);
     const queue = new OutboundQueue(2, options.limit ?? 10_000);
@@ -103,7 +103,7 @@ describe('OutboundPump', () => {
     });
     stream.pump = pump;
     queue.attach(stream);
-    await pump.start(0, options.watchPresence ?? false);
+    await pump.start(0);
     return { store, queue, sink, stream, pump, idleCalls: () => idleCalls, failures };
   }
 
@@ -114,13 +114,11 @@ describe('OutboundPump', () => {
     for (let s = 1; s <= 5; s++) queue.push({ kind: 'message', message: message(s) });
     pump.answer({ kind: 'receipt', result: receipt, arrived: 0 });
     pump.answer({ kind: 'error', error: new ChatError('invalid-argument', 'yours'), clientId: 'y' });
-    queue.push({ kind: 'presence', changes: [{ user: 'carol', online: true, time: 1 }] });
     await turns();
     expect(sink.frames).to.have.length(1);
     expect(sink.sequences()).to.deep.equal([1, 2, 3, 4, 5]);
     expect(sink.frames[0].receipts).to.deep.equal([receipt]);
     expect(sink.frames[0].errors.map((e) => e.clientId)).to.deep.equal(['y']);
-    expect(sink.frames[0].presence, 'presence goes only to a stream that asked to watch').to.deep.equal([]);
   });
 
   it("keeps answers out of the shared queue, so a sibling stream's place in it is not used up by them", async () => {
@@ -157,11 +155,37 @@ describe('OutboundPump', () => {
     expect(pump.pendingAnswers).to.equal(0);
   });
 
-  it('writes presence to a stream that watches', async () => {
-    const { queue, sink } = await livePump({ watchPresence: true });
-    queue.push({ kind: 'presence', changes: [{ user: 'carol', online: true, time: 1 }] });
+  it('writes presence handed to the stream with its next frame, outside the shared queue', async () => {
+    const { queue, sink, pump } = await livePump();
+    pump.presence([{ user: 'carol', online: true, time: 1 }]);
+    queue.push({ kind: 'message', message: message(1) });
     await turns();
-    expect(sink.frames.map((f) => f.presence)).to.deep.equal([[{ user: 'carol', online: true, time: 1 }]]);
+    expect(sink.frames).to.have.length(1);
+    expect(sink.frames[0].presence).to.deep.equal([{ user: 'carol', online: true, time: 1 }]);
+    expect(sink.sequences()).to.deep.equal([1]);
+    expect(queue.length, 'presence never entered the queue').to.equal(0);
+  });
+
+  it('keeps only the latest waiting change per person, and drops those of people no longer watched', async () => {
+    const { sink, pump } = await livePump();
+    sink.full = true;
+    pump.presence([{ user: 'zed', online: true, time: 0 }]);
+    await turns();
+    expect(sink.frames, 'the frame that filled the buffer is written').to.have.length(1);
+    pump.presence([{ user: 'carol', online: true, time: 1 }]);
+    pump.presence([{ user: 'dave', online: true, time: 2 }]);
+    pump.presence([{ user: 'carol', online: false, time: 3 }]);
+    pump.presence([{ user: 'erin', online: true, time: 4 }]);
+    pump.keepPresence((user) => user !== 'erin');
+    await turns();
+    expect(sink.frames, 'nothing is written while the sink is full').to.have.length(1);
+    sink.drain();
+    await turns();
+    expect(sink.frames).to.have.length(2);
+    expect(sink.frames[1].presence).to.deep.equal([
+      { user: 'dave', online: true, time: 2 },
+      { user: 'carol', online: false, time: 3 },
+    ]);
   });
 
   it('writes nothing while the sink is full, then everything that waited in one frame on drain', async () => {

@@ -72,8 +72,13 @@ export class WireStream {
     this.call.write(frame);
   }
 
-  resume(afterSequence?: number, watchPresence = false): void {
-    this.write({ kind: { $case: 'resume', resume: { afterSequence: afterSequence ?? 0, watchPresence } } });
+  resume(afterSequence?: number, watchPresence = false, watchUsers: string[] = []): void {
+    this.write({ kind: { $case: 'resume', resume: { afterSequence: afterSequence ?? 0, watchPresence, watchUsers } } });
+  }
+
+  /** Replaces whose presence this stream is told about. */
+  watch(users: string[], everyone = false): void {
+    this.write({ kind: { $case: 'watch', watch: { users, everyone } } });
   }
 
   /** Sends a message; `kind` is MessageKind (text when left out), or any number to test refusals. */

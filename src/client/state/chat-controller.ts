@@ -45,6 +45,7 @@ export class ChatController {
   private quitConfirmUntil = 0;
   private quitting: Promise<QuitOutcome> | undefined;
   private previousState: StateChange['state'] = 'idle';
+  private watchCheckQueued = false;
 
   constructor(
     readonly connection: ChatConnection,
@@ -301,6 +302,8 @@ export class ChatController {
     connection.on('receipt', (sent) => state.sent(sent));
     connection.on('send-failed', (failed) => state.failed(failed));
     connection.on('presence', (change) => state.presence(change));
+    // Who is shown may change with anything; the connection tells the server only when the set did.
+    state.on('change', () => this.queueWatchCheck());
     connection.on('notice', (text) => state.notify(text));
     connection.on('error', (error) => state.notify(error.message, 'error'));
     connection.on('state', (change) => {
@@ -315,6 +318,16 @@ export class ChatController {
         state.notify('reconnected', 'info', state.home);
         void this.refreshPeople();
       }
+    });
+  }
+
+  /** Once the present burst of changes is over, watches exactly the people shown. */
+  private queueWatchCheck(): void {
+    if (this.watchCheckQueued) return;
+    this.watchCheckQueued = true;
+    queueMicrotask(() => {
+      this.watchCheckQueued = false;
+      this.connection.watch(this.state.watchedNames());
     });
   }
 

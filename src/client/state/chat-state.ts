@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { FileInfo } from '../../gen/tinychat/v1/chat';
 import { localPaths } from './local-paths';
 import { nameKey } from '../../chat/names';
+import { isRoomName } from '../../chat/room-names';
 import type { CommandHelp, Message, PresenceChange } from '../../gen/tinychat/v1/chat';
 import type { FailedSend, SentMessage, StateChange } from '../events';
 import type { CompletionSources } from './completion';
@@ -78,6 +79,8 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
 
   private readonly tabs: Conversation[] = [];
   private currentKey: string | undefined;
+  /** Rows the sidebar has, set by the view; 0 while none is shown. */
+  private sidebarRows = 0;
 
   /** The name of the server node connected to, once known (for the status bar; it changes on failover). */
   node: string | undefined;
@@ -254,9 +257,9 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
     this.changed();
   }
 
-  /** Takes the list of /USERS. */
-  setPeople(users: readonly PersonUpdate[]): void {
-    this.roster.replace(users);
+  /** Takes the list of /USERS, answered at `now`. */
+  setPeople(users: readonly PersonUpdate[], now = new Date()): void {
+    this.roster.replace(users, now);
     this.changed();
   }
 
@@ -308,6 +311,42 @@ export class ChatState extends EventEmitter<ChatStateEvents> {
       ],
       paths: localPaths,
     };
+  }
+
+  /**
+   * The view says how many rows its sidebar has (0: no sidebar). Changes
+   * who is shown in the People rows, so it is a change.
+   */
+  setSidebarRows(rows: number): void {
+    if (rows === this.sidebarRows) return;
+    this.sidebarRows = rows;
+    this.changed();
+  }
+
+  /**
+   * The people the People rows of a sidebar of `rows` rows show (by default
+   * the view's): everyone, online first, as far as its rows reach (the last
+   * row says how many are left out when they do not all fit).
+   */
+  peopleShown(rows = this.sidebarRows): { people: Person[]; all: number } {
+    const people = this.roster.list();
+    // Rows above the people: "Conversations", one per conversation (or "none yet"), a blank, "People".
+    const room = Math.max(0, rows - 3 - Math.max(1, this.tabs.length));
+    const shown = people.length > room ? Math.max(0, room - 1) : people.length;
+    return { people: people.slice(0, shown), all: people.length };
+  }
+
+  /**
+   * Whose presence the client must be told so that every dot it shows is
+   * live: the people of the open conversations and of the People rows
+   * (never the reader, who is online while this runs).
+   */
+  watchedNames(): string[] {
+    const names = [
+      ...this.tabs.filter((conversation) => !isRoomName(conversation.peer)).map((conversation) => conversation.peer),
+      ...this.peopleShown().people.map((person) => person.name),
+    ];
+    return names.filter((name) => nameKey(name) !== nameKey(this.me));
   }
 
   /** Tells listeners that something shown changed. */

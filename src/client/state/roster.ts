@@ -18,13 +18,17 @@ export interface PersonUpdate {
 
 /**
  * Every known user with online/offline, filled from /USERS and kept current
- * by presence events. Names are unique regardless of case.
+ * by presence events — of the people the client watches; the others are as
+ * /USERS last said (`listedAt`). Names are unique regardless of case.
  */
 export class Roster {
   private readonly people = new Map<string, Person>();
+  /** When the last /USERS answer was taken; undefined before any. */
+  listedAt: Date | undefined;
 
-  /** Replaces everything with a /USERS answer. */
-  replace(users: readonly PersonUpdate[]): void {
+  /** Replaces everything with a /USERS answer, taken at `now`. */
+  replace(users: readonly PersonUpdate[], now = new Date()): void {
+    this.listedAt = now;
     this.people.clear();
     for (const user of users) this.people.set(nameKey(user.name), { name: user.name, online: user.online, lastSeen: user.lastSeen });
   }

@@ -166,6 +166,8 @@ export class ChatView {
     const { theme, state, parts } = this;
 
     for (const name of ['header', 'pane', 'rule', 'input', 'status'] as const) place(parts[name].box, geometry[name]);
+    // The People rows the sidebar has room for are the people the client watches.
+    state.setSidebarRows(geometry.sidebar?.height ?? 0);
     if (geometry.sidebar && geometry.divider) {
       place(parts.sidebar.box, geometry.sidebar);
       place(parts.divider.box, geometry.divider);

@@ -1,6 +1,7 @@
 import { nameKey } from '../../chat/names';
 import type { ChatState } from '../state/chat-state';
 import { fit, seg, spread, type StyledLine } from './styled-line';
+import { formatHourMinute } from '../state/local-time';
 import type { Theme } from './theme';
 
 /**
@@ -9,6 +10,9 @@ import type { Theme } from './theme';
  * and in a room the messages that mention the reader as `@N`; the one shown
  * highlighted), then the people with online/offline dots, online first.
  * When the people do not fit, the last row says how many are left out.
+ * The rows shown are the ones the client watches (ChatState.peopleShown),
+ * so their dots are live; the "X/Y online" count covers people it does not
+ * watch too, so then it says when /USERS counted them.
  */
 export function layoutSidebar(state: ChatState, width: number, height: number, theme: Theme): StyledLine[] {
   const rows: StyledLine[] = [];
@@ -35,11 +39,13 @@ export function layoutSidebar(state: ChatState, width: number, height: number, t
   });
   rows.push([]);
 
-  const people = state.roster.list();
-  row([seg('People', theme.title), seg(` ${state.roster.onlineCount}/${people.length} online`, theme.quiet)]);
+  const { people: shownPeople, all } = state.peopleShown(height);
+  const listedAt = state.roster.listedAt;
+  const asOf = shownPeople.length < all && listedAt ? ` at ${formatHourMinute(listedAt)}` : '';
+  row([seg('People', theme.title), seg(` ${state.roster.onlineCount}/${all} online${asOf}`, theme.quiet)]);
   const room = height - rows.length;
-  const shown = people.length > room ? Math.max(0, room - 1) : people.length;
-  for (const person of people.slice(0, shown)) {
+  const shown = Math.min(shownPeople.length, all > room ? Math.max(0, room - 1) : all);
+  for (const person of shownPeople.slice(0, shown)) {
     const you = nameKey(person.name) === nameKey(state.me);
     row([
       person.online ? seg('●', theme.online) : seg('○', theme.offline),
@@ -47,6 +53,6 @@ export function layoutSidebar(state: ChatState, width: number, height: number, t
       ...(you ? [seg(' (you)', theme.quiet)] : []),
     ]);
   }
-  if (shown < people.length && room > 0) row([seg(`+${people.length - shown} more — /USERS`, theme.quiet)]);
+  if (shown < all && room > 0) row([seg(`+${all - shown} more — /USERS`, theme.quiet)]);
   return rows.slice(0, height);
 }

@@ -236,7 +236,11 @@ describe('ChatController', function () {
   });
 
   it('closes the conversation shown on /STOP and says how to open it again; a message with none open gets a hint', async () => {
+    await register('bob');
+    await register('carol');
     const alice = await online('alice');
+    // As a screen does: its sidebar shows everyone /USERS listed, so alice watches them.
+    alice.state.setSidebarRows(20);
     await online('bob');
     await online('carol');
     // Presence arrives on its own time; once alice has seen both online, no late notice joins the ones checked.
@@ -255,6 +259,22 @@ describe('ChatController', function () {
       'no conversation is open — /START <name> opens one',
       'no conversation is open — type /START <name> or /JOIN #room first (Tab completes names)',
     ]);
+  });
+
+  it('watches the people it shows: an opened conversation’s peer goes live, someone not shown stays as /USERS said', async () => {
+    for (const name of ['bob', 'carol', 'dave', 'erin']) await register(name);
+    const alice = await online('alice');
+    // A short sidebar: "Conversations", "none yet", a blank, "People", then room for alice and "+4 more".
+    alice.state.setSidebarRows(6);
+    await eventually('the watch set to settle', () => alice.connection.watching.length === 0);
+    await alice.controller.submit('/START erin');
+    await eventually('erin watched', () => alice.connection.watching.includes('erin'));
+    await online('erin');
+    await online('dave');
+    await eventually('erin online for alice', () => alice.state.roster.get('erin')?.online === true);
+    expect(alice.state.roster.get('dave')?.online, 'dave is not shown, so not watched').to.equal(false);
+    await alice.controller.submit('/STOP');
+    await eventually('erin no longer watched', () => !alice.connection.watching.includes('erin'));
   });
 
   it('goes to an open conversation on /START even while the server is away', async () => {

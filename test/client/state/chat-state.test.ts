@@ -169,6 +169,25 @@ describe('ChatState', () => {
     expect(state.roster.list().map((p) => p.name)).to.deep.equal(['alice', 'carol', 'bob']);
   });
 
+  it('watches the people of open conversations and of the People rows the sidebar has room for, never rooms or the reader', () => {
+    const state = new ChatState('alice', 'x');
+    state.setPeople([
+      { name: 'alice', online: true },
+      { name: 'bob', online: false },
+      { name: 'carol', online: true },
+      { name: 'dave', online: false },
+      { name: 'erin', online: false },
+    ]);
+    state.open('zed', true);
+    state.open('#general', true);
+    expect(state.watchedNames(), 'without a sidebar: the conversations only').to.deep.equal(['zed']);
+    // 9 rows: the title, two conversations, a blank and "People" leave 4: three people and "+2 more".
+    state.setSidebarRows(9);
+    expect(state.watchedNames()).to.deep.equal(['zed', 'carol', 'bob']);
+    state.setSidebarRows(30);
+    expect(state.watchedNames()).to.have.members(['zed', 'carol', 'bob', 'dave', 'erin']);
+  });
+
   it('shows notices in the conversation shown, or on the home page when none is', () => {
     state.notify('first');
     const bob = state.open('bob', true);

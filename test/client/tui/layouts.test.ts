@@ -100,6 +100,16 @@ describe('screen layouts', () => {
     expect(rows.slice(4).map((r) => r.trimEnd())).to.deep.equal([' People 2/3 online', ' ● alice (you)', ' ● carol', ' ○ bob']);
   });
 
+  it('says when /USERS counted the people once not all of them are shown (and so not all are watched)', () => {
+    const state = new ChatState('alice', 'x');
+    state.setPeople(
+      ['alice', 'bob', 'carol', 'dave'].map((name) => ({ name, online: name !== 'dave' })),
+      new Date(2026, 0, 2, 14, 5),
+    );
+    const rows = layoutSidebar(state, 28, 7, theme).map((r) => plain(r).trimEnd());
+    expect(rows.slice(3)).to.deep.equal([' People 3/4 online at 14:05', ' ● alice (you)', ' ● bob', ' +2 more — /USERS']);
+  });
+
   it('says in the status bar how the connection is and how many sends wait', () => {
     const state = new ChatState('alice', '127.0.0.1:50051');
     state.open('bob', true);

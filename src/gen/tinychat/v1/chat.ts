@@ -527,6 +527,13 @@ export interface ClientFrame {
     | //
     /** Say where delivery should start. Only valid as the first frame. */
     { $case: "resume"; resume: Resume }
+    | //
+    /**
+     * Replace the set of people whose presence this stream is told about.
+     * Valid at any time; as the first frame it also starts delivery (after
+     * the acknowledged position), like send and ack.
+     */
+    { $case: "watch"; watch: Watch }
     | undefined;
 }
 
@@ -581,8 +588,41 @@ export interface Resume {
    * that has seen nothing yet wants.
    */
   afterSequence: number;
-  /** Also send presence changes (users coming online or going offline). */
+  /**
+   * Send presence changes (users coming online or going offline) of every
+   * user. This is the expensive mode: each change goes to every watching
+   * stream. A client that shows a few people sets watch_users instead.
+   * Ignored when watch_users is non-empty.
+   */
   watchPresence: boolean;
+  /**
+   * Send presence changes of exactly these users (names in any case), at
+   * most 1000. Each one's current state arrives at once, then every change.
+   * An unknown name is answered with a FrameError NOT_FOUND naming it; the
+   * other names still apply. Replace the set later with a Watch frame.
+   */
+  watchUsers: string[];
+}
+
+/**
+ * Watch replaces the set of people whose presence this stream is told
+ * about. Each user entering the set gets their current state sent at once
+ * (a PresenceChange with online and last_seen); users leaving it are no
+ * longer reported. Unknown names are answered with a FrameError
+ * NOT_FOUND naming them, invalid names or more than 1000 names with
+ * INVALID_ARGUMENT; the valid, known names still apply.
+ */
+export interface Watch {
+  /**
+   * The users to watch, names in any case. Empty (and everyone false)
+   * watches nobody.
+   */
+  users: string[];
+  /**
+   * Watch every user, as Resume.watch_presence does (the expensive mode);
+   * `users` is then ignored.
+   */
+  everyone: boolean;
 }
 
 /**
@@ -597,7 +637,10 @@ export interface ServerFrame {
   messages: Message[];
   /** Receipts for sends made on this stream. */
   receipts: Receipt[];
-  /** Presence changes, when the stream asked for them. */
+  /**
+   * Presence changes of the users this stream watches (Resume.watch_users,
+   * Watch), or of everyone with Resume.watch_presence.
+   */
   presence: PresenceChange[];
   /** Errors about single frames; the stream stays open. */
   errors: FrameError[];
@@ -649,7 +692,10 @@ export interface PresenceChange {
   user: string;
   /** True when the user's first stream opened, false when the last closed. */
   online: boolean;
-  /** When the change happened. */
+  /**
+   * When the change happened. For the current state sent when a user is
+   * first watched: now when online, else when they were last seen.
+   */
   lastSeen?: Date | undefined;
 }
 
@@ -3602,6 +3648,9 @@ export const ClientFrame: MessageFns<ClientFrame> = {
       case "resume":
         Resume.encode(message.kind.resume, writer.uint32(26).fork()).join();
         break;
+      case "watch":
+        Watch.encode(message.kind.watch, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3643,6 +3692,14 @@ export const ClientFrame: MessageFns<ClientFrame> = {
             message.kind = { $case: "resume", resume: Resume.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "watch", watch: Watch.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3663,6 +3720,8 @@ export const ClientFrame: MessageFns<ClientFrame> = {
         ? { $case: "ack", ack: Ack.fromJSON(object.ack) }
         : isSet(object.resume)
         ? { $case: "resume", resume: Resume.fromJSON(object.resume) }
+        : isSet(object.watch)
+        ? { $case: "watch", watch: Watch.fromJSON(object.watch) }
         : undefined,
     };
   },
@@ -3675,6 +3734,8 @@ export const ClientFrame: MessageFns<ClientFrame> = {
       obj.ack = Ack.toJSON(message.kind.ack);
     } else if (message.kind?.$case === "resume") {
       obj.resume = Resume.toJSON(message.kind.resume);
+    } else if (message.kind?.$case === "watch") {
+      obj.watch = Watch.toJSON(message.kind.watch);
     }
     return obj;
   },
@@ -3700,6 +3761,12 @@ export const ClientFrame: MessageFns<ClientFrame> = {
       case "resume": {
         if (object.kind?.resume !== undefined && object.kind?.resume !== null) {
           message.kind = { $case: "resume", resume: Resume.fromPartial(object.kind.resume) };
+        }
+        break;
+      }
+      case "watch": {
+        if (object.kind?.watch !== undefined && object.kind?.watch !== null) {
+          message.kind = { $case: "watch", watch: Watch.fromPartial(object.kind.watch) };
         }
         break;
       }
@@ -3913,7 +3980,7 @@ export const Ack: MessageFns<Ack> = {
 };
 
 function createBaseResume(): Resume {
-  return { afterSequence: 0, watchPresence: false };
+  return { afterSequence: 0, watchPresence: false, watchUsers: [] };
 }
 
 export const Resume: MessageFns<Resume> = {
@@ -3923,6 +3990,9 @@ export const Resume: MessageFns<Resume> = {
     }
     if (message.watchPresence !== false) {
       writer.uint32(16).bool(message.watchPresence);
+    }
+    for (const v of message.watchUsers) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -3956,6 +4026,14 @@ export const Resume: MessageFns<Resume> = {
             message.watchPresence = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.watchUsers.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3980,6 +4058,11 @@ export const Resume: MessageFns<Resume> = {
         : isSet(object.watch_presence)
         ? globalThis.Boolean(object.watch_presence)
         : false,
+      watchUsers: globalThis.Array.isArray(object?.watchUsers)
+        ? object.watchUsers.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.watch_users)
+        ? object.watch_users.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -3991,6 +4074,9 @@ export const Resume: MessageFns<Resume> = {
     if (message.watchPresence !== false) {
       obj.watchPresence = message.watchPresence;
     }
+    if (message.watchUsers?.length) {
+      obj.watchUsers = message.watchUsers;
+    }
     return obj;
   },
 
@@ -4001,6 +4087,92 @@ export const Resume: MessageFns<Resume> = {
     const message = createBaseResume();
     message.afterSequence = object.afterSequence ?? 0;
     message.watchPresence = object.watchPresence ?? false;
+    message.watchUsers = object.watchUsers?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseWatch(): Watch {
+  return { users: [], everyone: false };
+}
+
+export const Watch: MessageFns<Watch> = {
+  encode(message: Watch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.users) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.everyone !== false) {
+      writer.uint32(16).bool(message.everyone);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Watch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.users.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.everyone = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Watch {
+    return {
+      users: globalThis.Array.isArray(object?.users) ? object.users.map((e: any) => globalThis.String(e)) : [],
+      everyone: isSet(object.everyone) ? globalThis.Boolean(object.everyone) : false,
+    };
+  },
+
+  toJSON(message: Watch): unknown {
+    const obj: any = {};
+    if (message.users?.length) {
+      obj.users = message.users;
+    }
+    if (message.everyone !== false) {
+      obj.everyone = message.everyone;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Watch>, I>>(base?: I): Watch {
+    return Watch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Watch>, I>>(object: I): Watch {
+    const message = createBaseWatch();
+    message.users = object.users?.map((e) => e) || [];
+    message.everyone = object.everyone ?? false;
     return message;
   },
 };
