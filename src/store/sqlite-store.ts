@@ -6,6 +6,7 @@ import { nameKey } from '../chat/names';
 import { inboxRows, type InboxRow } from './room-rows';
 import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, RoomListing, RoomMember, RoomPost, RoomRecord } from './room-store';
 import { SQLITE_ROOM_ENTRY_COLUMNS, SQLITE_ROOM_ENTRY_FROM, SQLITE_ROOMS_SCHEMA, SqliteRooms } from './sqlite-rooms';
+import { SqliteSequences } from './sqlite-sequences';
 import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type {
   AppendResult,
@@ -220,10 +221,6 @@ function guarded<T>(action: string, work: () => T): T {
   }
 }
 
-function unknownUser(id: number): ChatError {
-  return new ChatError('not-found', `there is no user with id ${id}; check the name with /USERS and try again`);
-}
-
 /**
  * A Store in one SQLite file (or ':memory:'), through better-sqlite3.
  *
@@ -241,6 +238,7 @@ function unknownUser(id: number): ChatError {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
+  private readonly sequences: SqliteSequences;
   private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
   private readonly rooms: SqliteRooms;
   private checkpointer: Worker | undefined;
@@ -262,8 +260,9 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.stmt = prepareStatements(this.db);
-    this.appendBatch = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
-    this.rooms = new SqliteRooms(this.db);
+    this.sequences = new SqliteSequences(this.db);
+    this.appendBatch = (batch) => this.sequences.transaction(() => batch.map((m) => this.appendOne(m)));
+    this.rooms = new SqliteRooms(this.db, this.sequences);
     this.indexTextBatch = this.db.transaction(() => {
       const from = this.stmt.textIndexedUpTo.get()!.id;
       const to = this.stmt.textIndexBatchEnd.get(from, TEXT_INDEX_BATCH)!.id;
@@ -550,15 +549,12 @@ export class SqliteStore implements Store {
 
   // One message inside the batch transaction. A (sender, clientId) pair seen
   // before, including earlier in this batch, returns the stored original and
-  // leaves the receiver's sequence alone.
+  // leaves the receiver's sequence alone. The insert itself finds that out
+  // (the pair is unique), so a new message costs one statement.
   private appendOne(message: NewMessage): AppendResult {
-    const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
-    if (original) return { message: messageFromRow(original), duplicate: true };
-    // One statement takes the receiver's next sequence and reads both names;
-    // throwing rolls the sequence back with the rest of the transaction.
-    const receiver = this.stmt.nextSequence.get(message.receiverId, message.senderId);
-    if (!receiver) throw unknownUser(message.receiverId);
-    if (receiver.sender === null) throw unknownUser(message.senderId);
+    const sender = this.sequences.head(message.senderId);
+    const receiver = this.sequences.head(message.receiverId);
+    const sequence = receiver.lastSequence + 1;
     const kind = message.kind ?? 'text';
     const info = this.stmt.insertMessage.run(
       message.senderId,
@@ -566,21 +562,27 @@ export class SqliteStore implements Store {
       message.clientId,
       message.body,
       message.time,
-      receiver.sequence,
+      sequence,
       kind,
       fileColumn(message.file),
     );
+    if (info.changes === 0) {
+      const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
+      if (!original) throw new Error(`message ${message.clientId} of user ${message.senderId} neither inserted nor found`);
+      return { message: messageFromRow(original), duplicate: true };
+    }
+    this.sequences.next(message.receiverId);
     return {
       message: {
         id: Number(info.lastInsertRowid),
         senderId: message.senderId,
         receiverId: message.receiverId,
-        sender: receiver.sender,
+        sender: sender.name,
         receiver: receiver.name,
         clientId: message.clientId,
         body: message.body,
         time: message.time,
-        sequence: receiver.sequence,
+        sequence,
         kind,
         ...(message.file && { file: message.file }),
       },
@@ -654,12 +656,10 @@ function prepareStatements(db: Database.Database) {
     messageByClientId: db.prepare<[number, string], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,
     ),
-    nextSequence: db.prepare<[number, number], { sequence: number; name: string; sender: string | null }>(
-      `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ?
-       RETURNING last_sequence AS sequence, name, (SELECT name FROM users WHERE id = ?) AS sender`,
-    ),
+    // Does nothing for a (sender, client id) pair already stored: changes is then 0.
     insertMessage: db.prepare<[number, number, string, string, number, number, string, string | null]>(
-      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (sender_id, client_id) DO NOTHING`,
     ),
     // Walks ids upwards to the first message young enough to keep (a short
     // scan: the old ones before it are what goes), then deletes below it.
