@@ -230,6 +230,11 @@ function guarded<T>(action: string, work: () => T): T {
  * commits (never corrupt the file); synchronous = FULL closes that gap at the
  * cost of an fsync per commit.
  *
+ * Inbox sequences are numbered in memory (sqlite-sequences.ts), which is
+ * safe because every transaction that takes them begins IMMEDIATE and reads
+ * PRAGMA data_version first: numbers learned before another connection's
+ * commit are read again from the file.
+ *
  * better-sqlite3 is synchronous: every method does its work before returning
  * an already settled promise. A single server process owns the file; the busy
  * timeout only matters when an operator tool holds a lock meanwhile, and it
