@@ -12,14 +12,13 @@ import type {
   RoomRecord,
 } from './room-store';
 import { roomDeliveries, roomErrors, type RoomEntryRow } from './room-rows';
-import type { SqliteSequences } from './sqlite-sequences';
+import { SQLITE_LAST_SEQUENCE, type SqliteSequences } from './sqlite-sequences';
 import type { StoredMessage } from './store';
 
 /**
  * Schema step for rooms (self-contained: it only adds tables). room_inbox
  * holds one row per member per log entry: the member's inbox sequence
- * (numbered with the one-to-one messages from users.last_sequence, see
- * sqlite-sequences.ts) and the
+ * (numbered with the one-to-one messages, see sqlite-sequences.ts) and the
  * entry it points at. room_members holds members and unused invitations.
  *
  * room_inbox has no index but its key: each member's row of one message
@@ -273,7 +272,7 @@ function prepare(db: Database.Database) {
       `INSERT INTO room_messages (room_id, sender_id, client_id, event, body, kind, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     bumpSequences: db.prepare<[number], { userId: number; name: string; sequence: number }>(
-      `UPDATE users SET last_sequence = last_sequence + 1
+      `UPDATE users SET last_sequence = ${SQLITE_LAST_SEQUENCE} + 1
        WHERE id IN (SELECT user_id FROM room_members WHERE room_id = ? AND state = 'member')
        RETURNING id AS userId, name, last_sequence AS sequence`,
     ),

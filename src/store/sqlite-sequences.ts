@@ -8,15 +8,27 @@ export interface InboxHead {
 }
 
 /**
+ * A user's newest inbox sequence as SQL, for `users` in the statement: the
+ * newest one-to-one message's, or users.last_sequence when that is higher.
+ *
+ * One-to-one appends do not write users.last_sequence (that would add a
+ * statement and a page to every commit); the messages table already holds
+ * each receiver's newest sequence, in its (receiver_id, sequence) index.
+ * users.last_sequence keeps what the messages cannot: room entries (the
+ * room fan-out writes it, see sqlite-rooms.ts) and the sequences of
+ * messages that retention deleted (it raises the column first).
+ */
+export const SQLITE_LAST_SEQUENCE = `max(users.last_sequence,
+  coalesce((SELECT max(sequence) FROM messages WHERE receiver_id = users.id), 0))`;
+
+/**
  * The inbox sequences of an SQLite file, numbered in memory by the
  * connection that writes them, for both one-to-one messages and room
  * entries, so the two never hand out the same number.
  *
- * users.last_sequence stays the record: every write transaction that takes
- * sequences stores each receiver's newest one there before it commits (once
- * per receiver, however many messages the batch holds). Memory only saves
- * reading it back, and the names with it (users are never renamed), for
- * every message. So that memory can never run ahead of the file:
+ * The file stays the record (SQLITE_LAST_SEQUENCE); memory only saves
+ * reading it, and the names with it (users are never renamed), for every
+ * message. So that memory can never run ahead of the file:
  *
  * - numbers taken inside a transaction are kept apart and become the known
  *   ones only once the commit succeeded; a transaction that throws (or whose
@@ -31,8 +43,8 @@ export interface InboxHead {
 export class SqliteSequences {
   /** Heads as of the last commit of this connection. */
   private readonly known = new Map<number, InboxHead>();
-  /** Heads moved inside the running transaction, and whether users.last_sequence still has to be written. */
-  private readonly moved = new Map<number, { head: InboxHead; unsaved: boolean }>();
+  /** Heads moved inside the running transaction. */
+  private readonly moved = new Map<number, InboxHead>();
   private dataVersion = -1;
   private inTransaction = false;
   private readonly stmt: ReturnType<typeof prepare>;
@@ -42,23 +54,20 @@ export class SqliteSequences {
     this.stmt = prepare(db);
     this.run = db.transaction((work: () => unknown) => {
       this.begin();
-      const value = work();
-      this.save();
-      return value;
+      return work();
     });
   }
 
   /**
    * Runs `work` in one write transaction (BEGIN IMMEDIATE) in which it may
-   * take sequences; the newest of each receiver is written to users before
-   * the commit. Throws what `work` or the commit threw, with nothing kept.
+   * take sequences. Throws what `work` or the commit threw, with nothing kept.
    */
   transaction<T>(work: () => T): T {
     if (this.inTransaction) throw new Error('SqliteSequences.transaction does not nest');
     this.inTransaction = true;
     try {
       const result = this.run.immediate(work) as T;
-      for (const [userId, { head }] of this.moved) this.known.set(userId, head);
+      for (const [userId, head] of this.moved) this.known.set(userId, head);
       return result;
     } finally {
       this.moved.clear();
@@ -69,7 +78,7 @@ export class SqliteSequences {
   /** The user's name and newest sequence, this transaction's moves included; not-found for an unknown id. */
   head(userId: number): InboxHead {
     const moved = this.moved.get(userId);
-    if (moved) return moved.head;
+    if (moved) return moved;
     const known = this.known.get(userId);
     if (known) return known;
     const row = this.stmt.load.get(userId);
@@ -78,17 +87,21 @@ export class SqliteSequences {
     return row;
   }
 
-  /** Takes the user's next sequence (inside `transaction`; `head` too). */
+  /**
+   * Takes the user's next sequence (inside `transaction`, as `head`). The
+   * caller stores a message with it in the same transaction: that row is
+   * what keeps the number taken after a restart.
+   */
   next(userId: number): number {
     const head = this.head(userId);
     const taken = { name: head.name, lastSequence: head.lastSequence + 1 };
-    this.moved.set(userId, { head: taken, unsaved: true });
+    this.moved.set(userId, taken);
     return taken.lastSequence;
   }
 
   /** Records a sequence that SQL already took and wrote to users (the room fan-out), inside `transaction`. */
   took(userId: number, name: string, sequence: number): void {
-    this.moved.set(userId, { head: { name, lastSequence: sequence }, unsaved: false });
+    this.moved.set(userId, { name, lastSequence: sequence });
   }
 
   private begin(): void {
@@ -98,18 +111,11 @@ export class SqliteSequences {
       this.dataVersion = version;
     }
   }
-
-  private save(): void {
-    for (const [userId, entry] of this.moved) {
-      if (entry.unsaved) this.stmt.save.run(entry.head.lastSequence, userId);
-    }
-  }
 }
 
 function prepare(db: Database.Database) {
   return {
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
-    load: db.prepare<[number], InboxHead>(`SELECT name, last_sequence AS lastSequence FROM users WHERE id = ?`),
-    save: db.prepare<[number, number]>(`UPDATE users SET last_sequence = ? WHERE id = ?`),
+    load: db.prepare<[number], InboxHead>(`SELECT name, ${SQLITE_LAST_SEQUENCE} AS lastSequence FROM users WHERE id = ?`),
   };
 }

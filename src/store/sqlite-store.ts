@@ -6,7 +6,7 @@ import { nameKey } from '../chat/names';
 import { inboxRows, type InboxRow } from './room-rows';
 import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, RoomListing, RoomMember, RoomPost, RoomRecord } from './room-store';
 import { SQLITE_ROOM_ENTRY_COLUMNS, SQLITE_ROOM_ENTRY_FROM, SQLITE_ROOMS_SCHEMA, SqliteRooms } from './sqlite-rooms';
-import { SqliteSequences } from './sqlite-sequences';
+import { SQLITE_LAST_SEQUENCE, SqliteSequences } from './sqlite-sequences';
 import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type {
   AppendResult,
@@ -21,7 +21,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 7;
+export const SQLITE_SCHEMA_VERSION = 8;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -136,15 +136,22 @@ ALTER TABLE messages ADD COLUMN file TEXT;
 CREATE INDEX messages_with_file ON messages (min(sender_id, receiver_id), max(sender_id, receiver_id), id) WHERE file IS NOT NULL;
 `;
 
+// Version 8: one-to-one appends no longer write users.last_sequence; a
+// user's newest sequence is the higher of it and the newest message's
+// (SQLITE_LAST_SEQUENCE). Nothing in the file changes, but a version 7
+// server would number on from the column alone and reuse sequences, so the
+// version goes up to keep it away from the file.
+const SCHEMA_V8 = `-- no change to the tables`;
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA, SCHEMA_V7];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA, SCHEMA_V7, SCHEMA_V8];
 
 /** How often new messages are added to the full-text index, and how many per transaction at most. */
 const TEXT_INDEX_INTERVAL_MS = 1000;
 const TEXT_INDEX_BATCH = 5000;
 
 const USER_COLUMNS = `id, name, created_at AS createdAt, last_seen_at AS lastSeenAt,
-  last_sequence AS lastSequence, acked_sequence AS ackedSequence,
+  ${SQLITE_LAST_SEQUENCE} AS lastSequence, acked_sequence AS ackedSequence,
   password_hash AS passwordHash, disabled`;
 
 /** A users row as SQLite returns it: `disabled` is 0 or 1. */
@@ -246,6 +253,7 @@ export class SqliteStore implements Store {
   private readonly sequences: SqliteSequences;
   private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
   private readonly rooms: SqliteRooms;
+  private readonly deleteOld: (old: { time: number; limit: number }) => number;
   private checkpointer: Worker | undefined;
   private readonly indexTextBatch: () => number;
   private textIndexTimer: NodeJS.Timeout | undefined;
@@ -268,6 +276,10 @@ export class SqliteStore implements Store {
     this.sequences = new SqliteSequences(this.db);
     this.appendBatch = (batch) => this.sequences.transaction(() => batch.map((m) => this.appendOne(m)));
     this.rooms = new SqliteRooms(this.db, this.sequences);
+    this.deleteOld = this.db.transaction((old: { time: number; limit: number }) => {
+      this.stmt.keepSequencesOfOld.run(old);
+      return this.stmt.deleteMessagesBefore.run(old).changes;
+    });
     this.indexTextBatch = this.db.transaction(() => {
       const from = this.stmt.textIndexedUpTo.get()!.id;
       const to = this.stmt.textIndexBatchEnd.get(from, TEXT_INDEX_BATCH)!.id;
@@ -528,7 +540,7 @@ export class SqliteStore implements Store {
 
   async deleteMessagesBefore(time: number, limit: number): Promise<number> {
     if (limit <= 0) return 0;
-    return guarded('delete old messages', () => this.stmt.deleteMessagesBefore.run({ time, limit }).changes);
+    return guarded('delete old messages', () => this.deleteOld({ time, limit }));
   }
 
   async ack(userId: number, sequence: number): Promise<void> {
@@ -620,6 +632,13 @@ function migrate(db: Database.Database): void {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+// The oldest messages sent before @time, at most @limit: walks ids upwards
+// to the first message young enough to keep (a short scan: the old ones
+// before it are what goes).
+const OLD_MESSAGES = `SELECT id FROM messages
+  WHERE id < coalesce((SELECT id FROM messages WHERE time >= @time ORDER BY id LIMIT 1), 9223372036854775807)
+  ORDER BY id LIMIT @limit`;
+
 // Every statement is prepared once, when the store opens.
 function prepareStatements(db: Database.Database) {
   return {
@@ -634,7 +653,7 @@ function prepareStatements(db: Database.Database) {
     setDisabled: db.prepare<[number, number]>(`UPDATE users SET disabled = ? WHERE id = ?`),
     touchUser: db.prepare<[number, number]>(`UPDATE users SET last_seen_at = ? WHERE id = ?`),
     ack: db.prepare<[number, number]>(`UPDATE users SET acked_sequence = max(acked_sequence, ?) WHERE id = ?`),
-    lastSequence: db.prepare<[number], { lastSequence: number }>(`SELECT last_sequence AS lastSequence FROM users WHERE id = ?`),
+    lastSequence: db.prepare<[number], { lastSequence: number }>(`SELECT ${SQLITE_LAST_SEQUENCE} AS lastSequence FROM users WHERE id = ?`),
     ping: db.prepare<[], { one: number }>(`SELECT 1 AS one`),
 
     insertSession: db.prepare<[string, number, number, number, number | null]>(
@@ -666,14 +685,13 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (sender_id, client_id) DO NOTHING`,
     ),
-    // Walks ids upwards to the first message young enough to keep (a short
-    // scan: the old ones before it are what goes), then deletes below it.
-    deleteMessagesBefore: db.prepare<{ time: number; limit: number }>(
-      `DELETE FROM messages WHERE id IN (
-         SELECT id FROM messages
-         WHERE id < coalesce((SELECT id FROM messages WHERE time >= @time ORDER BY id LIMIT 1), 9223372036854775807)
-         ORDER BY id LIMIT @limit)`,
+    // Before messages go, their receivers' users.last_sequence is raised to
+    // the newest sequence, which may be among them (SQLITE_LAST_SEQUENCE).
+    keepSequencesOfOld: db.prepare<{ time: number; limit: number }>(
+      `UPDATE users SET last_sequence = ${SQLITE_LAST_SEQUENCE}
+       WHERE id IN (SELECT receiver_id FROM messages WHERE id IN (${OLD_MESSAGES}))`,
     ),
+    deleteMessagesBefore: db.prepare<{ time: number; limit: number }>(`DELETE FROM messages WHERE id IN (${OLD_MESSAGES})`),
     textIndexedUpTo: db.prepare<[], { id: number }>(`SELECT indexed_id AS id FROM messages_text_position`),
     textIndexBatchEnd: db.prepare<[number, number], { id: number | null }>(
       `SELECT max(id) AS id FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)`,

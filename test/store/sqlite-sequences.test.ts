@@ -120,6 +120,23 @@ describe('SqliteStore inbox sequences', function () {
     ]);
   });
 
+  it('goes on after the numbers of messages that retention deleted, also after the store is opened again', async function () {
+    const first = open();
+    const [ann, bob] = await users(first);
+    await first.appendMessages([note(ann, bob), note(ann, bob), note(ann, bob)]);
+    expect(await first.deleteMessagesBefore(2, 100)).to.equal(3);
+    expect(await inboxSequences(first, bob)).to.deep.equal([]);
+    expect((await first.lastSequences([bob.id])).get(bob.id)).to.equal(3);
+    expect((await first.findUserById(bob.id))?.lastSequence).to.equal(3);
+    await first.close();
+
+    const second = open();
+    const [next] = await second.appendMessages([note(ann, bob)]);
+    expect(next.message.sequence).to.equal(4);
+    await post(second, await room(second, bob), bob);
+    expect(await inboxSequences(second, bob)).to.deep.equal([4, 5, 6]);
+  });
+
   it('is not misled by another connection writing to the same file', async function () {
     const mine = open();
     const [ann, bob] = await users(mine);
