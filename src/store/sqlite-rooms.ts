@@ -12,7 +12,7 @@ import type {
   RoomRecord,
 } from './room-store';
 import { roomDeliveries, roomErrors, type RoomEntryRow } from './room-rows';
-import { SQLITE_LAST_SEQUENCE, type SqliteSequences } from './sqlite-sequences';
+import type { SqliteSequences } from './sqlite-sequences';
 import type { StoredMessage } from './store';
 
 /**
@@ -205,6 +205,7 @@ export class SqliteRooms {
   // it, in ascending user id order; the members' newest sequences move with it.
   private write(roomId: number, senderId: number, clientId: string, event: RoomEventKind, body: string, kind: string, time: number): RoomAppendResult {
     const entryId = Number(this.stmt.insertEntry.run(roomId, senderId, clientId, event, body, kind, time).lastInsertRowid);
+    this.sequences.settleForRooms();
     const members = this.stmt.bumpSequences.all(roomId);
     for (const member of members) this.sequences.took(member.userId, member.name, member.sequence);
     this.stmt.fanOut.run(roomId, entryId, roomId);
@@ -272,7 +273,7 @@ function prepare(db: Database.Database) {
       `INSERT INTO room_messages (room_id, sender_id, client_id, event, body, kind, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     bumpSequences: db.prepare<[number], { userId: number; name: string; sequence: number }>(
-      `UPDATE users SET last_sequence = ${SQLITE_LAST_SEQUENCE} + 1
+      `UPDATE users SET last_sequence = last_sequence + 1
        WHERE id IN (SELECT user_id FROM room_members WHERE room_id = ? AND state = 'member')
        RETURNING id AS userId, name, last_sequence AS sequence`,
     ),

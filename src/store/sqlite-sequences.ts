@@ -39,12 +39,24 @@ export const SQLITE_LAST_SEQUENCE = `max(users.last_sequence,
  *   started on the same file by mistake) committed since: everything known
  *   is then forgotten and read again from the file;
  * - a restart (or kill -9) starts with nothing known.
+ *
+ * The room fan-out numbers its members in SQL from users.last_sequence
+ * alone (a second lookup per member made a room post a fifth dearer), so
+ * `settleForRooms` brings the column up to date first: the users this
+ * connection numbered since, or every user after a start or another
+ * connection's commit (whose one-to-one messages this one cannot know).
  */
 export class SqliteSequences {
   /** Heads as of the last commit of this connection. */
   private readonly known = new Map<number, InboxHead>();
-  /** Heads moved inside the running transaction. */
+  /** Users whose known head is ahead of users.last_sequence. */
+  private readonly unsaved = new Set<number>();
+  /** users.last_sequence may lag behind some user's messages that this connection does not know of. */
+  private columnBehind = true;
+  /** Heads moved inside the running transaction, and which of them users.last_sequence does not have. */
   private readonly moved = new Map<number, InboxHead>();
+  private readonly movedUnsaved = new Set<number>();
+  private settled: 'no' | 'unsaved' | 'all' = 'no';
   private dataVersion = -1;
   private inTransaction = false;
   private readonly stmt: ReturnType<typeof prepare>;
@@ -67,10 +79,12 @@ export class SqliteSequences {
     this.inTransaction = true;
     try {
       const result = this.run.immediate(work) as T;
-      for (const [userId, head] of this.moved) this.known.set(userId, head);
+      this.committed();
       return result;
     } finally {
       this.moved.clear();
+      this.movedUnsaved.clear();
+      this.settled = 'no';
       this.inTransaction = false;
     }
   }
@@ -96,19 +110,53 @@ export class SqliteSequences {
     const head = this.head(userId);
     const taken = { name: head.name, lastSequence: head.lastSequence + 1 };
     this.moved.set(userId, taken);
+    this.movedUnsaved.add(userId);
     return taken.lastSequence;
+  }
+
+  /**
+   * Brings users.last_sequence up to every user's newest sequence, inside
+   * `transaction`, before SQL numbers from it (the room fan-out).
+   */
+  settleForRooms(): void {
+    if (this.columnBehind) {
+      this.stmt.settleAll.run();
+      this.settled = 'all';
+      return;
+    }
+    for (const userId of this.unsaved) this.stmt.save.run(this.known.get(userId)!.lastSequence, userId);
+    for (const userId of this.movedUnsaved) this.stmt.save.run(this.moved.get(userId)!.lastSequence, userId);
+    this.movedUnsaved.clear();
+    this.settled = 'unsaved';
   }
 
   /** Records a sequence that SQL already took and wrote to users (the room fan-out), inside `transaction`. */
   took(userId: number, name: string, sequence: number): void {
     this.moved.set(userId, { name, lastSequence: sequence });
+    this.movedUnsaved.delete(userId);
   }
 
   private begin(): void {
     const version = this.stmt.dataVersion.get() as number;
     if (version !== this.dataVersion) {
       this.known.clear();
+      this.unsaved.clear();
+      this.columnBehind = true;
       this.dataVersion = version;
+    }
+  }
+
+  private committed(): void {
+    if (this.settled === 'all') {
+      this.columnBehind = false;
+      this.unsaved.clear();
+    } else if (this.settled === 'unsaved') {
+      this.unsaved.clear();
+    }
+    for (const [userId, head] of this.moved) {
+      this.known.set(userId, head);
+      if (this.movedUnsaved.has(userId)) this.unsaved.add(userId);
+      else this.unsaved.delete(userId);
     }
   }
 }
@@ -117,5 +165,7 @@ function prepare(db: Database.Database) {
   return {
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
     load: db.prepare<[number], InboxHead>(`SELECT name, ${SQLITE_LAST_SEQUENCE} AS lastSequence FROM users WHERE id = ?`),
+    save: db.prepare<[number, number]>(`UPDATE users SET last_sequence = ? WHERE id = ?`),
+    settleAll: db.prepare(`UPDATE users SET last_sequence = ${SQLITE_LAST_SEQUENCE} WHERE last_sequence < ${SQLITE_LAST_SEQUENCE}`),
   };
 }

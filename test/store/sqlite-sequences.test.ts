@@ -143,11 +143,28 @@ describe('SqliteStore inbox sequences', function () {
     await mine.appendMessages([note(ann, bob)]); // 1, now known in memory
     const other = open();
     await other.appendMessages([note(ann, bob)]); // 2
-    await post(other, await room(other, bob), bob); // bob's join 3, his post 4
+    const dev = await room(mine, bob); // bob's join: 3
+    await other.appendMessages([note(ann, bob)]); // 4
+    await post(mine, dev, bob); // 5
+    await post(other, dev, bob); // 6
 
     const [next] = await mine.appendMessages([note(ann, bob)]);
-    expect(next.message.sequence).to.equal(5);
-    expect(await inboxSequences(mine, bob)).to.deep.equal([1, 2, 3, 4, 5]);
+    expect(next.message.sequence).to.equal(7);
+    expect(await inboxSequences(mine, bob)).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('numbers a room entry after direct messages that were stored before a restart', async function () {
+    const first = open();
+    const [ann, bob] = await users(first);
+    const dev = await room(first, ann, bob); // bob's join: 1
+    await first.appendMessages([note(ann, bob), note(ann, bob)]); // 2, 3
+    await first.close();
+
+    const second = open();
+    await post(second, dev, ann); // 4
+    await second.appendMessages([note(ann, bob)]); // 5
+    await post(second, dev, ann); // 6
+    expect(await inboxSequences(second, bob)).to.deep.equal([1, 2, 3, 4, 5, 6]);
   });
 
   it('returns the original for a repeated client id without using up a number', async function () {
