@@ -42,10 +42,10 @@ export const SQLITE_LAST_SEQUENCE = `max(users.last_sequence,
  *
  * The room fan-out numbers its members in SQL from users.last_sequence
  * alone (a second lookup per member made a room post's SQLite work 8%
- * dearer), so
- * `settleForRooms` brings the column up to date first: the users this
- * connection numbered since, or every user after a start or another
- * connection's commit (whose one-to-one messages this one cannot know).
+ * dearer), so `settleForRooms` brings the column up to date first: for
+ * the users this connection numbered since, or for every user after a
+ * start or another connection's commit (whose one-to-one messages this
+ * one cannot know).
  */
 export class SqliteSequences {
   /** Heads as of the last commit of this connection. */
