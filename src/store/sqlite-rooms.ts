@@ -12,12 +12,13 @@ import type {
   RoomRecord,
 } from './room-store';
 import { roomDeliveries, roomErrors, type RoomEntryRow } from './room-rows';
+import type { SqliteSequences } from './sqlite-sequences';
 import type { StoredMessage } from './store';
 
 /**
  * Schema step for rooms (self-contained: it only adds tables). room_inbox
  * holds one row per member per log entry: the member's inbox sequence
- * (numbered with the one-to-one messages from users.last_sequence) and the
+ * (numbered with the one-to-one messages, see sqlite-sequences.ts) and the
  * entry it points at. room_members holds members and unused invitations.
  *
  * room_inbox has no index but its key: each member's row of one message
@@ -96,7 +97,11 @@ export const SQLITE_ROOM_ENTRY_FROM = `room_inbox i JOIN room_messages rm ON rm.
 export class SqliteRooms {
   private readonly stmt: ReturnType<typeof prepare>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    /** The store's one allocator: room entries and one-to-one messages share each member's inbox numbers. */
+    private readonly sequences: SqliteSequences,
+  ) {
     this.stmt = prepare(db);
   }
 
@@ -129,7 +134,7 @@ export class SqliteRooms {
   }
 
   joinRoom(request: JoinRequest): JoinOutcome {
-    return this.db.transaction((): JoinOutcome => {
+    return this.sequences.transaction((): JoinOutcome => {
       const key = nameKey(request.name);
       let room = toRoom(this.stmt.roomByKey.get(key));
       let created = false;
@@ -147,11 +152,11 @@ export class SqliteRooms {
       this.stmt.bumpMembers.run(1, room.id);
       const result = this.write(room.id, request.userId, request.clientId, 'joined', '', 'text', request.time);
       return { room: { ...room, memberCount: room.memberCount + 1 }, created, result };
-    })();
+    });
   }
 
   leaveRoom(roomId: number, userId: number, clientId: string, time: number, kickedBy?: number): RoomAppendResult {
-    return this.db.transaction((): RoomAppendResult => {
+    return this.sequences.transaction((): RoomAppendResult => {
       const room = this.stmt.roomById.get(roomId);
       if (!room) throw roomErrors.noRoomId(roomId);
       if (this.stmt.state.get(roomId, userId)?.state !== 'member') throw roomErrors.notMember(room.name, kickedBy !== undefined);
@@ -166,11 +171,11 @@ export class SqliteRooms {
       this.stmt.deleteMember.run(roomId, userId);
       this.stmt.bumpMembers.run(-1, roomId);
       return result;
-    })();
+    });
   }
 
   postToRoom(post: RoomPost): RoomAppendResult {
-    return this.db.transaction((): RoomAppendResult => {
+    return this.sequences.transaction((): RoomAppendResult => {
       const original = this.stmt.original.get(post.senderId, post.clientId);
       if (original) return { message: roomDeliveries([original])[0], deliveries: [], duplicate: true };
       const room = this.stmt.roomById.get(post.roomId);
@@ -178,7 +183,7 @@ export class SqliteRooms {
       if (this.stmt.state.get(post.roomId, post.senderId)?.state !== 'member') throw roomErrors.notAllowed(room.name);
       if (post.event === 'topic') this.stmt.setTopic.run(post.body, post.roomId);
       return this.write(post.roomId, post.senderId, post.clientId, post.event, post.body, post.kind ?? 'text', post.time);
-    })();
+    });
   }
 
   inviteToRoom(roomId: number, userId: number): 'invited' | 'already-invited' | 'member' {
@@ -200,7 +205,9 @@ export class SqliteRooms {
   // it, in ascending user id order; the members' newest sequences move with it.
   private write(roomId: number, senderId: number, clientId: string, event: RoomEventKind, body: string, kind: string, time: number): RoomAppendResult {
     const entryId = Number(this.stmt.insertEntry.run(roomId, senderId, clientId, event, body, kind, time).lastInsertRowid);
+    this.sequences.settleForRooms();
     const members = this.stmt.bumpSequences.all(roomId);
+    for (const member of members) this.sequences.took(member.userId, member.name, member.sequence);
     this.stmt.fanOut.run(roomId, entryId, roomId);
     const names = this.stmt.entryNames.get(roomId, senderId)!;
     const deliveries = members

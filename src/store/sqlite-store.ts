@@ -6,6 +6,7 @@ import { nameKey } from '../chat/names';
 import { inboxRows, type InboxRow } from './room-rows';
 import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, RoomListing, RoomMember, RoomPost, RoomRecord } from './room-store';
 import { SQLITE_ROOM_ENTRY_COLUMNS, SQLITE_ROOM_ENTRY_FROM, SQLITE_ROOMS_SCHEMA, SqliteRooms } from './sqlite-rooms';
+import { SQLITE_LAST_SEQUENCE, SqliteSequences } from './sqlite-sequences';
 import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type {
   AckPosition,
@@ -21,7 +22,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 7;
+export const SQLITE_SCHEMA_VERSION = 8;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -136,8 +137,15 @@ ALTER TABLE messages ADD COLUMN file TEXT;
 CREATE INDEX messages_with_file ON messages (min(sender_id, receiver_id), max(sender_id, receiver_id), id) WHERE file IS NOT NULL;
 `;
 
+// Version 8: one-to-one appends no longer write users.last_sequence; a
+// user's newest sequence is the higher of it and the newest message's
+// (SQLITE_LAST_SEQUENCE). Nothing in the file changes, but a version 7
+// server would number on from the column alone and reuse sequences, so the
+// version goes up to keep it away from the file.
+const SCHEMA_V8 = `-- no change to the tables`;
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA, SCHEMA_V7];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA, SCHEMA_V7, SCHEMA_V8];
 
 /**
  * How often new messages are added to the full-text index, and how many per
@@ -149,7 +157,7 @@ const TEXT_INDEX_INTERVAL_MS = 100;
 const TEXT_INDEX_BATCH = 500;
 
 const USER_COLUMNS = `id, name, created_at AS createdAt, last_seen_at AS lastSeenAt,
-  last_sequence AS lastSequence, acked_sequence AS ackedSequence,
+  ${SQLITE_LAST_SEQUENCE} AS lastSequence, acked_sequence AS ackedSequence,
   password_hash AS passwordHash, disabled`;
 
 /** A users row as SQLite returns it: `disabled` is 0 or 1. */
@@ -226,10 +234,6 @@ function guarded<T>(action: string, work: () => T): T {
   }
 }
 
-function unknownUser(id: number): ChatError {
-  return new ChatError('not-found', `there is no user with id ${id}; check the name with /USERS and try again`);
-}
-
 /**
  * A Store in one SQLite file (or ':memory:'), through better-sqlite3.
  *
@@ -239,6 +243,11 @@ function unknownUser(id: number): ChatError {
  * commits (never corrupt the file); synchronous = FULL closes that gap at the
  * cost of an fsync per commit.
  *
+ * Inbox sequences are numbered in memory (sqlite-sequences.ts), which is
+ * safe because every transaction that takes them begins IMMEDIATE and reads
+ * PRAGMA data_version first: numbers learned before another connection's
+ * commit are read again from the file.
+ *
  * better-sqlite3 is synchronous: every method does its work before returning
  * an already settled promise. A single server process owns the file; the busy
  * timeout only matters when an operator tool holds a lock meanwhile, and it
@@ -247,9 +256,11 @@ function unknownUser(id: number): ChatError {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
+  private readonly sequences: SqliteSequences;
   private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
   private readonly ackAll: (positions: ReadonlyArray<AckPosition>) => void;
   private readonly rooms: SqliteRooms;
+  private readonly deleteOld: (old: { time: number; limit: number }) => number;
   private checkpointer: Worker | undefined;
   private readonly indexTextBatch: () => number;
   private textIndexTimer: NodeJS.Timeout | undefined;
@@ -271,11 +282,16 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.stmt = prepareStatements(this.db);
-    this.appendBatch = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+    this.sequences = new SqliteSequences(this.db);
+    this.appendBatch = (batch) => this.sequences.transaction(() => batch.map((m) => this.appendOne(m)));
     this.ackAll = this.db.transaction((positions: ReadonlyArray<AckPosition>) => {
       for (const { userId, sequence } of positions) this.stmt.ack.run(sequence, userId);
     });
-    this.rooms = new SqliteRooms(this.db);
+    this.rooms = new SqliteRooms(this.db, this.sequences);
+    this.deleteOld = this.db.transaction((old: { time: number; limit: number }) => {
+      this.stmt.keepSequencesOfOld.run(old);
+      return this.stmt.deleteMessagesBefore.run(old).changes;
+    });
     this.indexTextBatch = this.db.transaction(() => {
       const from = this.stmt.textIndexedUpTo.get()!.id;
       const to = this.stmt.textIndexBatchEnd.get(from, TEXT_INDEX_BATCH)!.id;
@@ -547,7 +563,7 @@ export class SqliteStore implements Store {
 
   async deleteMessagesBefore(time: number, limit: number): Promise<number> {
     if (limit <= 0) return 0;
-    return guarded('delete old messages', () => this.stmt.deleteMessagesBefore.run({ time, limit }).changes);
+    return guarded('delete old messages', () => this.deleteOld({ time, limit }));
   }
 
   async ack(positions: ReadonlyArray<AckPosition>): Promise<void> {
@@ -579,15 +595,12 @@ export class SqliteStore implements Store {
 
   // One message inside the batch transaction. A (sender, clientId) pair seen
   // before, including earlier in this batch, returns the stored original and
-  // leaves the receiver's sequence alone.
+  // leaves the receiver's sequence alone. The insert itself finds that out
+  // (the pair is unique), so a new message costs one statement.
   private appendOne(message: NewMessage): AppendResult {
-    const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
-    if (original) return { message: messageFromRow(original), duplicate: true };
-    // One statement takes the receiver's next sequence and reads both names;
-    // throwing rolls the sequence back with the rest of the transaction.
-    const receiver = this.stmt.nextSequence.get(message.receiverId, message.senderId);
-    if (!receiver) throw unknownUser(message.receiverId);
-    if (receiver.sender === null) throw unknownUser(message.senderId);
+    const sender = this.sequences.head(message.senderId);
+    const receiver = this.sequences.head(message.receiverId);
+    const sequence = receiver.lastSequence + 1;
     const kind = message.kind ?? 'text';
     const info = this.stmt.insertMessage.run(
       message.senderId,
@@ -595,21 +608,27 @@ export class SqliteStore implements Store {
       message.clientId,
       message.body,
       message.time,
-      receiver.sequence,
+      sequence,
       kind,
       fileColumn(message.file),
     );
+    if (info.changes === 0) {
+      const original = this.stmt.messageByClientId.get(message.senderId, message.clientId);
+      if (!original) throw new Error(`message ${message.clientId} of user ${message.senderId} neither inserted nor found`);
+      return { message: messageFromRow(original), duplicate: true };
+    }
+    this.sequences.next(message.receiverId);
     return {
       message: {
         id: Number(info.lastInsertRowid),
         senderId: message.senderId,
         receiverId: message.receiverId,
-        sender: receiver.sender,
+        sender: sender.name,
         receiver: receiver.name,
         clientId: message.clientId,
         body: message.body,
         time: message.time,
-        sequence: receiver.sequence,
+        sequence,
         kind,
         ...(message.file && { file: message.file }),
       },
@@ -642,6 +661,13 @@ function migrate(db: Database.Database): void {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+// The oldest messages sent before @time, at most @limit: walks ids upwards
+// to the first message young enough to keep (a short scan: the old ones
+// before it are what goes).
+const OLD_MESSAGES = `SELECT id FROM messages
+  WHERE id < coalesce((SELECT id FROM messages WHERE time >= @time ORDER BY id LIMIT 1), 9223372036854775807)
+  ORDER BY id LIMIT @limit`;
+
 // Every statement is prepared once, when the store opens.
 function prepareStatements(db: Database.Database) {
   return {
@@ -656,7 +682,7 @@ function prepareStatements(db: Database.Database) {
     setDisabled: db.prepare<[number, number]>(`UPDATE users SET disabled = ? WHERE id = ?`),
     touchUser: db.prepare<[number, number]>(`UPDATE users SET last_seen_at = ? WHERE id = ?`),
     ack: db.prepare<[number, number]>(`UPDATE users SET acked_sequence = max(acked_sequence, ?) WHERE id = ?`),
-    lastSequence: db.prepare<[number], { lastSequence: number }>(`SELECT last_sequence AS lastSequence FROM users WHERE id = ?`),
+    lastSequence: db.prepare<[number], { lastSequence: number }>(`SELECT ${SQLITE_LAST_SEQUENCE} AS lastSequence FROM users WHERE id = ?`),
     ping: db.prepare<[], { one: number }>(`SELECT 1 AS one`),
 
     insertSession: db.prepare<[string, number, number, number, number | null]>(
@@ -683,21 +709,18 @@ function prepareStatements(db: Database.Database) {
     messageByClientId: db.prepare<[number, string], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.sender_id = ? AND m.client_id = ?`,
     ),
-    nextSequence: db.prepare<[number, number], { sequence: number; name: string; sender: string | null }>(
-      `UPDATE users SET last_sequence = last_sequence + 1 WHERE id = ?
-       RETURNING last_sequence AS sequence, name, (SELECT name FROM users WHERE id = ?) AS sender`,
-    ),
+    // Does nothing for a (sender, client id) pair already stored: changes is then 0.
     insertMessage: db.prepare<[number, number, string, string, number, number, string, string | null]>(
-      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (sender_id, receiver_id, client_id, body, time, sequence, kind, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (sender_id, client_id) DO NOTHING`,
     ),
-    // Walks ids upwards to the first message young enough to keep (a short
-    // scan: the old ones before it are what goes), then deletes below it.
-    deleteMessagesBefore: db.prepare<{ time: number; limit: number }>(
-      `DELETE FROM messages WHERE id IN (
-         SELECT id FROM messages
-         WHERE id < coalesce((SELECT id FROM messages WHERE time >= @time ORDER BY id LIMIT 1), 9223372036854775807)
-         ORDER BY id LIMIT @limit)`,
+    // Before messages go, their receivers' users.last_sequence is raised to
+    // the newest sequence, which may be among them (SQLITE_LAST_SEQUENCE).
+    keepSequencesOfOld: db.prepare<{ time: number; limit: number }>(
+      `UPDATE users SET last_sequence = ${SQLITE_LAST_SEQUENCE}
+       WHERE id IN (SELECT receiver_id FROM messages WHERE id IN (${OLD_MESSAGES}))`,
     ),
+    deleteMessagesBefore: db.prepare<{ time: number; limit: number }>(`DELETE FROM messages WHERE id IN (${OLD_MESSAGES})`),
     textIndexedUpTo: db.prepare<[], { id: number }>(`SELECT indexed_id AS id FROM messages_text_position`),
     textIndexBatchEnd: db.prepare<[number, number], { id: number | null }>(
       `SELECT max(id) AS id FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)`,
