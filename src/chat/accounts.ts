@@ -3,7 +3,7 @@ import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from './login-t
 import { nameKey, validateName } from './names';
 import { checkNewPassword, DEFAULT_PASSWORD_COST, hashPassword, verifyPassword } from './passwords';
 import { hashToken, newSessionToken } from './tokens';
-import type { SessionRecord, Store, UserRecord } from '../store/store';
+import type { NewLogin, SessionRecord, Store, UserRecord } from '../store/store';
 
 /** How long a session token works after login, by default. */
 export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -105,6 +105,9 @@ export class Accounts {
     }
   }
 
+  // A login reads the user, checks or hashes the password, and then writes
+  // once: the session, the user's lastSeenAt and, for a new name, the user
+  // (Store.recordLogin, one transaction).
   private async attemptLogin(name: string, password: string | undefined, address: string | undefined, register: boolean): Promise<LoginOutcome> {
     validateName(name);
     if (!password) {
@@ -112,23 +115,39 @@ export class Accounts {
     }
     const key = nameKey(name);
     this.throttle.check(key, address);
-    let { user, registered } = await this.findOrRegister(name, password, register);
+    let user = await this.store.findUserByName(name);
+    if (!user) {
+      const passwordHash = await this.hashForNewUser(name, password, register);
+      const first = await this.recordLogin({ name, passwordHash });
+      if (first.outcome) {
+        this.throttle.succeeded(key, address);
+        return first.outcome;
+      }
+      // Someone registered the name in the meantime: treat this as a login to it.
+      user = first.taken;
+    }
     if (user.disabled) {
       throw new ChatError('unauthenticated', `the account ${user.name} is disabled — ask the server's operator`);
     }
     if (user.passwordHash === null) {
-      user = await this.claimPasswordless(user, password);
-    } else if (!registered && !(await verifyPassword(password, user.passwordHash))) {
+      await this.claimPasswordless(user, password);
+    } else if (!(await verifyPassword(password, user.passwordHash))) {
       this.throttle.failed(key, address);
       throw new ChatError('unauthenticated', `wrong name or password for ${user.name} — check both and try again`);
     }
     this.throttle.succeeded(key, address);
-    const now = this.options.clock();
+    const { outcome } = await this.recordLogin({ id: user.id });
+    return outcome!;
+  }
+
+  /** Opens a session for `user` in one store call: the outcome, or the user who holds a name taken meanwhile. */
+  private async recordLogin(user: NewLogin['user']): Promise<{ outcome?: LoginOutcome; taken: UserRecord }> {
+    const time = this.options.clock();
     const token = newSessionToken();
-    const expiresAt = now + this.options.sessionTtlMs;
-    await this.store.createSession({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt });
-    await this.store.touchUser(user.id, now);
-    return { user: { ...user, lastSeenAt: now }, token, expiresAt, registered };
+    const expiresAt = time + this.options.sessionTtlMs;
+    const recorded = await this.store.recordLogin({ user, tokenHash: hashToken(token), time, expiresAt });
+    if (!recorded.opened) return { taken: recorded.user };
+    return { outcome: { user: recorded.user, token, expiresAt, registered: recorded.created }, taken: recorded.user };
   }
 
   /** The caller behind `token`, or UNAUTHENTICATED saying how to get a valid one. */
@@ -165,9 +184,8 @@ export class Accounts {
     return this.store.deleteUserSessions(user.id, 'password-changed', this.options.clock(), caller.session.tokenHash);
   }
 
-  private async findOrRegister(name: string, password: string, register: boolean): Promise<{ user: UserRecord; registered: boolean }> {
-    const existing = await this.store.findUserByName(name);
-    if (existing) return { user: existing, registered: false };
+  /** The password hash for a name not registered yet, or the error that says why it cannot be registered. */
+  private async hashForNewUser(name: string, password: string, register: boolean): Promise<string> {
     if (this.options.registration === 'closed') {
       throw new ChatError(
         'permission-denied',
@@ -181,16 +199,10 @@ export class Accounts {
       );
     }
     checkNewPassword(password);
-    const hash = await hashPassword(password, this.options.passwordCost);
-    const { user, created } = await this.store.registerUser(name, this.options.clock(), hash);
-    // Someone registered the name in the meantime: treat this as a login to it.
-    if (!created && user.passwordHash !== null && !(await verifyPassword(password, user.passwordHash))) {
-      throw new ChatError('unauthenticated', `wrong name or password for ${user.name} — check both and try again`);
-    }
-    return { user, registered: created };
+    return hashPassword(password, this.options.passwordCost);
   }
 
-  private async claimPasswordless(user: UserRecord, password: string): Promise<UserRecord> {
+  private async claimPasswordless(user: UserRecord, password: string): Promise<void> {
     if (this.options.registration === 'closed') {
       throw new ChatError(
         'unauthenticated',
@@ -200,6 +212,5 @@ export class Accounts {
     checkNewPassword(password);
     const passwordHash = await hashPassword(password, this.options.passwordCost);
     await this.store.setPassword(user.id, passwordHash);
-    return { ...user, passwordHash };
   }
 }

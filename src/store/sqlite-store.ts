@@ -10,7 +10,9 @@ import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type {
   AppendResult,
   ConversationQuery,
+  NewLogin,
   NewMessage,
+  RecordedLogin,
   SessionEnd,
   SessionEndReason,
   SessionRecord,
@@ -242,6 +244,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
   private readonly appendBatch: (batch: NewMessage[]) => AppendResult[];
+  private readonly recordLoginOnce: (login: NewLogin) => RecordedLogin;
   private readonly rooms: SqliteRooms;
   private checkpointer: Worker | undefined;
   private readonly indexTextBatch: () => number;
@@ -263,6 +266,7 @@ export class SqliteStore implements Store {
     }
     this.stmt = prepareStatements(this.db);
     this.appendBatch = this.db.transaction((batch: NewMessage[]) => batch.map((m) => this.appendOne(m)));
+    this.recordLoginOnce = this.db.transaction((login: NewLogin) => this.loginRows(login));
     this.rooms = new SqliteRooms(this.db);
     this.indexTextBatch = this.db.transaction(() => {
       const from = this.stmt.textIndexedUpTo.get()!.id;
@@ -367,6 +371,31 @@ export class SqliteStore implements Store {
 
   async touchUser(userId: number, time: number): Promise<void> {
     guarded('update users', () => this.stmt.touchUser.run(time, userId));
+  }
+
+  async recordLogin(login: NewLogin): Promise<RecordedLogin> {
+    return guarded('save sessions', () => this.recordLoginOnce(login));
+  }
+
+  // The rows of one login, inside its transaction: a throw rolls back all of them.
+  private loginRows(login: NewLogin): RecordedLogin {
+    let user: UserRow | undefined;
+    let created = false;
+    if ('id' in login.user) {
+      user = this.stmt.touchUserReturning.get(login.time, login.user.id);
+      if (!user) throw new ChatError('not-found', `there is no user with id ${login.user.id}`);
+    } else {
+      const key = nameKey(login.user.name);
+      user = this.stmt.insertUser.get(login.user.name, key, login.time, login.time, login.user.passwordHash);
+      if (!user) {
+        const existing = this.stmt.userByKey.get(key);
+        if (!existing) throw new Error(`user "${login.user.name}" neither inserted nor found`);
+        return { user: toUser(existing), created: false, opened: false };
+      }
+      created = true;
+    }
+    this.stmt.insertSession.run(login.tokenHash, user.id, login.time, login.expiresAt, null);
+    return { user: toUser(user), created, opened: true };
   }
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -626,6 +655,7 @@ function prepareStatements(db: Database.Database) {
     setPassword: db.prepare<[string | null, number]>(`UPDATE users SET password_hash = ? WHERE id = ?`),
     setDisabled: db.prepare<[number, number]>(`UPDATE users SET disabled = ? WHERE id = ?`),
     touchUser: db.prepare<[number, number]>(`UPDATE users SET last_seen_at = ? WHERE id = ?`),
+    touchUserReturning: db.prepare<[number, number], UserRow>(`UPDATE users SET last_seen_at = ? WHERE id = ? RETURNING ${USER_COLUMNS}`),
     ack: db.prepare<[number, number]>(`UPDATE users SET acked_sequence = max(acked_sequence, ?) WHERE id = ?`),
     lastSequence: db.prepare<[number], { lastSequence: number }>(`SELECT last_sequence AS lastSequence FROM users WHERE id = ?`),
     ping: db.prepare<[], { one: number }>(`SELECT 1 AS one`),
