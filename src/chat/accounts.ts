@@ -39,10 +39,14 @@ export interface LoginAttempt {
   error?: ChatError;
 }
 
-/** Who is calling: the user behind a valid session token. */
+/**
+ * Who is calling: the user behind a valid session token. Only what requests
+ * use is kept, since a stream holds its Caller for as long as it is open
+ * (and the password hash has no business there).
+ */
 export interface Caller {
-  user: UserRecord;
-  session: SessionRecord;
+  user: Pick<UserRecord, 'id' | 'name'>;
+  session: Pick<SessionRecord, 'tokenHash'>;
 }
 
 /** The outcome of a successful login. */
@@ -160,7 +164,7 @@ export class Accounts {
     }
     const user = await this.store.findUserById(session.userId);
     if (!user || user.disabled) throw new ChatError('unauthenticated', `this account can no longer log in: ${LOGIN_HINT}`);
-    return { user, session };
+    return { user: { id: user.id, name: user.name }, session: { tokenHash: session.tokenHash } };
   }
 
   /** Ends the caller's session: its token stops working. */

@@ -57,8 +57,8 @@ export class ConverseSession implements Subscriber {
   /** Newest inbox sequence known when delivery began. */
   private knownLast = 0;
   private sendsInFlight = 0;
-  /** Sends are stored in the order the client made them, whatever their lookups cost. */
-  private readonly sendOrder = new SendOrder();
+  /** Sends are stored in the order the client made them, whatever their lookups cost; made by the first send. */
+  private sendOrder: SendOrder | undefined;
   private inputPaused = false;
   /** The client half-closed: end once its sends are answered and nothing is waiting. */
   private finishing = false;
@@ -223,14 +223,15 @@ export class ConverseSession implements Subscriber {
       this.inputPaused = true;
       this.sink.pauseInput();
     }
+    const sendOrder = (this.sendOrder ??= new SendOrder());
     try {
       if (isRoomName(frame.receiver)) {
-        const result = await this.services.rooms.post(this.caller, frame, this.sendOrder);
+        const result = await this.services.rooms.post(this.caller, frame, sendOrder);
         const receipt = this.services.registry.routeRoom(result, this);
         if (receipt) this.pump?.expectReceipt(receipt, arrived);
         return;
       }
-      const result = await this.services.messaging.send(this.caller, frame, this.sendOrder);
+      const result = await this.services.messaging.send(this.caller, frame, sendOrder);
       this.pump?.expectReceipt(result, arrived);
       // Routed even if this stream has closed meanwhile: the receiver still
       // gets the message live.

@@ -53,8 +53,11 @@ export class OutboundPump {
   /** Set while the sink's buffer is full; settles on its 'drain'. */
   private drained: Promise<void> | undefined;
   private scheduled = false;
-  /** When each send whose receipt is not written yet arrived (performance.now()), for the receipt latency. */
-  private readonly sendArrivals = new Map<AppendResult, number>();
+  /**
+   * When each send whose receipt is not written yet arrived (performance.now()),
+   * for the receipt latency. Made by the first send: an idle stream has none.
+   */
+  private sendArrivals: Map<AppendResult, number> | undefined;
 
   constructor(private readonly parts: OutboundPumpParts) {}
 
@@ -83,13 +86,13 @@ export class OutboundPump {
 
   /** Remembers when a send arrived, so its receipt's latency can be measured when written. */
   expectReceipt(result: AppendResult, arrived: number): void {
-    if (this.phase !== 'stopped') this.sendArrivals.set(result, arrived);
+    if (this.phase !== 'stopped') (this.sendArrivals ??= new Map()).set(result, arrived);
   }
 
   /** Writes nothing more. */
   stop(): void {
     this.phase = 'stopped';
-    this.sendArrivals.clear();
+    this.sendArrivals = undefined;
   }
 
   /** Writes stored inbox messages after `writtenUpTo`, then goes live. */
@@ -169,9 +172,9 @@ export class OutboundPump {
           case 'receipt':
             if (delivery.target === reader) {
               batch.receipts.push(delivery.result);
-              const arrived = this.sendArrivals.get(delivery.result);
+              const arrived = this.sendArrivals?.get(delivery.result);
               if (arrived !== undefined) receiptArrivals.push(arrived);
-              this.sendArrivals.delete(delivery.result);
+              this.sendArrivals?.delete(delivery.result);
             }
             break;
           case 'error':
