@@ -3,7 +3,7 @@ import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from './login-t
 import { nameKey, validateName } from './names';
 import { checkNewPassword, DEFAULT_PASSWORD_COST, hashPassword, verifyPassword } from './passwords';
 import { hashToken, newSessionToken } from './tokens';
-import type { NewLogin, SessionRecord, Store, UserRecord } from '../store/store';
+import type { NewLogin, RecordedLogin, SessionRecord, Store, UserRecord } from '../store/store';
 
 /** How long a session token works after login, by default. */
 export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -122,13 +122,13 @@ export class Accounts {
     let user = await this.store.findUserByName(name);
     if (!user) {
       const passwordHash = await this.hashForNewUser(name, password, register);
-      const first = await this.recordLogin({ name, passwordHash });
-      if (first.outcome) {
+      const first = await this.openSession({ name, passwordHash });
+      if (first.recorded.opened) {
         this.throttle.succeeded(key, address);
         return first.outcome;
       }
       // Someone registered the name in the meantime: treat this as a login to it.
-      user = first.taken;
+      user = first.recorded.user;
     }
     if (user.disabled) {
       throw new ChatError('unauthenticated', `the account ${user.name} is disabled — ask the server's operator`);
@@ -140,18 +140,20 @@ export class Accounts {
       throw new ChatError('unauthenticated', `wrong name or password for ${user.name} — check both and try again`);
     }
     this.throttle.succeeded(key, address);
-    const { outcome } = await this.recordLogin({ id: user.id });
-    return outcome!;
+    return (await this.openSession({ id: user.id })).outcome;
   }
 
-  /** Opens a session for `user` in one store call: the outcome, or the user who holds a name taken meanwhile. */
-  private async recordLogin(user: NewLogin['user']): Promise<{ outcome?: LoginOutcome; taken: UserRecord }> {
+  /**
+   * Records a login with a new token in one store call. The outcome holds
+   * only when `recorded.opened`; otherwise the name was taken meanwhile and
+   * `recorded.user` is who holds it.
+   */
+  private async openSession(user: NewLogin['user']): Promise<{ recorded: RecordedLogin; outcome: LoginOutcome }> {
     const time = this.options.clock();
     const token = newSessionToken();
     const expiresAt = time + this.options.sessionTtlMs;
     const recorded = await this.store.recordLogin({ user, tokenHash: hashToken(token), time, expiresAt });
-    if (!recorded.opened) return { taken: recorded.user };
-    return { outcome: { user: recorded.user, token, expiresAt, registered: recorded.created }, taken: recorded.user };
+    return { recorded, outcome: { user: recorded.user, token, expiresAt, registered: recorded.created } };
   }
 
   /** The caller behind `token`, or UNAUTHENTICATED saying how to get a valid one. */
