@@ -159,13 +159,13 @@ export class Accounts {
   /** The caller behind `token`, or UNAUTHENTICATED saying how to get a valid one. */
   async authenticate(token: string | undefined): Promise<Caller> {
     if (!token) throw new ChatError('unauthenticated', `this call needs a session token: ${LOGIN_HINT}`);
-    const session = await this.store.findSession(hashToken(token));
-    if (!session) throw new ChatError('unauthenticated', `this session token is unknown or has ended: ${LOGIN_HINT}`);
+    const found = await this.store.findSessionUser(hashToken(token));
+    if (!found) throw new ChatError('unauthenticated', `this session token is unknown or has ended: ${LOGIN_HINT}`);
+    const { session, user } = found;
     if (session.expiresAt <= this.options.clock()) {
       throw new ChatError('unauthenticated', `this session has expired: ${LOGIN_HINT}`);
     }
-    const user = await this.store.findUserById(session.userId);
-    if (!user || user.disabled) throw new ChatError('unauthenticated', `this account can no longer log in: ${LOGIN_HINT}`);
+    if (user.disabled) throw new ChatError('unauthenticated', `this account can no longer log in: ${LOGIN_HINT}`);
     return { user: { id: user.id, name: user.name }, session: { tokenHash: session.tokenHash } };
   }
 

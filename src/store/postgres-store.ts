@@ -240,6 +240,26 @@ export class PostgresStore implements Store {
     return peerId === null ? rest : { ...rest, peerId };
   }
 
+  async findSessionUser(tokenHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+    const result = await this.query<UserRecord & { tokenHash: string; sessionCreatedAt: number; expiresAt: number; peerId: number | null }>(
+      'read sessions',
+      {
+        name: 'tinychat-session-user-by-hash',
+        text: `SELECT s.token_hash AS "tokenHash", s.created_at AS "sessionCreatedAt", s.expires_at AS "expiresAt", s.peer_id AS "peerId",
+                 u.id, u.name, u.created_at AS "createdAt", u.last_seen_at AS "lastSeenAt", u.last_sequence AS "lastSequence",
+                 u.acked_sequence AS "ackedSequence", u.password_hash AS "passwordHash", u.disabled
+               FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`,
+      },
+      [tokenHash],
+    );
+    const row = result.rows[0];
+    if (!row) return undefined;
+    const { tokenHash: hash, sessionCreatedAt, expiresAt, peerId, ...user } = row;
+    const session: SessionRecord = { tokenHash: hash, userId: user.id, createdAt: sessionCreatedAt, expiresAt };
+    if (peerId !== null) session.peerId = peerId;
+    return { session, user };
+  }
+
   async setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void> {
     await this.query('save sessions', `UPDATE sessions SET peer_id = $1 WHERE token_hash = $2`, [peerId ?? null, tokenHash]);
   }

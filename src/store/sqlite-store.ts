@@ -170,6 +170,15 @@ interface SessionRow {
   peerId: number | null;
 }
 
+/** A session joined with its user: the user's columns, and the session's under their own names. */
+type SessionUserRow = UserRow & { tokenHash: string; sessionCreatedAt: number; expiresAt: number; peerId: number | null };
+
+function sessionUserFromRow({ tokenHash, sessionCreatedAt, expiresAt, peerId, ...user }: SessionUserRow): { session: SessionRecord; user: UserRecord } {
+  const session: SessionRecord = { tokenHash, userId: user.id, createdAt: sessionCreatedAt, expiresAt };
+  if (peerId !== null) session.peerId = peerId;
+  return { session, user: toUser(user) };
+}
+
 /** Options for opening a SQLite store. */
 export interface SqliteStoreOptions {
   /**
@@ -409,6 +418,11 @@ export class SqliteStore implements Store {
     if (!row) return undefined;
     const { peerId, ...rest } = row;
     return peerId === null ? rest : { ...rest, peerId };
+  }
+
+  async findSessionUser(tokenHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+    const row = guarded('read sessions', () => this.stmt.sessionUserByHash.get(tokenHash));
+    return row && sessionUserFromRow(row);
   }
 
   async setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void> {
@@ -673,6 +687,12 @@ function prepareStatements(db: Database.Database) {
     sessionByHash: db.prepare<[string], SessionRow>(
       `SELECT token_hash AS tokenHash, user_id AS userId, created_at AS createdAt, expires_at AS expiresAt, peer_id AS peerId
        FROM sessions WHERE token_hash = ?`,
+    ),
+    sessionUserByHash: db.prepare<[string], SessionUserRow>(
+      `SELECT s.token_hash AS tokenHash, s.created_at AS sessionCreatedAt, s.expires_at AS expiresAt, s.peer_id AS peerId,
+         u.id, u.name, u.created_at AS createdAt, u.last_seen_at AS lastSeenAt, u.last_sequence AS lastSequence,
+         u.acked_sequence AS ackedSequence, u.password_hash AS passwordHash, u.disabled
+       FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`,
     ),
     setSessionPeer: db.prepare<[number | null, string]>(`UPDATE sessions SET peer_id = ? WHERE token_hash = ?`),
     deleteSession: db.prepare<[string], { userId: number }>(`DELETE FROM sessions WHERE token_hash = ? RETURNING user_id AS userId`),

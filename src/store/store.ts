@@ -199,6 +199,12 @@ export interface Store extends RoomStore {
   /** The session with this token hash, expired or not (the caller checks expiry). */
   findSession(tokenHash: string): Promise<SessionRecord | undefined>;
 
+  /**
+   * The session with this token hash and its user, in one read (expired or
+   * not, disabled or not: the caller checks).
+   */
+  findSessionUser(tokenHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
+
   /** Sets or clears (undefined) the session's open conversation. */
   setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void>;
 

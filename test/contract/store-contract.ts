@@ -122,6 +122,19 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect((await store.findSession('old'))?.expiresAt).to.equal(T0 - 5);
       });
 
+      it('finds a session with its user in one read, expired or not, and nothing for an unknown hash', async function () {
+        const gil = (await store.registerUser('Gil', T0, 'hash-g')).user;
+        const ivy = await user('ivy');
+        await store.createSession({ tokenHash: 'g1', userId: gil.id, createdAt: T0 + 1, expiresAt: T0 - 5, peerId: ivy.id });
+        await store.createSession({ tokenHash: 'g2', userId: gil.id, createdAt: T0 + 2, expiresAt: T0 + 1000 });
+        expect(await store.findSessionUser('g1')).to.deep.equal({
+          session: { tokenHash: 'g1', userId: gil.id, createdAt: T0 + 1, expiresAt: T0 - 5, peerId: ivy.id },
+          user: gil,
+        });
+        expect(await store.findSessionUser('g2')).to.deep.equal({ session: await store.findSession('g2'), user: gil });
+        expect(await store.findSessionUser('nope')).to.equal(undefined);
+      });
+
       it('sets and clears the conversation a session has open', async function () {
         const ida = await user('ida');
         const jon = await user('jon');
