@@ -3,7 +3,7 @@ import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from './login-t
 import { nameKey, validateName } from './names';
 import { checkNewPassword, DEFAULT_PASSWORD_COST, hashPassword, verifyPassword } from './passwords';
 import { hashToken, newSessionToken } from './tokens';
-import type { SessionRecord, Store, UserRecord } from '../store/store';
+import type { NewLogin, RecordedLogin, SessionRecord, Store, UserRecord } from '../store/store';
 
 /** How long a session token works after login, by default. */
 export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -39,10 +39,14 @@ export interface LoginAttempt {
   error?: ChatError;
 }
 
-/** Who is calling: the user behind a valid session token. */
+/**
+ * Who is calling: the user behind a valid session token. Only what requests
+ * use is kept, since a stream holds its Caller for as long as it is open
+ * (and the password hash has no business there).
+ */
 export interface Caller {
-  user: UserRecord;
-  session: SessionRecord;
+  user: Pick<UserRecord, 'id' | 'name'>;
+  session: Pick<SessionRecord, 'tokenHash'>;
 }
 
 /** The outcome of a successful login. */
@@ -105,6 +109,9 @@ export class Accounts {
     }
   }
 
+  // A login reads the user, checks or hashes the password, and then writes
+  // once: the session, the user's lastSeenAt and, for a new name, the user
+  // (Store.recordLogin, one transaction).
   private async attemptLogin(name: string, password: string | undefined, address: string | undefined, register: boolean): Promise<LoginOutcome> {
     validateName(name);
     if (!password) {
@@ -112,36 +119,54 @@ export class Accounts {
     }
     const key = nameKey(name);
     this.throttle.check(key, address);
-    let { user, registered } = await this.findOrRegister(name, password, register);
+    let user = await this.store.findUserByName(name);
+    if (!user) {
+      const passwordHash = await this.hashForNewUser(name, password, register);
+      const first = await this.openSession({ name, passwordHash });
+      if (first.recorded.opened) {
+        this.throttle.succeeded(key, address);
+        return first.outcome;
+      }
+      // Someone registered the name in the meantime: treat this as a login to it.
+      user = first.recorded.user;
+    }
     if (user.disabled) {
       throw new ChatError('unauthenticated', `the account ${user.name} is disabled — ask the server's operator`);
     }
     if (user.passwordHash === null) {
-      user = await this.claimPasswordless(user, password);
-    } else if (!registered && !(await verifyPassword(password, user.passwordHash))) {
+      await this.claimPasswordless(user, password);
+    } else if (!(await verifyPassword(password, user.passwordHash))) {
       this.throttle.failed(key, address);
       throw new ChatError('unauthenticated', `wrong name or password for ${user.name} — check both and try again`);
     }
     this.throttle.succeeded(key, address);
-    const now = this.options.clock();
+    return (await this.openSession({ id: user.id })).outcome;
+  }
+
+  /**
+   * Records a login with a new token in one store call. The outcome holds
+   * only when `recorded.opened`; otherwise the name was taken meanwhile and
+   * `recorded.user` is who holds it.
+   */
+  private async openSession(user: NewLogin['user']): Promise<{ recorded: RecordedLogin; outcome: LoginOutcome }> {
+    const time = this.options.clock();
     const token = newSessionToken();
-    const expiresAt = now + this.options.sessionTtlMs;
-    await this.store.createSession({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt });
-    await this.store.touchUser(user.id, now);
-    return { user: { ...user, lastSeenAt: now }, token, expiresAt, registered };
+    const expiresAt = time + this.options.sessionTtlMs;
+    const recorded = await this.store.recordLogin({ user, tokenHash: hashToken(token), time, expiresAt });
+    return { recorded, outcome: { user: recorded.user, token, expiresAt, registered: recorded.created } };
   }
 
   /** The caller behind `token`, or UNAUTHENTICATED saying how to get a valid one. */
   async authenticate(token: string | undefined): Promise<Caller> {
     if (!token) throw new ChatError('unauthenticated', `this call needs a session token: ${LOGIN_HINT}`);
-    const session = await this.store.findSession(hashToken(token));
-    if (!session) throw new ChatError('unauthenticated', `this session token is unknown or has ended: ${LOGIN_HINT}`);
+    const found = await this.store.findSessionUser(hashToken(token));
+    if (!found) throw new ChatError('unauthenticated', `this session token is unknown or has ended: ${LOGIN_HINT}`);
+    const { session, user } = found;
     if (session.expiresAt <= this.options.clock()) {
       throw new ChatError('unauthenticated', `this session has expired: ${LOGIN_HINT}`);
     }
-    const user = await this.store.findUserById(session.userId);
-    if (!user || user.disabled) throw new ChatError('unauthenticated', `this account can no longer log in: ${LOGIN_HINT}`);
-    return { user, session };
+    if (user.disabled) throw new ChatError('unauthenticated', `this account can no longer log in: ${LOGIN_HINT}`);
+    return { user: { id: user.id, name: user.name }, session: { tokenHash: session.tokenHash } };
   }
 
   /** Ends the caller's session: its token stops working. */
@@ -165,9 +190,8 @@ export class Accounts {
     return this.store.deleteUserSessions(user.id, 'password-changed', this.options.clock(), caller.session.tokenHash);
   }
 
-  private async findOrRegister(name: string, password: string, register: boolean): Promise<{ user: UserRecord; registered: boolean }> {
-    const existing = await this.store.findUserByName(name);
-    if (existing) return { user: existing, registered: false };
+  /** The password hash for a name not registered yet, or the error that says why it cannot be registered. */
+  private async hashForNewUser(name: string, password: string, register: boolean): Promise<string> {
     if (this.options.registration === 'closed') {
       throw new ChatError(
         'permission-denied',
@@ -181,16 +205,10 @@ export class Accounts {
       );
     }
     checkNewPassword(password);
-    const hash = await hashPassword(password, this.options.passwordCost);
-    const { user, created } = await this.store.registerUser(name, this.options.clock(), hash);
-    // Someone registered the name in the meantime: treat this as a login to it.
-    if (!created && user.passwordHash !== null && !(await verifyPassword(password, user.passwordHash))) {
-      throw new ChatError('unauthenticated', `wrong name or password for ${user.name} — check both and try again`);
-    }
-    return { user, registered: created };
+    return hashPassword(password, this.options.passwordCost);
   }
 
-  private async claimPasswordless(user: UserRecord, password: string): Promise<UserRecord> {
+  private async claimPasswordless(user: UserRecord, password: string): Promise<void> {
     if (this.options.registration === 'closed') {
       throw new ChatError(
         'unauthenticated',
@@ -200,6 +218,5 @@ export class Accounts {
     checkNewPassword(password);
     const passwordHash = await hashPassword(password, this.options.passwordCost);
     await this.store.setPassword(user.id, passwordHash);
-    return { ...user, passwordHash };
   }
 }

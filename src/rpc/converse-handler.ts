@@ -39,7 +39,8 @@ export function converseHandler(
       sink.end(asChatError(err));
       return;
     }
-    for (const event of ['cancelled', 'finish', 'close', 'error']) call.once(event, release);
+    // `on`, not `once`: release is idempotent, and once() would wrap it anew for each event and stream.
+    for (const event of ['cancelled', 'finish', 'close', 'error']) call.on(event, release);
     accounts
       .authenticate(bearerToken(call.metadata))
       .then(async (caller) => {

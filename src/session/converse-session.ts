@@ -71,8 +71,8 @@ export class ConverseSession implements Subscriber {
   /** Newest inbox sequence known when delivery began. */
   private knownLast = 0;
   private sendsInFlight = 0;
-  /** Sends are stored in the order the client made them, whatever their lookups cost. */
-  private readonly sendOrder = new SendOrder();
+  /** Sends are stored in the order the client made them, whatever their lookups cost; made by the first send. */
+  private sendOrder: SendOrder | undefined;
   private inputPaused = false;
   /** The client half-closed: end once its sends are answered and nothing is waiting. */
   private finishing = false;
@@ -301,14 +301,15 @@ export class ConverseSession implements Subscriber {
     const arrived = performance.now();
     this.sendsInFlight++;
     this.maybePauseInput();
+    const sendOrder = (this.sendOrder ??= new SendOrder());
     try {
       if (isRoomName(frame.receiver)) {
-        const result = await this.services.rooms.post(this.caller, frame, this.sendOrder);
+        const result = await this.services.rooms.post(this.caller, frame, sendOrder);
         this.services.registry.routeRoom(result);
         this.pump?.answer({ kind: 'receipt', result: roomPostReceipt(result), arrived });
         return;
       }
-      const result = await this.services.messaging.send(this.caller, frame, this.sendOrder);
+      const result = await this.services.messaging.send(this.caller, frame, sendOrder);
       // Routed even if this stream has closed meanwhile: the receiver still
       // gets the message live.
       this.services.registry.route(result, this);

@@ -6,6 +6,7 @@
 // per-pool type parsers.
 import pg from 'pg';
 import type { Pool, QueryConfig, QueryResultRow } from 'pg';
+import { ChatError } from '../chat/errors';
 import { nameKey } from '../chat/names';
 import { silentLogger, type Logger } from '../log';
 import { appendInTransaction } from './postgres-append';
@@ -21,7 +22,9 @@ import type {
   AckPosition,
   AppendResult,
   ConversationQuery,
+  NewLogin,
   NewMessage,
+  RecordedLogin,
   SessionEnd,
   SessionEndReason,
   SessionRecord,
@@ -182,6 +185,42 @@ export class PostgresStore implements Store {
     await this.query('update users', `UPDATE users SET disabled = $1 WHERE id = $2`, [disabled, userId]);
   }
 
+  async recordLogin(login: NewLogin): Promise<RecordedLogin> {
+    // One statement is one transaction and one round trip: the session row
+    // is inserted from the user row the same statement wrote, so without
+    // that row (an unknown id, a name taken) there is no session either.
+    const sessionFrom = (user: string) =>
+      `s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at) SELECT $2, id, $1, $3 FROM ${user})`;
+    if ('id' in login.user) {
+      const touched = await this.query<UserRecord>(
+        'save sessions',
+        {
+          name: 'tinychat-record-login',
+          text: `WITH u AS (UPDATE users SET last_seen_at = $1 WHERE id = $4 RETURNING ${USER_COLUMNS}), ${sessionFrom('u')} SELECT * FROM u`,
+        },
+        [login.time, login.tokenHash, login.expiresAt, login.user.id],
+      );
+      if (touched.rowCount !== 1) throw new ChatError('not-found', `there is no user with id ${login.user.id}`);
+      return { user: touched.rows[0], created: false, opened: true };
+    }
+    const { name, passwordHash } = login.user;
+    // As in registerUser: an insert that meets a concurrent one of the same
+    // key waits for it and does nothing; the select after it finds the winner.
+    const inserted = await this.query<UserRecord>(
+      'register users',
+      {
+        name: 'tinychat-record-first-login',
+        text: `WITH u AS (INSERT INTO users (name, name_key, created_at, last_seen_at, password_hash) VALUES ($4, $5, $1, $1, $6)
+                 ON CONFLICT (name_key) DO NOTHING RETURNING ${USER_COLUMNS}), ${sessionFrom('u')} SELECT * FROM u`,
+      },
+      [login.time, login.tokenHash, login.expiresAt, name, nameKey(name), passwordHash],
+    );
+    if (inserted.rowCount === 1) return { user: inserted.rows[0], created: true, opened: true };
+    const existing = await this.findUserByName(name);
+    if (!existing) throw new Error(`user "${name}" neither inserted nor found`);
+    return { user: existing, created: false, opened: false };
+  }
+
   async createSession(session: SessionRecord): Promise<void> {
     await this.query(
       'save sessions',
@@ -200,6 +239,26 @@ export class PostgresStore implements Store {
     if (!row) return undefined;
     const { peerId, ...rest } = row;
     return peerId === null ? rest : { ...rest, peerId };
+  }
+
+  async findSessionUser(tokenHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+    const result = await this.query<UserRecord & { tokenHash: string; sessionCreatedAt: number; expiresAt: number; peerId: number | null }>(
+      'read sessions',
+      {
+        name: 'tinychat-session-user-by-hash',
+        text: `SELECT s.token_hash AS "tokenHash", s.created_at AS "sessionCreatedAt", s.expires_at AS "expiresAt", s.peer_id AS "peerId",
+                 u.id, u.name, u.created_at AS "createdAt", u.last_seen_at AS "lastSeenAt", u.last_sequence AS "lastSequence",
+                 u.acked_sequence AS "ackedSequence", u.password_hash AS "passwordHash", u.disabled
+               FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`,
+      },
+      [tokenHash],
+    );
+    const row = result.rows[0];
+    if (!row) return undefined;
+    const { tokenHash: hash, sessionCreatedAt, expiresAt, peerId, ...user } = row;
+    const session: SessionRecord = { tokenHash: hash, userId: user.id, createdAt: sessionCreatedAt, expiresAt };
+    if (peerId !== null) session.peerId = peerId;
+    return { session, user };
   }
 
   async setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void> {

@@ -82,6 +82,29 @@ export interface SessionRecord {
   peerId?: number;
 }
 
+/**
+ * A login to record (Store.recordLogin): who logs in, and the session it
+ * opens at `time`.
+ */
+export interface NewLogin {
+  /** An existing user's id, or a name to register with its password hash (the name's first login). */
+  user: { id: number } | { name: string; passwordHash: string };
+  tokenHash: string;
+  /** The session's createdAt and the user's lastSeenAt (and createdAt, for a new user). */
+  time: number;
+  expiresAt: number;
+}
+
+/** What Store.recordLogin did. */
+export interface RecordedLogin {
+  /** The user as stored afterwards. */
+  user: UserRecord;
+  /** True when this login registered the user. */
+  created: boolean;
+  /** True when the session was created; false only when the name to register was taken. */
+  opened: boolean;
+}
+
 /** Why sessions ended: decides what their open streams are told. */
 export type SessionEndReason = 'logout' | 'password-changed' | 'password-reset' | 'disabled';
 
@@ -163,11 +186,30 @@ export interface Store extends RoomStore {
   /** Disables or re-enables an account. */
   setUserDisabled(userId: number, disabled: boolean): Promise<void>;
 
+  /**
+   * Records a login in one transaction: registers the user when `user`
+   * names a new name, creates the session and sets the user's lastSeenAt to
+   * `time`. Either all of it is stored or none of it. When the name to
+   * register is taken (any case, even by a concurrent call) nothing is
+   * stored and the user holding it is returned unchanged with `opened:
+   * false`: the caller checks the password against it and records the
+   * login by id. An unknown id rejects with ChatError('not-found'); a token
+   * hash already stored rejects; neither stores anything. The name is
+   * stored as given: callers validate it first (chat/names.ts).
+   */
+  recordLogin(login: NewLogin): Promise<RecordedLogin>;
+
   /** Stores a new session. */
   createSession(session: SessionRecord): Promise<void>;
 
   /** The session with this token hash, expired or not (the caller checks expiry). */
   findSession(tokenHash: string): Promise<SessionRecord | undefined>;
+
+  /**
+   * The session with this token hash and its user, in one read (expired or
+   * not, disabled or not: the caller checks).
+   */
+  findSessionUser(tokenHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
 
   /** Sets or clears (undefined) the session's open conversation. */
   setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void>;

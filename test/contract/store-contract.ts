@@ -122,6 +122,19 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect((await store.findSession('old'))?.expiresAt).to.equal(T0 - 5);
       });
 
+      it('finds a session with its user in one read, expired or not, and nothing for an unknown hash', async function () {
+        const gil = (await store.registerUser('Gil', T0, 'hash-g')).user;
+        const ivy = await user('ivy');
+        await store.createSession({ tokenHash: 'g1', userId: gil.id, createdAt: T0 + 1, expiresAt: T0 - 5, peerId: ivy.id });
+        await store.createSession({ tokenHash: 'g2', userId: gil.id, createdAt: T0 + 2, expiresAt: T0 + 1000 });
+        expect(await store.findSessionUser('g1')).to.deep.equal({
+          session: { tokenHash: 'g1', userId: gil.id, createdAt: T0 + 1, expiresAt: T0 - 5, peerId: ivy.id },
+          user: gil,
+        });
+        expect(await store.findSessionUser('g2')).to.deep.equal({ session: await store.findSession('g2'), user: gil });
+        expect(await store.findSessionUser('nope')).to.equal(undefined);
+      });
+
       it('sets and clears the conversation a session has open', async function () {
         const ida = await user('ida');
         const jon = await user('jon');
@@ -152,6 +165,59 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(await store.findSession('m1')).to.not.equal(undefined);
         expect(await store.deleteUserSessions(lea.id, 'disabled', T0)).to.equal(1);
         expect(await store.findSession('l2')).to.equal(undefined);
+      });
+    });
+
+    describe('logins', function () {
+      it('registers a first login and opens its session in one call', async function () {
+        const first = await store.recordLogin({ user: { name: 'Pia', passwordHash: 'hash-p' }, tokenHash: 'p1', time: T0, expiresAt: T0 + 1000 });
+        expect(first.created).to.equal(true);
+        expect(first.opened).to.equal(true);
+        expect(first.user).to.deep.include({ name: 'Pia', createdAt: T0, lastSeenAt: T0, passwordHash: 'hash-p', disabled: false });
+        expect(await store.findUserByName('pia')).to.deep.equal(first.user);
+        expect(await store.findSession('p1')).to.deep.include({ userId: first.user.id, createdAt: T0, expiresAt: T0 + 1000 });
+      });
+
+      it('opens a session for a user by id and records when they were seen', async function () {
+        const quinn = await user('quinn');
+        const login = await store.recordLogin({ user: { id: quinn.id }, tokenHash: 'q1', time: T0 + 50, expiresAt: T0 + 1000 });
+        expect(login).to.deep.equal({ user: { ...quinn, lastSeenAt: T0 + 50 }, created: false, opened: true });
+        expect(await store.findUserById(quinn.id)).to.deep.equal(login.user);
+        expect(await store.findSession('q1')).to.deep.include({ userId: quinn.id, createdAt: T0 + 50 });
+      });
+
+      it('stores nothing for a first login of a name already taken, and returns its holder unchanged', async function () {
+        const rex = (await store.registerUser('Rex', T0, 'hash-r')).user;
+        const login = await store.recordLogin({ user: { name: 'REX', passwordHash: 'other' }, tokenHash: 'r1', time: T0 + 50, expiresAt: T0 + 1000 });
+        expect(login).to.deep.equal({ user: rex, created: false, opened: false });
+        expect(await store.findSession('r1')).to.equal(undefined);
+        expect(await store.findUserById(rex.id)).to.deep.equal(rex);
+      });
+
+      it('rejects a login by an unknown id with not-found and stores no session', async function () {
+        const err = await expectRejection(store.recordLogin({ user: { id: 999_999 }, tokenHash: 'u1', time: T0, expiresAt: T0 + 1000 }));
+        expect(isChatError(err, 'not-found')).to.equal(true, String(err));
+        expect(await store.findSession('u1')).to.equal(undefined);
+      });
+
+      it('leaves no account behind when the session of a first login cannot be stored', async function () {
+        const sam = await user('sam');
+        await store.createSession({ tokenHash: 'taken', userId: sam.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await expectRejection(store.recordLogin({ user: { name: 'tea', passwordHash: 'hash-t' }, tokenHash: 'taken', time: T0 + 5, expiresAt: T0 + 1000 }));
+        expect(await store.findUserByName('tea')).to.equal(undefined);
+        await expectRejection(store.recordLogin({ user: { id: sam.id }, tokenHash: 'taken', time: T0 + 5, expiresAt: T0 + 1000 }));
+        expect((await store.findUserById(sam.id))?.lastSeenAt).to.equal(T0);
+        expect(await store.findSession('taken')).to.deep.include({ userId: sam.id, createdAt: T0 });
+      });
+
+      it('registers a name once when first logins race, opening only the winner\'s session', async function () {
+        const logins = await Promise.all(
+          ['uma', 'Uma', 'UMA'].map((name, i) => store.recordLogin({ user: { name, passwordHash: `h${i}` }, tokenHash: `t${i}`, time: T0, expiresAt: T0 + 1000 })),
+        );
+        expect(logins.filter((login) => login.created && login.opened)).to.have.length(1);
+        expect(new Set(logins.map((login) => login.user.id)).size).to.equal(1);
+        const sessions = await Promise.all(['t0', 't1', 't2'].map((hash) => store.findSession(hash)));
+        expect(sessions.filter((session) => session !== undefined)).to.have.length(1);
       });
     });
 

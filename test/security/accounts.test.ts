@@ -51,6 +51,27 @@ describe('accounts', function () {
     expect(wrong.details).to.not.contain('first password');
   });
 
+  it('registers a name once when its first logins race: the same password gets in, another is refused and opens no session', async () => {
+    const [first, again, other] = await Promise.allSettled([
+      client().login('dora', 'first password'),
+      client().login('dora', 'first password'),
+      client().login('dora', 'other password'),
+    ]);
+    expect(first.status).to.equal('fulfilled');
+    expect(again.status).to.equal('fulfilled');
+    expect(other.status).to.equal('rejected');
+    expect((other as PromiseRejectedResult).reason.code).to.equal(status.UNAUTHENTICATED);
+    await server.stop();
+    const db = new Database(server.dbPath, { readonly: true });
+    try {
+      const rows = db.prepare('SELECT u.name, count(s.token_hash) AS sessions FROM users u LEFT JOIN sessions s ON s.user_id = u.id GROUP BY u.id').all();
+      expect(rows).to.deep.equal([{ name: 'dora', sessions: 2 }]);
+    } finally {
+      db.close();
+    }
+    server = await startTestServer({ dbPath: server.dbPath });
+  });
+
   it('refuses to register a name with a password shorter than 8 characters', async () => {
     const err = await expectStatus(client().login('bob', 'short'), status.INVALID_ARGUMENT);
     expect(err.details).to.contain('at least 8 characters');
