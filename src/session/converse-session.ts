@@ -246,9 +246,9 @@ export class ConverseSession implements Subscriber {
 
   /**
    * Replaces whom this stream watches. Names are checked and looked up
-   * first; meanwhile the stream watches nobody new (a person's current state
-   * is sent once they are in the set, so nothing is missed). Refused names
-   * are answered with frame errors; the others apply.
+   * first; meanwhile the old set stands and nobody new is watched (a
+   * person's current state is sent once they are in the set, so nothing is
+   * missed). Refused names are answered with frame errors; the others apply.
    */
   private async watch(request: WatchRequest): Promise<void> {
     const generation = ++this.watchGeneration;
@@ -257,9 +257,10 @@ export class ConverseSession implements Subscriber {
       registry.watchPresence(this, { everyone: true });
       return;
     }
+    // Until the new list is checked, the old set stands: a list refused as a
+    // whole leaves the stream watching what it watched before.
     const current = registry.watchSetOf(this);
     const alreadyWatched = current.everyone ? new Set<string>() : current.keys;
-    if (current.everyone) this.applyWatch(new Set());
     if (request.users.length === 0) {
       this.applyWatch(new Set());
       return;

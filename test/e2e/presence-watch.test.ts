@@ -130,6 +130,28 @@ describe('a stream watching the presence of the people it shows', () => {
     expect(a.status, 'the stream stays open').to.equal(undefined);
   });
 
+  it('keeps watching whom it watched before when a new list is refused as a whole', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const carol = await user('carol');
+    const tooMany = Array.from({ length: MAX_WATCHED_USERS + 1 }, (_, i) => `user${i}`);
+    // A watcher of everyone stays one.
+    const a = wire.open(alice, undefined, true);
+    await a.until('ready', (s) => s.frames.length > 0);
+    a.watch(tooMany);
+    await a.until('the refusal', (s) => s.errors.length === 1);
+    expect(a.errors[0].code).to.equal(status.INVALID_ARGUMENT);
+    const carolOnline = online(carol);
+    await a.until('still everyone: carol online', (s) => seen(s).includes('carol on'));
+    // A watcher of a list keeps its list.
+    const b = await watching(bob, ['carol']);
+    await b.until('carol’s state', (s) => seen(s).includes('carol on'));
+    b.watch(tooMany);
+    await b.until('the refusal', (s) => s.errors.length === 1);
+    carolOnline.cancel();
+    await b.until('still carol: carol offline', (s) => seen(s).includes('carol off'));
+  });
+
   it('still tells an everyone-watcher about everybody', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
