@@ -37,9 +37,8 @@ export async function resolveWatchList(store: Store, names: string[], alreadyWat
     return { keys: undefined, added: [], errors: [error] };
   }
   const keys = new Set<string>();
-  const added: UserRecord[] = [];
   const invalid: string[] = [];
-  const unknown: string[] = [];
+  const toLookUp: string[] = [];
   for (const [key, name] of distinct) {
     try {
       validateName(name);
@@ -47,16 +46,20 @@ export async function resolveWatchList(store: Store, names: string[], alreadyWat
       invalid.push(name);
       continue;
     }
-    if (alreadyWatched.has(key)) {
-      keys.add(key);
-      continue;
-    }
-    const user = await store.findUserByName(name);
+    if (alreadyWatched.has(key)) keys.add(key);
+    else toLookUp.push(name);
+  }
+  // One read for all the new names, however many.
+  const found = new Map((await store.findUsersByName(toLookUp)).map((user) => [nameKey(user.name), user]));
+  const added: UserRecord[] = [];
+  const unknown: string[] = [];
+  for (const name of toLookUp) {
+    const user = found.get(nameKey(name));
     if (!user) {
       unknown.push(name);
       continue;
     }
-    keys.add(key);
+    keys.add(nameKey(name));
     added.push(user);
   }
   const errors: ChatError[] = [];

@@ -134,6 +134,13 @@ export class PostgresStore implements Store {
     return result.rows[0];
   }
 
+  async findUsersByName(names: readonly string[]): Promise<UserRecord[]> {
+    if (names.length === 0) return [];
+    const keys = [...new Set(names.map(nameKey))];
+    const result = await this.query<UserRecord>('read users', { name: 'tinychat-users-by-keys', text: `SELECT ${USER_COLUMNS} FROM users WHERE name_key = ANY($1::text[])` }, [keys]);
+    return result.rows;
+  }
+
   async findUserById(id: number): Promise<UserRecord | undefined> {
     const result = await this.query<UserRecord>('read users', { name: 'tinychat-user-by-id', text: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1` }, [id]);
     return result.rows[0];

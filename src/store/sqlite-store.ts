@@ -357,6 +357,12 @@ export class SqliteStore implements Store {
     return guarded('read users', () => toUser(this.stmt.userByKey.get(nameKey(name))));
   }
 
+  async findUsersByName(names: readonly string[]): Promise<UserRecord[]> {
+    if (names.length === 0) return [];
+    const keys = JSON.stringify([...new Set(names.map(nameKey))]);
+    return guarded('read users', () => this.stmt.usersByKeys.all(keys).map((row) => toUser(row)));
+  }
+
   async findUserById(id: number): Promise<UserRecord | undefined> {
     return guarded('read users', () => toUser(this.stmt.userById.get(id)));
   }
@@ -726,6 +732,7 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (name_key) DO NOTHING RETURNING ${USER_COLUMNS}`,
     ),
     userByKey: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE name_key = ?`),
+    usersByKeys: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE name_key IN (SELECT value FROM json_each(?))`),
     userById: db.prepare<[number], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
     allUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name_key`),
     setPassword: db.prepare<[string | null, number]>(`UPDATE users SET password_hash = ? WHERE id = ?`),

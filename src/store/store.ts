@@ -171,6 +171,13 @@ export interface Store extends RoomStore {
   /** The user with this name, compared regardless of case. */
   findUserByName(name: string): Promise<UserRecord | undefined>;
 
+  /**
+   * The users with these names, compared regardless of case, in one read:
+   * each found user once, in no particular order; names of nobody are
+   * left out.
+   */
+  findUsersByName(names: readonly string[]): Promise<UserRecord[]>;
+
   /** The user with this id. */
   findUserById(id: number): Promise<UserRecord | undefined>;
 

@@ -82,7 +82,7 @@ describe('the benchmark (npm run bench -- --fast)', function () {
       expect(line, row).to.match(/^\| [^|]+ \| [\d,.]+ · \*\*\d+\.\d\d×\*\* \| [\d,.]+ \|$/);
     }
     // The presence row: the same users watching 10 peers each against not watching, as ratios.
-    for (const row of ['time to log in', 'RSS growth', 'server CPU to log in']) {
+    for (const row of ['time to log in', 'RSS with all connected', 'server CPU to log in']) {
       const label = `${row}, 20 users watching 10 peers each ÷ not watching (target ≤ 2×)`;
       const line = stdout.split('\n').find((l) => l.startsWith(`| ${label} |`));
       expect(line, label).to.be.a('string');

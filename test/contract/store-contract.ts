@@ -74,6 +74,15 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(await store.listUsers()).to.have.length(1);
       });
 
+      it('finds several users by name in one read, regardless of case, each once, leaving out names of nobody', async function () {
+        const [ann, bob] = [await user('Ann'), await user('bob')];
+        await user('carol');
+        const found = await store.findUsersByName(['ANN', 'bob', 'Bob', 'nobody']);
+        expect(found.map((u) => u.id).sort((a, b) => a - b)).to.deep.equal([ann.id, bob.id].sort((a, b) => a - b));
+        expect(found.find((u) => u.id === ann.id)).to.deep.equal(await store.findUserById(ann.id));
+        expect(await store.findUsersByName([])).to.deep.equal([]);
+      });
+
       it('gives different users different ids', async function () {
         const ids = await Promise.all(['a', 'b', 'c', 'd'].map(async (n) => (await user(n)).id));
         expect(new Set(ids).size).to.equal(4);
