@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { startDeployment, type Deployment, type TargetName } from './deployment';
 import { LoadPool } from './load-pool';
-import type { FixedRate, IdleJob, PairSpec, PairsJob } from './load-protocol';
+import type { FixedRate, IdleJob, PairSpec, PairsJob, PairsResult } from './load-protocol';
 import type { BenchOptions } from './options';
 import type { Pinning } from './pinning';
 import { cpuSeconds, machineBusySeconds } from './proc-stats';
@@ -290,6 +290,15 @@ function messagesPerPair(scenario: Scenario, options: BenchOptions): number {
   return rate ? Math.ceil((rate.perPairPerSecond * (rate.warmupMs + rate.durationMs)) / 1000) : options.messages;
 }
 
+/** What the pairs of a run delivered, against what they were to deliver, with every error they met. */
+function tallyPairs(results: PairsResult[], scenario: Scenario, options: BenchOptions, otherErrors: string[]) {
+  const delivered = results.reduce((n, r) => n + r.delivered, 0);
+  const messages = messagesPerPair(scenario, options) * scenario.pairs;
+  const errors = [...results.flatMap((r) => r.errors), ...otherErrors];
+  if (delivered !== messages && errors.length === 0) errors.push(`${delivered} of ${messages} messages delivered`);
+  return { delivered, messages, errors };
+}
+
 async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<PairsRun> {
   const { options } = ctx;
   const jobs = pairsJobs(pool, deployment, scenario, options);
@@ -306,10 +315,7 @@ async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenar
   const closeErrors = await pool.close(jobs);
 
   const results = replies.map((r) => r.pairs);
-  const delivered = results.reduce((n, r) => n + r.delivered, 0);
-  const messages = messagesPerPair(scenario, options) * scenario.pairs;
-  const errors = [...results.flatMap((r) => r.errors), ...closeErrors];
-  if (delivered !== messages && errors.length === 0) errors.push(`${delivered} of ${messages} messages delivered`);
+  const { delivered, messages, errors } = tallyPairs(results, scenario, options, closeErrors);
   return {
     kind: 'pairs',
     scenario: scenario.id,
@@ -455,11 +461,9 @@ async function runMemory(pool: LoadPool, deployment: Deployment, scenario: Scena
 
   const connected = idleReplies.reduce((n, r) => n + r.idle!.connected, 0);
   const results = replies.map((r) => r.pairs);
-  const delivered = results.reduce((n, r) => n + r.delivered, 0);
-  const messages = messagesPerPair(scenario, options) * scenario.pairs;
-  const errors = [...idleReplies.flatMap((r) => r.idle!.errors), ...results.flatMap((r) => r.errors), ...closeErrors];
+  const idleErrors = idleReplies.flatMap((r) => r.idle!.errors);
+  const { delivered, messages, errors } = tallyPairs(results, scenario, options, [...idleErrors, ...closeErrors]);
   if (connected !== scenario.users && errors.length === 0) errors.push(`${connected} of ${scenario.users} users connected`);
-  if (delivered !== messages && errors.length === 0) errors.push(`${delivered} of ${messages} messages delivered`);
   return {
     kind: 'memory',
     scenario: scenario.id,
