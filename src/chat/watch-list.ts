@@ -2,6 +2,9 @@ import { ChatError } from './errors';
 import { nameKey, quoted, validateName } from './names';
 import type { Store, UserRecord } from '../store/store';
 
+/** The one store read a watch list needs. */
+export type UserLookup = Pick<Store, 'findUsersByName'>;
+
 /** The most people one stream may watch by name. */
 export const MAX_WATCHED_USERS = 1000;
 
@@ -26,7 +29,7 @@ export interface ResolvedWatchList {
  * other names still apply. Names already in `alreadyWatched` (keys) are
  * known to exist and are not looked up again.
  */
-export async function resolveWatchList(store: Store, names: string[], alreadyWatched: ReadonlySet<string>): Promise<ResolvedWatchList> {
+export async function resolveWatchList(store: UserLookup, names: string[], alreadyWatched: ReadonlySet<string>): Promise<ResolvedWatchList> {
   const distinct = new Map<string, string>();
   for (const name of names) if (!distinct.has(nameKey(name))) distinct.set(nameKey(name), name);
   if (distinct.size > MAX_WATCHED_USERS) {

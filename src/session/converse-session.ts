@@ -8,14 +8,13 @@ import type { Messaging, SendRequest } from '../chat/messaging';
 import { isRoomName } from '../chat/room-names';
 import { roomPostReceipt, type Rooms } from '../chat/rooms';
 import { SendOrder } from '../chat/send-order';
-import { nameKey } from '../chat/names';
-import { resolveWatchList } from '../chat/watch-list';
 import type { Logger } from '../log';
 import type { ServerMetrics, StreamCutOffReason } from '../ops/metrics';
 import type { OnlineRegistry, Subscriber } from '../queue/online-registry';
 import type { OutboundQueue } from '../queue/outbound-queue';
-import { WATCH_NOBODY, type PresenceChange } from '../queue/presence-watchers';
+import type { PresenceChange } from '../queue/presence-watchers';
 import type { Store } from '../store/store';
+import { PresenceWatch, type WatchRequest } from './presence-watch';
 
 /** What every session uses; one set per server. */
 export interface SessionServices {
@@ -36,12 +35,6 @@ const MAX_SENDS_IN_FLIGHT = 512;
 /** Before the first frame, delivery has not begun; after it, the pump runs; closed is final. */
 type Phase = 'waiting' | 'open' | 'closed';
 
-/** Whose presence a client asks to be told: everyone, or the named users. */
-interface WatchRequest {
-  everyone: boolean;
-  users: string[];
-}
-
 /**
  * One Converse stream of one user: its inbound half, plus the OutboundPump
  * that writes to it.
@@ -56,8 +49,7 @@ interface WatchRequest {
  *
  * Presence: until its first frame a stream watches everyone (so a client
  * that wants everyone misses nothing); the resume's watch_users (or
- * watch_presence) and later Watch frames set whom it watches, and each
- * person entering the set has their current state sent at once.
+ * watch_presence) and later Watch frames set whom it watches (PresenceWatch).
  */
 export class ConverseSession implements Subscriber {
   readonly userId: number;
@@ -78,10 +70,7 @@ export class ConverseSession implements Subscriber {
   private finishing = false;
   /** Why the stream is being cut off, when the error code alone does not say. */
   private cutOffReason: StreamCutOffReason | undefined;
-  /** Counts watch requests, so one whose lookups finish late cannot undo a newer one. */
-  private watchGeneration = 0;
-  /** Watch requests still looking up names: a half-closed stream answers them before it ends. */
-  private watchesInFlight = 0;
+  private readonly watching: PresenceWatch;
 
   constructor(
     private readonly services: SessionServices,
@@ -91,6 +80,15 @@ export class ConverseSession implements Subscriber {
     this.userId = caller.user.id;
     this.userName = caller.user.name;
     this.tokenHash = caller.session.tokenHash;
+    this.watching = new PresenceWatch(services.registry, services.store, {
+      subscriber: this,
+      sendPresence: (changes) => this.pump?.presence(changes),
+      keepPresence: (watched) => this.pump?.keepPresence(watched),
+      refuse: (error) => this.reject(error),
+      failed: (err) => this.failed('watch-failed', err),
+      settled: () => this.maybeFinish(),
+      isClosed: () => this.phase === 'closed',
+    });
   }
 
   /** Attaches to the user's queue and greets the client. */
@@ -148,7 +146,7 @@ export class ConverseSession implements Subscriber {
         this.ack(frame.sequence);
         break;
       case 'watch':
-        void this.watch({ everyone: frame.everyone, users: frame.users });
+        void this.watching.set({ everyone: frame.everyone, users: frame.users });
         break;
       case 'empty':
         this.reject(new ChatError('invalid-argument', 'empty frame: set one of send, ack, resume or watch'));
@@ -181,7 +179,7 @@ export class ConverseSession implements Subscriber {
       this.finishing &&
       this.phase === 'open' &&
       this.sendsInFlight === 0 &&
-      this.watchesInFlight === 0 &&
+      !this.watching.busy &&
       this.pump?.idle
     ) {
       this.close();
@@ -224,7 +222,7 @@ export class ConverseSession implements Subscriber {
 
   private async begin(afterSequence: number | undefined, watch: WatchRequest): Promise<void> {
     this.phase = 'open';
-    void this.watch(watch);
+    void this.watching.set(watch);
     let start: number;
     try {
       const user = await this.services.store.findUserById(this.userId);
@@ -242,60 +240,6 @@ export class ConverseSession implements Subscriber {
       return;
     }
     await this.pump?.start(start);
-  }
-
-  /**
-   * Replaces whom this stream watches. Names are checked and looked up
-   * first; meanwhile the old set stands and nobody new is watched (a
-   * person's current state is sent once they are in the set, so nothing is
-   * missed). Refused names are answered with frame errors; the others apply.
-   */
-  private async watch(request: WatchRequest): Promise<void> {
-    const generation = ++this.watchGeneration;
-    const { registry } = this.services;
-    if (request.everyone) {
-      registry.watchPresence(this, { everyone: true });
-      return;
-    }
-    // Until the new list is checked, the old set stands: a list refused as a
-    // whole leaves the stream watching what it watched before.
-    const current = registry.watchSetOf(this);
-    const alreadyWatched = current.everyone ? new Set<string>() : current.keys;
-    if (request.users.length === 0) {
-      this.applyWatch(new Set());
-      return;
-    }
-    let resolved;
-    this.watchesInFlight++;
-    try {
-      resolved = await resolveWatchList(this.services.store, request.users, alreadyWatched);
-    } catch (err) {
-      this.failed('watch-failed', err);
-      return;
-    } finally {
-      this.watchesInFlight--;
-    }
-    // Anything sent below is written before the pump goes idle again; a
-    // refused or stale request leaves nothing to wait for.
-    queueMicrotask(() => this.maybeFinish());
-    if (this.phase === 'closed') return;
-    // What is wrong with a name stays true even when a newer request replaced this one.
-    for (const error of resolved.errors) this.reject(error);
-    if (!resolved.keys || generation !== this.watchGeneration) return;
-    this.applyWatch(resolved.keys);
-    const now = Date.now();
-    // A person with a change in the coming batch gets it from there, once.
-    const entered = resolved.added.filter((user) => !registry.presencePending(user.name)).map((user): PresenceChange => {
-      const online = registry.isOnline(user.id);
-      return { user: user.name, online, time: online ? now : user.lastSeenAt };
-    });
-    if (entered.length > 0) this.pump?.presence(entered);
-  }
-
-  /** Watches exactly `keys` from now on, and drops waiting changes of anyone else. */
-  private applyWatch(keys: Set<string>): void {
-    this.services.registry.watchPresence(this, keys.size === 0 ? WATCH_NOBODY : { everyone: false, keys });
-    this.pump?.keepPresence((user) => keys.has(nameKey(user)));
   }
 
   private async send(frame: SendRequest): Promise<void> {
