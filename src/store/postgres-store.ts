@@ -228,14 +228,6 @@ export class PostgresStore implements Store {
     return { user: existing, created: false, opened: false };
   }
 
-  async createSession(session: SessionRecord): Promise<void> {
-    await this.query(
-      'save sessions',
-      `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, peer_id) VALUES ($1, $2, $3, $4, $5)`,
-      [session.tokenHash, session.userId, session.createdAt, session.expiresAt, session.peerId ?? null],
-    );
-  }
-
   async findSession(tokenHash: string): Promise<SessionRecord | undefined> {
     const result = await this.query<SessionRow>(
       'read sessions',

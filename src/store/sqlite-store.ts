@@ -441,12 +441,6 @@ export class SqliteStore implements Store {
     return { user: toUser(user), created, opened: true };
   }
 
-  async createSession(session: SessionRecord): Promise<void> {
-    guarded('save sessions', () =>
-      this.stmt.insertSession.run(session.tokenHash, session.userId, session.createdAt, session.expiresAt, session.peerId ?? null),
-    );
-  }
-
   async findSession(tokenHash: string): Promise<SessionRecord | undefined> {
     const row = guarded('read sessions', () => this.stmt.sessionByHash.get(tokenHash));
     if (!row) return undefined;

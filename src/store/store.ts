@@ -206,9 +206,6 @@ export interface Store extends RoomStore {
    */
   recordLogin(login: NewLogin): Promise<RecordedLogin>;
 
-  /** Stores a new session. */
-  createSession(session: SessionRecord): Promise<void>;
-
   /** The session with this token hash, expired or not (the caller checks expiry). */
   findSession(tokenHash: string): Promise<SessionRecord | undefined>;
 

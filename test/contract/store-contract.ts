@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { isChatError } from '../../src/chat/errors';
 import { roomContract } from './room-contract';
-import type { FileRef, NewMessage, Store, StoredMessage, UserRecord } from '../../src/store/store';
+import type { FileRef, NewMessage, SessionRecord, Store, StoredMessage, UserRecord } from '../../src/store/store';
 
 /** A fresh, empty store for one test, and how to get rid of it. */
 export interface StoreFixture {
@@ -38,6 +38,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     }
 
     let clientCounter = 0;
+    /** Opens a session as a login does (recordLogin, which also marks the user seen at `createdAt`), with its peer when given. */
+    async function openSession(session: SessionRecord): Promise<void> {
+      await store.recordLogin({ user: { id: session.userId }, tokenHash: session.tokenHash, time: session.createdAt, expiresAt: session.expiresAt });
+      if (session.peerId !== undefined) await store.setSessionPeer(session.tokenHash, session.peerId);
+    }
+
     function msg(from: UserRecord, to: UserRecord, body: string, clientId = `c${++clientCounter}`): NewMessage {
       return { senderId: from.id, receiverId: to.id, clientId, body, time: T0 + clientCounter };
     }
@@ -118,7 +124,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     describe('sessions', function () {
       it('finds a stored session by its token hash, without a peer at first', async function () {
         const gus = await user('gus');
-        await store.createSession({ tokenHash: 'h1', userId: gus.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await openSession({ tokenHash: 'h1', userId: gus.id, createdAt: T0, expiresAt: T0 + 1000 });
         const found = await store.findSession('h1');
         expect(found).to.deep.include({ tokenHash: 'h1', userId: gus.id, createdAt: T0, expiresAt: T0 + 1000 });
         expect(found?.peerId).to.equal(undefined);
@@ -127,27 +133,29 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
 
       it('returns an expired session too, leaving the expiry check to the caller', async function () {
         const hal = await user('hal');
-        await store.createSession({ tokenHash: 'old', userId: hal.id, createdAt: T0 - 10, expiresAt: T0 - 5 });
+        await openSession({ tokenHash: 'old', userId: hal.id, createdAt: T0 - 10, expiresAt: T0 - 5 });
         expect((await store.findSession('old'))?.expiresAt).to.equal(T0 - 5);
       });
 
       it('finds a session with its user in one read, expired or not, and nothing for an unknown hash', async function () {
         const gil = (await store.registerUser('Gil', T0, 'hash-g')).user;
         const ivy = await user('ivy');
-        await store.createSession({ tokenHash: 'g1', userId: gil.id, createdAt: T0 + 1, expiresAt: T0 - 5, peerId: ivy.id });
-        await store.createSession({ tokenHash: 'g2', userId: gil.id, createdAt: T0 + 2, expiresAt: T0 + 1000 });
+        await openSession({ tokenHash: 'g1', userId: gil.id, createdAt: T0 + 1, expiresAt: T0 - 5, peerId: ivy.id });
+        await openSession({ tokenHash: 'g2', userId: gil.id, createdAt: T0 + 2, expiresAt: T0 + 1000 });
+        const gilNow = await store.findUserById(gil.id);
+        expect(gilNow).to.deep.equal({ ...gil, lastSeenAt: T0 + 2 });
         expect(await store.findSessionUser('g1')).to.deep.equal({
           session: { tokenHash: 'g1', userId: gil.id, createdAt: T0 + 1, expiresAt: T0 - 5, peerId: ivy.id },
-          user: gil,
+          user: gilNow,
         });
-        expect(await store.findSessionUser('g2')).to.deep.equal({ session: await store.findSession('g2'), user: gil });
+        expect(await store.findSessionUser('g2')).to.deep.equal({ session: await store.findSession('g2'), user: gilNow });
         expect(await store.findSessionUser('nope')).to.equal(undefined);
       });
 
       it('sets and clears the conversation a session has open', async function () {
         const ida = await user('ida');
         const jon = await user('jon');
-        await store.createSession({ tokenHash: 'h2', userId: ida.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await openSession({ tokenHash: 'h2', userId: ida.id, createdAt: T0, expiresAt: T0 + 1000 });
         await store.setSessionPeer('h2', jon.id);
         expect((await store.findSession('h2'))?.peerId).to.equal(jon.id);
         await store.setSessionPeer('h2', undefined);
@@ -156,7 +164,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
 
       it('deletes a session and says whether it existed', async function () {
         const kim = await user('kim');
-        await store.createSession({ tokenHash: 'h3', userId: kim.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await openSession({ tokenHash: 'h3', userId: kim.id, createdAt: T0, expiresAt: T0 + 1000 });
         expect(await store.deleteSession('h3', 'logout', T0)).to.equal(true);
         expect(await store.findSession('h3')).to.equal(undefined);
         expect(await store.deleteSession('h3', 'logout', T0)).to.equal(false);
@@ -166,7 +174,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const lea = await user('lea');
         const max = await user('max');
         for (const [hash, owner] of [['l1', lea], ['l2', lea], ['l3', lea], ['m1', max]] as const) {
-          await store.createSession({ tokenHash: hash, userId: owner.id, createdAt: T0, expiresAt: T0 + 1000 });
+          await openSession({ tokenHash: hash, userId: owner.id, createdAt: T0, expiresAt: T0 + 1000 });
         }
         expect(await store.deleteUserSessions(lea.id, 'password-changed', T0, 'l2')).to.equal(2);
         expect(await store.findSession('l1')).to.equal(undefined);
@@ -211,7 +219,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
 
       it('leaves no account behind when the session of a first login cannot be stored', async function () {
         const sam = await user('sam');
-        await store.createSession({ tokenHash: 'taken', userId: sam.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await openSession({ tokenHash: 'taken', userId: sam.id, createdAt: T0, expiresAt: T0 + 1000 });
         await expectRejection(store.recordLogin({ user: { name: 'tea', passwordHash: 'hash-t' }, tokenHash: 'taken', time: T0 + 5, expiresAt: T0 + 1000 }));
         expect(await store.findUserByName('tea')).to.equal(undefined);
         await expectRejection(store.recordLogin({ user: { id: sam.id }, tokenHash: 'taken', time: T0 + 5, expiresAt: T0 + 1000 }));
@@ -257,7 +265,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const ned = await user('ned');
         const ola = await user('ola');
         expect(await store.lastSessionEndId()).to.equal(0);
-        await store.createSession({ tokenHash: 'n1', userId: ned.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await openSession({ tokenHash: 'n1', userId: ned.id, createdAt: T0, expiresAt: T0 + 1000 });
         await store.deleteSession('n1', 'logout', T0 + 1);
         await store.deleteUserSessions(ola.id, 'password-changed', T0 + 2, 'o-kept');
         await store.deleteUserSessions(ned.id, 'disabled', T0 + 3);
@@ -651,7 +659,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       it('keeps users, sessions, messages and positions across close and reopen', async function () {
         const ann = await user('Ann');
         const bob = await user('Bob');
-        await store.createSession({ tokenHash: 'keep', userId: ann.id, createdAt: T0, expiresAt: T0 + 1000, peerId: bob.id });
+        await openSession({ tokenHash: 'keep', userId: ann.id, createdAt: T0, expiresAt: T0 + 1000, peerId: bob.id });
         const stored = await store.appendMessages([msg(ann, bob, 'kept', 'k1'), msg(bob, ann, 'kept too', 'k2')]);
         await store.ack([{ userId: bob.id, sequence: 1 }]);
         const usersBefore = await store.listUsers();

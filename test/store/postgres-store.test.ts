@@ -216,7 +216,7 @@ describe('PostgresStore', function () {
       };
       const write = async (store: PostgresStore, tag: string) => {
         for (let i = 0; i < 40; i++) {
-          await store.createSession({ tokenHash: `${tag}${i}`, userId: vic.id, createdAt: 1, expiresAt: 2 });
+          await store.recordLogin({ user: { id: vic.id }, tokenHash: `${tag}${i}`, time: 1, expiresAt: 2 });
           await Promise.all([store.deleteSession(`${tag}${i}`, 'logout', i), store.deleteUserSessions(vic.id, 'disabled', i, `${tag}${i}`)]);
         }
       };
