@@ -11,10 +11,18 @@ import { startServerChild, type ServerChild } from './server-child';
  * second. Each run gets a fresh deployment: new processes, and for the
  * PostgreSQL ones a database of its own, dropped afterwards.
  */
-export type TargetName = 'tinychat' | 'bare' | 'postgres' | 'cluster';
+export type TargetName = 'tinychat' | 'bare' | 'postgres' | 'cluster' | 'unstored';
 
 /** Every target, in the order the table shows them. */
-export const ALL_TARGETS: readonly TargetName[] = ['tinychat', 'bare', 'postgres', 'cluster'];
+export const ALL_TARGETS: readonly TargetName[] = ['tinychat', 'unstored', 'bare', 'postgres', 'cluster'];
+
+/**
+ * What runs when --targets is not given. 'unstored' is asked for by name:
+ * it is TinyChat with its database in memory (':memory:', nothing durable),
+ * which no one should run, but measured beside the real thing it shows what
+ * writing every message to disk costs, and what is left without it.
+ */
+export const DEFAULT_TARGETS: readonly TargetName[] = ['tinychat', 'bare', 'postgres', 'cluster'];
 
 /** Human names for the table. */
 export const TARGET_LABELS: Record<TargetName, string> = {
@@ -22,6 +30,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   bare: 'bare relay',
   postgres: 'TinyChat, PostgreSQL',
   cluster: '2 nodes, PostgreSQL + NATS',
+  unstored: 'TinyChat, database in memory',
 };
 
 /** Where PostgreSQL and NATS are, and how servers are started. */
@@ -123,6 +132,7 @@ export async function startDeployment(target: TargetName, options: DeploymentOpt
   };
   try {
     if (target === 'tinychat') nodes = [await startServerChild('tinychat', base)];
+    else if (target === 'unstored') nodes = [await startServerChild('tinychat', { ...base, db: ':memory:' })];
     else if (target === 'bare') nodes = [await startServerChild('bare', { ...base, dropEvery: options.dropEvery })];
     else {
       const name = `tinychat_bench_${process.pid}_${++databases}`;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ALL_TARGETS, type TargetName } from './deployment';
+import { ALL_TARGETS, DEFAULT_TARGETS, type TargetName } from './deployment';
 
 /** The parts of a benchmark run. */
 export type Part = 'throughput' | 'rate' | 'idle' | 'memory';
@@ -66,8 +66,10 @@ medians, ranges and ratios to the relay; results also go to results/.
 
   --fast                    every scenario, tiny and once: checks the tool, measures nothing
   --only PARTS              throughput,rate,idle,memory (default: all four)
-  --targets NAMES           ${ALL_TARGETS.join(",")} (default: all; the last two need PostgreSQL and
-                            NATS, and run the fixed rates only)
+  --targets NAMES           ${ALL_TARGETS.join(",")} (default: all but unstored; the last two
+                            need PostgreSQL and NATS, and run the fixed rates only; unstored is
+                            TinyChat on a database in memory, nothing durable, beside tinychat to
+                            show what storage costs: saturation and fixed rates only)
   --repetitions N           runs of each scenario and target (default 3)
   --pairs LIST              sender→receiver pair counts for saturation (default 10,100)
   --messages N              messages per pair in saturation runs (default 5000)
@@ -191,9 +193,9 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
     for (const n of items) if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} takes whole numbers from ${min} to ${max}, not "${text}"`);
     return items;
   };
-  const list = <T extends string>(name: 'only' | 'targets', allowed: readonly T[]): T[] => {
+  const list = <T extends string>(name: 'only' | 'targets', allowed: readonly T[], fallback = allowed): T[] => {
     const text = values[name] as string | undefined;
-    if (text === undefined) return [...allowed];
+    if (text === undefined) return [...fallback];
     const items = text.split(',').map((s) => s.trim()) as T[];
     for (const item of items) if (!allowed.includes(item)) throw new Error(`--${name} takes ${allowed.join(',')}, not "${item}"`);
     return items;
@@ -202,7 +204,7 @@ export function readOptions(argv: string[]): BenchOptions | 'help' {
   const quietCores = Number(quietText);
   if (!Number.isFinite(quietCores) || quietCores < 0) throw new Error(`--quiet-cores takes a number of cores such as 0.25, not "${quietText}"`);
   const only = list('only', ['throughput', 'rate', 'idle', 'memory'] as const);
-  const targets = list('targets', ALL_TARGETS);
+  const targets = list('targets', ALL_TARGETS, DEFAULT_TARGETS);
   const curveOut = values['curve-out'] as string | undefined;
   if (curveOut !== undefined && !(only.includes('rate') && targets.includes('tinychat') && targets.includes('bare'))) {
     throw new Error('--curve-out compares TinyChat with the relay at fixed rates: it needs the rate part and the targets tinychat and bare');

@@ -133,7 +133,7 @@ export function scenarios(options: BenchOptions): Scenario[] {
   if (options.only.includes('throughput')) {
     // Saturation compares one server with the relay; a PostgreSQL node's
     // limit is the database's, and its cost is what the fixed rates show.
-    const targets = options.targets.filter((t) => t === 'tinychat' || t === 'bare');
+    const targets = options.targets.filter((t) => t === 'tinychat' || t === 'unstored' || t === 'bare');
     if (targets.length > 0) for (const pairs of options.pairs) list.push({ id: `sat-${pairs}`, kind: 'pairs', pairs, targets });
   }
   if (options.only.includes('rate')) {

@@ -52,7 +52,7 @@ export interface ServerChildOptions {
   cpuProfilePath?: string;
   /** A command the server is started under, e.g. taskset to pin it to a core. */
   prefix?: string[];
-  /** TinyChat's --db (a fresh SQLite file in a temporary directory when absent). */
+  /** TinyChat's --db (a fresh SQLite file in a temporary directory when absent; ':memory:' keeps nothing). */
   db?: string;
   /** TinyChat's --bus. */
   bus?: string;
@@ -77,6 +77,8 @@ export async function startServerChild(name: ServerKind, options: ServerChildOpt
     ...(options.bus ? ['--bus', options.bus] : []),
     ...(options.nodeName ? ['--node-name', options.nodeName] : []),
     ...(options.metrics && name === 'tinychat' ? ['--metrics-address', '127.0.0.1:0'] : []),
+    // A database in memory has no folder beside it for files: use this run's, removed with it.
+    ...(options.db === ':memory:' ? ['--files-dir', join(dataDir, 'files')] : []),
   ];
   const args =
     name === 'tinychat'

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readOptions } from '../../scripts/bench/options';
 import type { BenchResults } from '../../scripts/bench/report';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir';
 
@@ -123,6 +124,21 @@ describe('the benchmark (npm run bench -- --fast)', function () {
     expect(results.runs[0].errors.join('\n')).to.match(/expected message \d+, got \d+/);
     expect(stdout).to.include('Delivery: PROBLEMS in 1 of 1 runs');
     expect(stdout).to.match(/\| msg\/s, saturation, 2 pairs \| - \|/);
+  });
+
+  it('runs TinyChat on a database in memory beside the real one when asked, and not by default', async () => {
+    const { code, stdout, stderr, results } = await bench(['--fast', '--only', 'rate', '--rates', '100', '--targets', 'tinychat,unstored,bare']);
+    expect(code, `${stderr}\n${stdout}`).to.equal(0);
+    expect(results.runs.map((r) => r.target).sort()).to.deep.equal(['bare', 'tinychat', 'unstored']);
+    for (const run of results.runs) {
+      expect(run.errors).to.deep.equal([]);
+      if (run.kind !== 'pairs') throw new Error('expected a pairs run');
+      expect(run.delivered).to.equal(run.messages).and.be.greaterThan(0);
+    }
+    expect(stdout).to.match(/\| server CPU µs\/msg, fixed 100 msg\/s \| [\d,.]+ .*\| [\d,.]+ .*\| [\d,.]+ .*\|/);
+    expect(stdout).to.include('TinyChat, database in memory');
+    const defaults = readOptions([]);
+    expect(defaults !== 'help' && defaults.targets).to.deep.equal(['tinychat', 'bare', 'postgres', 'cluster']);
   });
 
   it('runs one PostgreSQL node, and two nodes with senders on one and receivers on the other', async () => {
