@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPostgresUrl, parseHostPort, readConfig, UsageError, type BackupConfig, type ChatConfig, type ServeConfig, type UserConfig } from './config';
@@ -43,14 +43,17 @@ async function openStore(db: string, logger: Logger, server: boolean): Promise<{
 /**
  * Where file contents live: in PostgreSQL beside the messages when the store
  * is there (every node reads them), else in a directory next to the SQLite
- * file (--files-dir), or a fresh temporary one for :memory:.
+ * file (--files-dir), or a fresh temporary one for :memory:, which goes when
+ * the server stops, as the messages naming its files do (`temporary`).
  */
-async function openBlobs(store: Store, db: string, filesDir: string | undefined): Promise<BlobStore> {
-  if (store instanceof PostgresStore) return new PostgresBlobStore(store.pool);
-  const dir = filesDir ?? (db === ':memory:' ? mkdtempSync(join(tmpdir(), 'tinychat-files-')) : `${db.replace(/\.db$/, '')}-files`);
+async function openBlobs(store: Store, db: string, filesDir: string | undefined): Promise<{ blobs: BlobStore; temporary?: string }> {
+  if (store instanceof PostgresStore) return { blobs: new PostgresBlobStore(store.pool) };
+  const temporary = filesDir === undefined && db === ':memory:' ? mkdtempSync(join(tmpdir(), 'tinychat-files-')) : undefined;
+  const dir = filesDir ?? temporary ?? `${db.replace(/\.db$/, '')}-files`;
   try {
-    return await openDirectoryBlobStore(dir);
+    return { blobs: await openDirectoryBlobStore(dir), temporary };
   } catch (err) {
+    if (temporary) rmSync(temporary, { recursive: true, force: true });
     throw new UsageError(`cannot use ${dir} for files: ${(err as NodeJS.ErrnoException).code ?? String(err)} — check the folder, or pick another with --files-dir`);
   }
 }
@@ -123,12 +126,13 @@ async function serve(config: ServeConfig): Promise<number> {
     throw backend === 'sqlite' ? explainSqliteFailure(config.db, err) : err;
   });
   if (expired > 0) logger.info('sessions-expired', { count: expired });
-  const blobs = await openBlobs(store, config.db, config.filesDir).catch(async (err: unknown) => {
+  const { blobs, temporary } = await openBlobs(store, config.db, config.filesDir).catch(async (err: unknown) => {
     await bus.close();
     await store.close();
     await metrics?.close();
     throw err;
   });
+  const removeTemporaryFiles = () => temporary && rmSync(temporary, { recursive: true, force: true });
   const server = await startServer({
     bus: config.bus ? bus : undefined,
     nodeName: config.nodeName,
@@ -150,6 +154,7 @@ async function serve(config: ServeConfig): Promise<number> {
     await bus.close();
     await store.close();
     await metrics?.close();
+    removeTemporaryFiles();
     throw err;
   });
   await new Promise<void>((resolve) => {
@@ -163,6 +168,7 @@ async function serve(config: ServeConfig): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  removeTemporaryFiles();
   return 0;
 }
 

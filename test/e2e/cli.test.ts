@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { makeTempDir, removeTempDirs } from '../support/test-server';
@@ -101,6 +101,16 @@ describe('the tinychat command', function () {
     expect(ended.details).to.match(/shutting down/);
     expect(server.log()).to.match(/signal signal=SIGTERM/).and.match(/stopped/);
     expect(server.log()).to.not.include(alice.token!);
+  });
+
+  it('keeps the files of a database in memory in a temporary folder, and removes it when it stops', async () => {
+    const tmp = makeTempDir();
+    server = await startServerProcess({ dbPath: ':memory:', env: { ...process.env, TMPDIR: tmp } });
+    const made = readdirSync(tmp);
+    expect(made).to.have.length(1);
+    expect(made[0]).to.match(/^tinychat-files-/);
+    expect(await server.stop('SIGTERM')).to.equal(0);
+    expect(readdirSync(tmp)).to.deep.equal([]);
   });
 
   it('runs the plain client in a pipe: sends, waits for receipts, and the receiver sees the message', async () => {

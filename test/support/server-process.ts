@@ -19,7 +19,7 @@ export interface ServerProcess {
  * Runs `node dist/src/main.js serve` on 127.0.0.1 and resolves once it
  * listens. Port 0 picks a free port (read back from its log line).
  */
-export function startServerProcess(options: { dbPath: string; port?: number; extraArgs?: string[] }): Promise<ServerProcess> {
+export function startServerProcess(options: { dbPath: string; port?: number; extraArgs?: string[]; env?: NodeJS.ProcessEnv }): Promise<ServerProcess> {
   const args = [
     CLI,
     'serve',
@@ -37,7 +37,7 @@ export function startServerProcess(options: { dbPath: string; port?: number; ext
     'text',
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   let output = '';
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   return new Promise((resolve, reject) => {
