@@ -15,10 +15,11 @@ export interface RetentionTimings {
 const DEFAULT_TIMINGS: RetentionTimings = { intervalMs: 3_600_000, batch: 1000 };
 
 /**
- * Deletes messages older than `days` days (`--retention-days`): once when
- * started, then every interval. Each pass deletes in small batches, so a
- * large backlog on the first run never holds up chat for long. A failed pass
- * is logged and tried again at the next interval.
+ * Deletes messages older than `days` days (`--retention-days`), one-to-one
+ * and room messages alike: once when started, then every interval. Each pass
+ * deletes in small batches, so a large backlog on the first run never holds
+ * up chat for long. A failed pass is logged and tried again at the next
+ * interval.
  */
 export class Retention {
   private readonly timings: RetentionTimings;
@@ -59,18 +60,45 @@ export class Retention {
 
   private async pass(): Promise<void> {
     const before = this.clock() - this.days * DAY_MS;
-    let total = 0;
+    let messages = 0;
+    let roomMessages = 0;
     try {
-      for (;;) {
-        const deleted = await this.store.deleteMessagesBefore(before, this.timings.batch);
-        total += deleted;
-        if (deleted > 0) this.metrics.messagesExpired(deleted);
-        if (deleted < this.timings.batch || this.stopped) break;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      // A short batch means no old one-to-one message is left.
+      await this.inBatches(
+        (limit) => this.store.deleteMessagesBefore(before, limit),
+        (deleted) => deleted < this.timings.batch,
+        (deleted) => (messages += deleted),
+      );
+      // A room batch is bounded by inbox entries, so it may come back short
+      // with more to go (RoomStore.deleteRoomMessagesBefore): only 0 ends it.
+      await this.inBatches(
+        (limit) => this.store.deleteRoomMessagesBefore(before, limit),
+        (deleted) => deleted === 0,
+        (deleted) => (roomMessages += deleted),
+      );
     } catch (err) {
       this.logger.error('retention-failed', { error: String(err), hint: 'retried at the next interval' });
     }
-    if (total > 0) this.logger.info('messages-expired', { count: total, older_than: new Date(before).toISOString() });
+    const count = messages + roomMessages;
+    if (count > 0) this.logger.info('messages-expired', { count, room_messages: roomMessages, older_than: new Date(before).toISOString() });
+  }
+
+  // Deletes batch after batch until `done` says so or retention stops,
+  // letting the event loop serve others between them; each batch is counted
+  // as it goes, so a pass that fails halfway still reports what went.
+  private async inBatches(
+    deleteBatch: (limit: number) => Promise<number>,
+    done: (deleted: number) => boolean,
+    count: (deleted: number) => void,
+  ): Promise<void> {
+    while (!this.stopped) {
+      const deleted = await deleteBatch(this.timings.batch);
+      if (deleted > 0) {
+        count(deleted);
+        this.metrics.messagesExpired(deleted);
+      }
+      if (done(deleted)) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 }

@@ -58,6 +58,9 @@ CREATE TABLE room_inbox (
 );
 `;
 
+/** Schema step for retention of room entries, as SQLite's (sqlite-rooms.ts says why the index is cheap to keep). */
+export const POSTGRES_ROOM_INBOX_BY_ENTRY = `CREATE INDEX room_inbox_by_entry ON room_inbox (room_message_id);`;
+
 const ROOM_COLUMNS = `r.id, r.name, r.owner_id AS "ownerId", o.name AS owner, r.private, r.topic,
   r.created_at AS "createdAt", r.member_count AS "memberCount"`;
 const ROOM_FROM = `rooms r JOIN users o ON o.id = r.owner_id`;
@@ -221,6 +224,41 @@ export class PostgresRooms {
       [userId, roomId, query.beforeId ?? Number.MAX_SAFE_INTEGER, query.limit],
     );
     return roomDeliveries(rows);
+  }
+
+  /**
+   * Deletes the oldest log entries before `time` with their inbox entries;
+   * see RoomStore.deleteRoomMessagesBefore. One statement: the walk takes
+   * entries in id order up to the first young one, counting each one's inbox
+   * entries and stopping at the first that does not fit, so a batch of a
+   * large room counts no more than it deletes. No sequence needs keeping:
+   * users.last_sequence holds every member's newest and nothing lowers it.
+   * Two nodes deleting at once take the same entries; the second one's
+   * delete waits for the first and finds them gone.
+   */
+  async deleteEntriesBefore(time: number, limit: number): Promise<number> {
+    const deleted = await this.query<{ id: number }>(
+      'delete old messages',
+      `WITH RECURSIVE young AS (
+         SELECT coalesce((SELECT id FROM room_messages WHERE time >= $1 ORDER BY id LIMIT 1), 9223372036854775807) AS id
+       ), walk (id, rows, taken) AS (
+         SELECT 0::bigint, 0::bigint, 0
+         UNION ALL
+         SELECT next.id, walk.rows + next.deliveries, walk.taken + 1
+         FROM walk CROSS JOIN LATERAL (
+           SELECT rm.id, (SELECT count(*) FROM room_inbox WHERE room_message_id = rm.id) AS deliveries
+           FROM room_messages rm WHERE rm.id > walk.id AND rm.id < (SELECT id FROM young) ORDER BY rm.id LIMIT 1
+         ) next
+         WHERE walk.taken < $2 AND (walk.taken = 0 OR walk.rows + next.deliveries <= $2)
+       ), taken AS (
+         SELECT id FROM walk WHERE taken > 0
+       ), inbox AS (
+         DELETE FROM room_inbox WHERE room_message_id IN (SELECT id FROM taken)
+       )
+       DELETE FROM room_messages WHERE id IN (SELECT id FROM taken) RETURNING id`,
+      [time, limit],
+    );
+    return deleted.length;
   }
 }
 

@@ -1,8 +1,8 @@
 import type { PoolClient } from 'pg';
-import { POSTGRES_ROOMS_SCHEMA } from './postgres-rooms';
+import { POSTGRES_ROOM_INBOX_BY_ENTRY, POSTGRES_ROOMS_SCHEMA } from './postgres-rooms';
 
 /** The schema version this code writes; kept in the one row of `schema_version`. */
-export const POSTGRES_SCHEMA_VERSION = 4;
+export const POSTGRES_SCHEMA_VERSION = 5;
 
 // Version 1: the whole layout of the SQLite store at its version 3, in
 // PostgreSQL types. Later versions append their steps to MIGRATIONS so an
@@ -113,8 +113,10 @@ CREATE TABLE file_blob_chunks (
 ALTER TABLE file_blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 `;
 
+// Version 5: room inbox entries by log entry, for retention (postgres-rooms.ts).
+
 /** Schema steps; MIGRATIONS[n] takes a database from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, POSTGRES_ROOMS_SCHEMA, SCHEMA_V4];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, POSTGRES_ROOMS_SCHEMA, SCHEMA_V4, POSTGRES_ROOM_INBOX_BY_ENTRY];
 
 // The first key of the advisory lock that serializes migrations; the second
 // is a hash of the schema name, so stores of different schemas (tests) do not

@@ -408,6 +408,11 @@ export class PostgresStore implements Store {
     return this.rooms.roomHistory(roomId, userId, query);
   }
 
+  async deleteRoomMessagesBefore(time: number, limit: number): Promise<number> {
+    if (limit <= 0) return 0;
+    return this.rooms.deleteEntriesBefore(time, limit);
+  }
+
   async conversation(userA: number, userB: number, query: ConversationQuery): Promise<StoredMessage[]> {
     if (query.limit <= 0) return [];
     const result = await this.query<MessageRow>(

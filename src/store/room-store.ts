@@ -30,6 +30,9 @@
  *   is in at most `maxRooms` rooms (ChatError('resource-exhausted')).
  * - History: a member reads the room's entries delivered to their own inbox
  *   (so nothing from before their join), newest first.
+ * - Retention deletes a log entry together with every inbox entry for it;
+ *   rooms, memberships and the other entries stay, and no member's sequence
+ *   number is handed out again.
  */
 import type { StoredMessage } from './stored-message';
 
@@ -164,4 +167,22 @@ export interface RoomStore {
 
   /** The room's entries in the user's inbox, newest first, below `beforeId` when given. */
   roomHistory(roomId: number, userId: number, query: RoomHistoryQuery): Promise<StoredMessage[]>;
+
+  /**
+   * Deletes the oldest room log entries (messages, joins, leaves, kicks,
+   * topics, of every room) stored before `time`, oldest first, each with
+   * every member's inbox entry for it, and resolves with how many log
+   * entries went. As for Store.deleteMessagesBefore, an entry goes only when
+   * it and every entry stored before it are older than `time`, and a stream
+   * resuming from before a deleted entry gets the ones after it.
+   *
+   * `limit` bounds the inbox entries of one call rather than the log
+   * entries: one entry of a 1,000-member room is 1,000 rows, and a batch is
+   * meant to cost about `limit` rows whatever the rooms' sizes. Whole log
+   * entries go while their inbox entries add up to at most `limit`, and at
+   * least one goes however many members it reached; so a call may delete
+   * fewer than `limit` while older ones remain, and only 0 means none is
+   * left.
+   */
+  deleteRoomMessagesBefore(time: number, limit: number): Promise<number>;
 }

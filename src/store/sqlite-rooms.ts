@@ -21,10 +21,11 @@ import type { StoredMessage } from './store';
  * (numbered with the one-to-one messages, see sqlite-sequences.ts) and the
  * entry it points at. room_members holds members and unused invitations.
  *
- * room_inbox has no index but its key: each member's row of one message
- * lands on another page, so every index costs about a page written per
- * member per message (a room's history reads the member's inbox backwards
- * instead).
+ * room_inbox has no index by member and room: each member's row of one
+ * message lands on another page, so such an index costs about a page
+ * written per member per message (a room's history reads the member's
+ * inbox backwards instead). Its one other index, by entry, came with
+ * retention (SQLITE_ROOM_INBOX_BY_ENTRY).
  */
 export const SQLITE_ROOMS_SCHEMA = `
 CREATE TABLE rooms (
@@ -69,6 +70,16 @@ CREATE TABLE room_inbox (
   PRIMARY KEY (user_id, sequence)
 ) STRICT, WITHOUT ROWID;
 `;
+
+/**
+ * Schema step for retention of room entries: every inbox entry of a log
+ * entry, found by the entry. Without it deleting a log entry reads all of
+ * room_inbox, twice (once for the inbox entries, once for the foreign key
+ * check). All rows of one entry share its key, and keys only grow, so a
+ * post adds them at the index's right edge: about a page per post, not one
+ * per member.
+ */
+export const SQLITE_ROOM_INBOX_BY_ENTRY = `CREATE INDEX room_inbox_by_entry ON room_inbox (room_message_id);`;
 
 const ROOM_COLUMNS = `r.id, r.name, r.owner_id AS ownerId, o.name AS owner, r.private, r.topic,
   r.created_at AS createdAt, r.member_count AS memberCount`;
@@ -201,6 +212,34 @@ export class SqliteRooms {
     return roomDeliveries(this.stmt.history.all({ user: userId, room: roomId, before: query.beforeId ?? Number.MAX_SAFE_INTEGER, limit: query.limit }));
   }
 
+  /**
+   * Deletes the oldest log entries before `time` with their inbox entries,
+   * whole entries while their inbox entries add up to at most `limit` (at
+   * least one); see RoomStore.deleteRoomMessagesBefore. No sequence needs
+   * keeping: the fan-out numbered these from users.last_sequence and left
+   * its number there, and nothing lowers the column (sqlite-sequences.ts).
+   */
+  deleteEntriesBefore(time: number, limit: number): number {
+    return this.db.transaction(() => {
+      let last = 0;
+      let taken = 0;
+      let rows = 0;
+      // Counted one entry at a time, stopping at the first that does not
+      // fit, so a batch of a large room counts no more than it deletes.
+      for (const entry of this.stmt.oldEntries.iterate({ time, limit })) {
+        if (taken > 0 && rows + entry.deliveries > limit) break;
+        last = entry.id;
+        rows += entry.deliveries;
+        taken++;
+      }
+      if (taken === 0) return 0;
+      // The taken ones are every entry up to `last`: older ones went before.
+      this.stmt.deleteInboxUpTo.run(last);
+      this.stmt.deleteEntriesUpTo.run(last);
+      return taken;
+    })();
+  }
+
   // Writes one log entry and gives every current member an inbox entry for
   // it, in ascending user id order; the members' newest sequences move with it.
   private write(roomId: number, senderId: number, clientId: string, event: RoomEventKind, body: string, kind: string, time: number): RoomAppendResult {
@@ -285,6 +324,16 @@ function prepare(db: Database.Database) {
        SELECT u.id, u.last_sequence, ?, ? FROM room_members m JOIN users u ON u.id = m.user_id
        WHERE m.room_id = ? AND m.state = 'member' ORDER BY u.id`,
     ),
+    // The oldest entries before @time (as OLD_MESSAGES in sqlite-store.ts:
+    // up to the first one young enough to keep), each with how many inbox
+    // entries it has; counted lazily, as the caller iterates.
+    oldEntries: db.prepare<{ time: number; limit: number }, { id: number; deliveries: number }>(
+      `SELECT rm.id, (SELECT count(*) FROM room_inbox WHERE room_message_id = rm.id) AS deliveries FROM room_messages rm
+       WHERE rm.id < coalesce((SELECT id FROM room_messages WHERE time >= @time ORDER BY id LIMIT 1), 9223372036854775807)
+       ORDER BY rm.id LIMIT @limit`,
+    ),
+    deleteInboxUpTo: db.prepare<[number]>(`DELETE FROM room_inbox WHERE room_message_id <= ?`),
+    deleteEntriesUpTo: db.prepare<[number]>(`DELETE FROM room_messages WHERE id <= ?`),
     history: db.prepare<{ user: number; room: number; before: number; limit: number }, RoomEntryRow>(
       `SELECT ${SQLITE_ROOM_ENTRY_COLUMNS} FROM ${SQLITE_ROOM_ENTRY_FROM}
        WHERE i.user_id = @user AND i.room_id = @room AND i.room_message_id < @before

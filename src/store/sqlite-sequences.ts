@@ -15,8 +15,9 @@ export interface InboxHead {
  * statement and a page to every commit); the messages table already holds
  * each receiver's newest sequence, in its (receiver_id, sequence) index.
  * users.last_sequence keeps what the messages cannot: room entries (the
- * room fan-out writes it, see sqlite-rooms.ts) and the sequences of
- * messages that retention deleted (it raises the column first).
+ * room fan-out writes it, see sqlite-rooms.ts, so it outlives the entries
+ * retention deletes) and the sequences of one-to-one messages that
+ * retention deleted (it raises the column first).
  */
 export const SQLITE_LAST_SEQUENCE = `max(users.last_sequence,
   coalesce((SELECT max(sequence) FROM messages WHERE receiver_id = users.id), 0))`;

@@ -5,7 +5,7 @@ import { ChatError } from '../chat/errors';
 import { nameKey } from '../chat/names';
 import { inboxRows, type InboxRow } from './room-rows';
 import type { JoinOutcome, JoinRequest, RoomAppendResult, RoomHistoryQuery, RoomListing, RoomMember, RoomPost, RoomRecord } from './room-store';
-import { SQLITE_ROOM_ENTRY_COLUMNS, SQLITE_ROOM_ENTRY_FROM, SQLITE_ROOMS_SCHEMA, SqliteRooms } from './sqlite-rooms';
+import { SQLITE_ROOM_ENTRY_COLUMNS, SQLITE_ROOM_ENTRY_FROM, SQLITE_ROOM_INBOX_BY_ENTRY, SQLITE_ROOMS_SCHEMA, SqliteRooms } from './sqlite-rooms';
 import { SQLITE_LAST_SEQUENCE, SqliteSequences } from './sqlite-sequences';
 import { fileColumn, messageFromRow, type MessageRow } from './file-column';
 import type {
@@ -24,7 +24,7 @@ import type {
 } from './store';
 
 /** The schema version this code writes; kept in PRAGMA user_version. */
-export const SQLITE_SCHEMA_VERSION = 8;
+export const SQLITE_SCHEMA_VERSION = 9;
 
 // Version 1. Later versions append their steps to MIGRATIONS so an existing
 // file is upgraded in place, one step at a time.
@@ -146,8 +146,10 @@ CREATE INDEX messages_with_file ON messages (min(sender_id, receiver_id), max(se
 // version goes up to keep it away from the file.
 const SCHEMA_V8 = `-- no change to the tables`;
 
+// Version 9: room inbox entries by log entry, for retention (sqlite-rooms.ts).
+
 /** Schema steps; MIGRATIONS[n] takes a file from version n to n + 1. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA, SCHEMA_V7, SCHEMA_V8];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SQLITE_ROOMS_SCHEMA, SCHEMA_V7, SCHEMA_V8, SQLITE_ROOM_INBOX_BY_ENTRY];
 
 /**
  * How often new messages are added to the full-text index, and how many per
@@ -614,6 +616,11 @@ export class SqliteStore implements Store {
   async deleteMessagesBefore(time: number, limit: number): Promise<number> {
     if (limit <= 0) return 0;
     return guarded('delete old messages', () => this.deleteOld({ time, limit }));
+  }
+
+  async deleteRoomMessagesBefore(time: number, limit: number): Promise<number> {
+    if (limit <= 0) return 0;
+    return guarded('delete old messages', () => this.rooms.deleteEntriesBefore(time, limit));
   }
 
   async ack(positions: ReadonlyArray<AckPosition>): Promise<void> {

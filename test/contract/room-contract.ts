@@ -245,5 +245,112 @@ export function roomContract(getFixture: () => StoreFixture, setStore: (store: S
       expect(await post(room, bob, 'durable', 'd1')).to.deep.equal({ message: sent.message, deliveries: [], duplicate: true });
       expect((await post(room, ann, 'next')).message.sequence).to.equal(before.length + 1);
     });
+
+    describe('deleting old entries', function () {
+      // Entries at chosen times, rather than the counter's.
+      async function joinAt(name: string, who: UserRecord, time: number) {
+        return store.joinRoom({ name, userId: who.id, createPrivate: false, clientId: id(), time, limits: LIMITS });
+      }
+      async function postAt(room: RoomRecord, who: UserRecord, body: string, time: number, clientId = id()) {
+        return store.postToRoom({ roomId: room.id, senderId: who.id, clientId, body, time, event: 'message' });
+      }
+      const bodies = (messages: StoredMessage[]) => messages.map((m) => m.body || `${m.roomEvent} ${m.sender}`);
+
+      it("deletes entries older than the time with every member's inbox entry, and keeps the younger ones, the room and its members", async function () {
+        const [ann, bob, cat] = [await user('ann'), await user('bob'), await user('cat')];
+        const { room } = await joinAt('#dev', ann, T0);
+        await joinAt('#dev', bob, T0 + 1);
+        await postAt(room, ann, 'old 1', T0 + 2);
+        await joinAt('#dev', cat, T0 + 3);
+        await postAt(room, cat, 'old 2', T0 + 4);
+        await store.leaveRoom(room.id, cat.id, id(), T0 + 5);
+        const [direct] = await store.appendMessages([{ senderId: ann.id, receiverId: bob.id, clientId: id(), body: 'old direct', time: T0 + 6 }]);
+        const young = await postAt(room, bob, 'young', T0 + 100);
+        const lastBefore = await store.lastSequences([ann.id, bob.id, cat.id]);
+
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 1000)).to.equal(6);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 1000)).to.equal(0);
+        expect(await inbox(ann)).to.deep.equal([young.deliveries.find((d) => d.receiverId === ann.id)]);
+        expect(await inbox(bob)).to.deep.equal([direct.message, young.message]);
+        expect(await inbox(cat)).to.deep.equal([]);
+        expect(bodies(await store.roomHistory(room.id, ann.id, { limit: 10 }))).to.deep.equal(['young']);
+        expect(bodies(await store.roomHistory(room.id, bob.id, { limit: 10 }))).to.deep.equal(['young']);
+        // A stream resuming from before the deleted entries gets what is left after them.
+        expect(bodies(await store.inboxAfter(bob.id, 1, 10))).to.deep.equal(['old direct', 'young']);
+        expect(bodies(await store.inboxAfter(cat.id, 1, 10))).to.deep.equal([]);
+        expect((await store.findRoom('#dev'))?.memberCount).to.equal(2);
+        expect((await store.roomMembers(room.id)).map((m) => m.name)).to.deep.equal(['ann', 'bob']);
+        expect(await store.lastSequences([ann.id, bob.id, cat.id])).to.deep.equal(lastBefore);
+      });
+
+      it('never hands out the number of a deleted entry again, also after a reopen, and takes a retried client id as new', async function () {
+        const dan = await user('dan');
+        const { room } = await joinAt('#attic', dan, T0);
+        const old = await postAt(room, dan, 'old', T0 + 1, 'kept-id');
+        expect(old.message.sequence).to.equal(2);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 1000)).to.equal(2);
+        expect(await inbox(dan)).to.deep.equal([]);
+        expect((await store.lastSequences([dan.id])).get(dan.id)).to.equal(2);
+        expect((await store.findUserById(dan.id))?.lastSequence).to.equal(2);
+        const [direct] = await store.appendMessages([{ senderId: dan.id, receiverId: dan.id, clientId: id(), body: 'note', time: T0 + 100 }]);
+        expect(direct.message.sequence).to.equal(3);
+
+        await store.close();
+        store = await getFixture().reopen();
+        setStore(store);
+        expect((await postAt(room, dan, 'after reopen', T0 + 101)).message.sequence).to.equal(4);
+        // The sender's receipt went with the entry: the same client id is a new entry, with a new number.
+        const retried = await postAt(room, dan, 'old', T0 + 102, 'kept-id');
+        expect(retried.duplicate).to.equal(false);
+        expect(retried.message.sequence).to.equal(5);
+        const [next] = await store.appendMessages([{ senderId: dan.id, receiverId: dan.id, clientId: id(), body: 'note', time: T0 + 103 }]);
+        expect(next.message.sequence).to.equal(6);
+        expect((await inbox(dan)).map((m) => m.sequence)).to.deep.equal([3, 4, 5, 6]);
+      });
+
+      it('deletes whole entries, oldest first, while their inbox entries add up to the limit, and at least one', async function () {
+        const [ann, bob, cat] = [await user('ann'), await user('bob'), await user('cat')];
+        // Inbox entries of each: ann's join 1, bob's 2, cat's 3, each post 3.
+        const { room } = await joinAt('#dev', ann, T0);
+        await joinAt('#dev', bob, T0 + 1);
+        await joinAt('#dev', cat, T0 + 2);
+        await postAt(room, ann, 'old 1', T0 + 3);
+        await postAt(room, bob, 'old 2', T0 + 4);
+        await postAt(room, cat, 'young', T0 + 100);
+        const left = async () => bodies(await store.roomHistory(room.id, cat.id, { limit: 10 })).reverse();
+
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 4)).to.equal(2);
+        expect(bodies(await inbox(ann))).to.deep.equal(['joined cat', 'old 1', 'old 2', 'young']);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 4)).to.equal(1);
+        expect(await left()).to.deep.equal(['old 1', 'old 2', 'young']);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 2)).to.equal(1);
+        expect(await left()).to.deep.equal(['old 2', 'young']);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 4)).to.equal(1);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 4)).to.equal(0);
+        expect(await left()).to.deep.equal(['young']);
+        for (const member of [ann, bob, cat]) expect(bodies(await inbox(member))).to.deep.equal(['young']);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 0)).to.equal(0);
+      });
+
+      it('never deletes an entry stored after a younger one, even when its clock said it was older', async function () {
+        const ann = await user('ann');
+        const { room } = await joinAt('#dev', ann, T0);
+        await postAt(room, ann, 'young', T0 + 100);
+        await postAt(room, ann, 'clock stepped back', T0 + 1);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 1000)).to.equal(1);
+        expect(bodies(await inbox(ann))).to.deep.equal(['young', 'clock stepped back']);
+      });
+
+      it('leaves one-to-one messages to deleteMessagesBefore, and room entries to deleteRoomMessagesBefore', async function () {
+        const [ann, bob] = [await user('ann'), await user('bob')];
+        const { room } = await joinAt('#dev', ann, T0);
+        await store.appendMessages([{ senderId: bob.id, receiverId: ann.id, clientId: id(), body: 'old direct', time: T0 + 1 }]);
+        await postAt(room, ann, 'old room', T0 + 2);
+        expect(await store.deleteMessagesBefore(T0 + 50, 1000)).to.equal(1);
+        expect(bodies(await inbox(ann))).to.deep.equal(['joined ann', 'old room']);
+        expect(await store.deleteRoomMessagesBefore(T0 + 50, 1000)).to.equal(2);
+        expect(await inbox(ann)).to.deep.equal([]);
+      });
+    });
   });
 }
