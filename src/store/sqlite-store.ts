@@ -752,10 +752,11 @@ function prepareStatements(db: Database.Database) {
        FROM sessions WHERE token_hash = ?`,
     ),
     sessionUserByHash: db.prepare<[string], SessionUserRow>(
+      // The newest sequence as every user read gives it (users.last_sequence alone misses one-to-one messages).
       `SELECT s.token_hash AS tokenHash, s.created_at AS sessionCreatedAt, s.expires_at AS expiresAt, s.peer_id AS peerId,
-         u.id, u.name, u.created_at AS createdAt, u.last_seen_at AS lastSeenAt, u.last_sequence AS lastSequence,
-         u.acked_sequence AS ackedSequence, u.password_hash AS passwordHash, u.disabled
-       FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`,
+         users.id, users.name, users.created_at AS createdAt, users.last_seen_at AS lastSeenAt, ${SQLITE_LAST_SEQUENCE} AS lastSequence,
+         users.acked_sequence AS ackedSequence, users.password_hash AS passwordHash, users.disabled
+       FROM sessions s JOIN users ON users.id = s.user_id WHERE s.token_hash = ?`,
     ),
     setSessionPeer: db.prepare<[number | null, string]>(`UPDATE sessions SET peer_id = ? WHERE token_hash = ?`),
     deleteSession: db.prepare<[string], { userId: number }>(`DELETE FROM sessions WHERE token_hash = ? RETURNING user_id AS userId`),

@@ -152,6 +152,16 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(await store.findSessionUser('nope')).to.equal(undefined);
       });
 
+      it("gives the session's user as a user read does, newest inbox sequence included", async function () {
+        const jan = await user('jan');
+        const kit = await user('kit');
+        await openSession({ tokenHash: 'j1', userId: jan.id, createdAt: T0, expiresAt: T0 + 1000 });
+        await store.appendMessages([msg(kit, jan, 'one'), msg(kit, jan, 'two')]);
+        const found = await store.findSessionUser('j1');
+        expect(found?.user.lastSequence).to.equal(2);
+        expect(found?.user).to.deep.equal(await store.findUserById(jan.id));
+      });
+
       it('sets and clears the conversation a session has open', async function () {
         const ida = await user('ida');
         const jon = await user('jon');
