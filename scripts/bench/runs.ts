@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { startDeployment, type Deployment, type TargetName } from './deployment';
 import { LoadPool } from './load-pool';
-import type { FixedRate, IdleJob, PairSpec, PairsJob, PairsResult } from './load-protocol';
+import type { FixedRate, IdleJob, IdleResult, PairSpec, PairsJob, PairsResult } from './load-protocol';
 import type { BenchOptions } from './options';
 import type { Pinning } from './pinning';
 import { cpuSeconds, machineBusySeconds } from './proc-stats';
@@ -299,6 +299,27 @@ function tallyPairs(results: PairsResult[], scenario: Scenario, options: BenchOp
   return { delivered, messages, errors };
 }
 
+/** What every kind of run records: which run it was, how long it took, and how quiet the machine was. */
+function runBase(scenario: Scenario, deployment: Deployment, ctx: RunContext, seconds: number, otherCores: number, errors: string[]): RunBase {
+  return {
+    scenario: scenario.id,
+    target: deployment.target,
+    repetition: ctx.repetition,
+    attempts: 1,
+    seconds,
+    otherCores,
+    quiet: otherCores <= ctx.options.quietCores,
+    errors,
+  };
+}
+
+/** Idle users connected; a shortfall none of `errors` explains becomes an error of its own. */
+function countConnected(idle: IdleResult[], scenario: Scenario, errors: string[]): number {
+  const connected = idle.reduce((n, r) => n + r.connected, 0);
+  if (connected !== scenario.users && errors.length === 0) errors.push(`${connected} of ${scenario.users} users connected`);
+  return connected;
+}
+
 async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenario, ctx: RunContext): Promise<PairsRun> {
   const { options } = ctx;
   const jobs = pairsJobs(pool, deployment, scenario, options);
@@ -318,14 +339,7 @@ async function runPairs(pool: LoadPool, deployment: Deployment, scenario: Scenar
   const { delivered, messages, errors } = tallyPairs(results, scenario, options, closeErrors);
   return {
     kind: 'pairs',
-    scenario: scenario.id,
-    target: deployment.target,
-    repetition: ctx.repetition,
-    attempts: 1,
-    seconds,
-    otherCores,
-    quiet: otherCores <= options.quietCores,
-    errors,
+    ...runBase(scenario, deployment, ctx, seconds, otherCores, errors),
     pairs: scenario.pairs,
     targetRate: scenario.rate,
     messages,
@@ -384,19 +398,11 @@ async function runIdle(pool: LoadPool, deployment: Deployment, scenario: Scenari
   const serverOpenFds = deployment.openFds();
   const closeErrors = await pool.close(jobs);
   const idle = replies.map((r) => r.idle!);
-  const connected = idle.reduce((n, r) => n + r.connected, 0);
   const errors = [...idle.flatMap((r) => r.errors), ...closeErrors];
-  if (connected !== scenario.users && errors.length === 0) errors.push(`${connected} of ${scenario.users} users connected`);
+  const connected = countConnected(idle, scenario, errors);
   return {
     kind: 'idle',
-    scenario: scenario.id,
-    target: deployment.target,
-    repetition: ctx.repetition,
-    attempts: 1,
-    seconds: connectSeconds,
-    otherCores,
-    quiet: otherCores <= options.quietCores,
-    errors,
+    ...runBase(scenario, deployment, ctx, connectSeconds, otherCores, errors),
     users: scenario.users!,
     connected,
     connectSeconds,
@@ -459,21 +465,13 @@ async function runMemory(pool: LoadPool, deployment: Deployment, scenario: Scena
   const rssAfterBytes = deployment.memory().rss;
   const heapAfter = await deployment.heapUsed();
 
-  const connected = idleReplies.reduce((n, r) => n + r.idle!.connected, 0);
   const results = replies.map((r) => r.pairs);
-  const idleErrors = idleReplies.flatMap((r) => r.idle!.errors);
-  const { delivered, messages, errors } = tallyPairs(results, scenario, options, [...idleErrors, ...closeErrors]);
-  if (connected !== scenario.users && errors.length === 0) errors.push(`${connected} of ${scenario.users} users connected`);
+  const idleResults = idleReplies.map((r) => r.idle!);
+  const { delivered, messages, errors } = tallyPairs(results, scenario, options, [...idleResults.flatMap((r) => r.errors), ...closeErrors]);
+  const connected = countConnected(idleResults, scenario, errors);
   return {
     kind: 'memory',
-    scenario: scenario.id,
-    target: deployment.target,
-    repetition: ctx.repetition,
-    attempts: 1,
-    seconds,
-    otherCores,
-    quiet: otherCores <= options.quietCores,
-    errors,
+    ...runBase(scenario, deployment, ctx, seconds, otherCores, errors),
     users: scenario.users!,
     connected,
     pairs: scenario.pairs,
