@@ -103,6 +103,22 @@ describe('the tinychat command', function () {
     expect(server.log()).to.not.include(alice.token!);
   });
 
+  it('stops cleanly, exit code 0, when SIGTERM comes while it is still starting', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--db', join(makeTempDir(), 'chat.db'), '--log-format', 'text'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+    // The store is open but the server is not yet listening.
+    child.stderr.on('data', (chunk: Buffer) => {
+      const before = log;
+      log += chunk.toString();
+      if (!before.includes('store-open') && log.includes('store-open')) child.kill('SIGTERM');
+    });
+    expect(await exited, log).to.equal(0);
+    expect(log).to.match(/listening/).and.match(/signal signal=SIGTERM/).and.match(/stopped/);
+  });
+
   it('keeps the files of a database in memory in a temporary folder, and removes it when it stops', async () => {
     const tmp = makeTempDir();
     server = await startServerProcess({ dbPath: ':memory:', env: { ...process.env, TMPDIR: tmp } });
