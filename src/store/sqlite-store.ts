@@ -315,9 +315,8 @@ export class SqliteStore implements Store {
       this.stmt.setTextIndexedUpTo.run(to);
       return to - from;
     });
-    // One timer per store, not per message; unreferenced, so a command-line tool can exit.
-    this.textIndexTimer = setInterval(() => this.indexTextQuietly(), TEXT_INDEX_INTERVAL_MS);
-    this.textIndexTimer.unref();
+    // Catches up with whatever an earlier run left unindexed.
+    this.scheduleTextIndex();
     if (options.backgroundCheckpoints && !this.db.memory) this.startCheckpointer(path);
   }
 
@@ -472,6 +471,7 @@ export class SqliteStore implements Store {
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
     this.textIndexBehind = true;
+    this.scheduleTextIndex();
     return guarded('store messages', () => this.appendBatch(batch));
   }
 
@@ -487,6 +487,19 @@ export class SqliteStore implements Store {
     this.textIndexBehind = false;
   }
 
+  /**
+   * Indexes soon, once: one timer per store however many messages come, and
+   * none while nothing is new, so an idle server is not woken for it.
+   * Unreferenced, so a command-line tool can exit.
+   */
+  private scheduleTextIndex(): void {
+    if (this.textIndexTimer !== undefined || !this.db.open) return;
+    this.textIndexTimer = setTimeout(() => {
+      this.textIndexTimer = undefined;
+      this.indexTextQuietly();
+    }, TEXT_INDEX_INTERVAL_MS).unref();
+  }
+
   /** One slice of indexing, then the next after pending I/O, until caught up. */
   private indexTextQuietly(): void {
     if (!this.textIndexBehind || this.textIndexSlicing) return;
@@ -499,7 +512,10 @@ export class SqliteStore implements Store {
         }
         if (this.db.open) this.textIndexBehind = false;
       } catch {
-        // Busy or full: the next tick, or the next search, tries again.
+        // Busy or full: a later timer, or the next search, tries again.
+        this.textIndexSlicing = false;
+        this.scheduleTextIndex();
+        return;
       }
       this.textIndexSlicing = false;
     };
@@ -629,7 +645,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.textIndexTimer);
+    clearTimeout(this.textIndexTimer);
     this.textIndexTimer = undefined;
     try {
       // Everything at once: nothing else will run on this store.

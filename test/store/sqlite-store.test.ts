@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -128,6 +129,42 @@ describe('SqliteStore', function () {
     const [{ message: last }] = await store.appendMessages([note(ann, bob, 'm2', 'closing time')]);
     await store.close();
     expect(textIndexedUpTo()).to.equal(last.id);
+  });
+
+  it('sets no timer while nothing is new to index, so an idle server is not woken for it', async function () {
+    // Counts the callbacks of timers the store itself set.
+    const storeTimers = new Set<number>();
+    let fired = 0;
+    const hook = createHook({
+      init(id, type) {
+        if (type !== 'Timeout') return;
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 50;
+        if (/src[/\\]store[/\\]sqlite-store\.[jt]s/.test(new Error().stack ?? '')) storeTimers.add(id);
+        Error.stackTraceLimit = limit;
+      },
+      before(id) {
+        if (storeTimers.has(id)) fired++;
+      },
+    }).enable();
+    try {
+      const store = open();
+      const [ann, bob] = await twoUsers(store);
+      const [{ message }] = await store.appendMessages([note(ann, bob, 'm1', 'quiet hours')]);
+      const deadline = Date.now() + 5000;
+      while (textIndexedUpTo() < message.id && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(textIndexedUpTo()).to.equal(message.id);
+      expect(fired, 'the timer that indexed the message').to.be.greaterThan(0);
+      fired = 0;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(fired, 'store timers run while idle').to.equal(0);
+      // And the next message is indexed on its own again.
+      const [{ message: next }] = await store.appendMessages([note(ann, bob, 'm2', 'quiet again')]);
+      while (textIndexedUpTo() < next.id && Date.now() < deadline + 5000) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(textIndexedUpTo()).to.equal(next.id);
+    } finally {
+      hook.disable();
+    }
   });
 
   it('catches up with a large backlog in slices, letting other work run between them', async function () {
