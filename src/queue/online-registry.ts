@@ -154,13 +154,12 @@ export class OnlineRegistry implements OnlineDirectory {
   }
 
   /**
-   * Replaces what presence a stream is told about. Returns the name keys it
-   * did not watch before, whose current state the caller sends it at once;
-   * later changes come through `Subscriber.presence`.
+   * Replaces what presence a stream is told about; changes come through
+   * `Subscriber.presence`. The current state of people entering the set is
+   * the caller's to send (session/presence-watch.ts).
    */
-  watchPresence(subscriber: Subscriber, watch: WatchSet): string[] {
-    if (!this.subscribers.has(subscriber)) return [];
-    return this.watchers.set(subscriber, watch);
+  watchPresence(subscriber: Subscriber, watch: WatchSet): void {
+    if (this.subscribers.has(subscriber)) this.watchers.set(subscriber, watch);
   }
 
   /**

@@ -29,30 +29,23 @@ export class PresenceWatchers<W> {
     return this.sets.size;
   }
 
-  /** Number of streams that watch everyone. */
-  get everyoneCount(): number {
-    return this.everyone.size;
-  }
-
   /** What `watcher` watches now (nobody when unknown). */
   watchSetOf(watcher: W): WatchSet {
     return this.sets.get(watcher) ?? WATCH_NOBODY;
   }
 
   /**
-   * Replaces what `watcher` watches. Returns the name keys it did not watch
-   * before (all of them after watching everyone), whose current state the
-   * stream should be told at once.
+   * Replaces what `watcher` watches. Who entered the set is the caller's to
+   * work out (session/presence-watch.ts), from the names it looked up.
    */
-  set(watcher: W, next: WatchSet): string[] {
-    const previous = this.remove(watcher);
+  set(watcher: W, next: WatchSet): void {
+    this.remove(watcher);
     if (next.everyone) {
       this.everyone.add(watcher);
       this.sets.set(watcher, next);
-      return [];
+      return;
     }
-    if (next.keys.size === 0) return [];
-    const entered: string[] = [];
+    if (next.keys.size === 0) return;
     for (const key of next.keys) {
       let watchers = this.byUser.get(key);
       if (!watchers) {
@@ -60,10 +53,8 @@ export class PresenceWatchers<W> {
         this.byUser.set(key, watchers);
       }
       watchers.add(watcher);
-      if (previous.everyone || !previous.keys.has(key)) entered.push(key);
     }
     this.sets.set(watcher, next);
-    return entered;
   }
 
   /** Forgets `watcher`; returns what it watched. */
@@ -82,12 +73,6 @@ export class PresenceWatchers<W> {
       if (watchers.size === 0) this.byUser.delete(key);
     }
     return previous;
-  }
-
-  /** True when `watcher` is told about `user`'s presence. */
-  watches(watcher: W, user: string): boolean {
-    const set = this.sets.get(watcher);
-    return set !== undefined && (set.everyone || set.keys.has(nameKey(user)));
   }
 
   /**

@@ -28,23 +28,22 @@ describe('PresenceWatchers', () => {
     watchers.set('all', { everyone: true });
     watchers.set('one', { everyone: false, keys: new Set(['carol']) });
     expect(routedTo(watchers, [change('bob'), change('carol', false)])).to.deep.equal({ all: ['bob', 'carol'], one: ['carol'] });
-    expect(watchers.everyoneCount).to.equal(1);
   });
 
-  it('replaces a watch set, reporting only the people who entered it', () => {
+  it('replaces a watch set: changes of people who left it no longer reach the stream', () => {
     const watchers = new PresenceWatchers<string>();
-    expect(watchers.set('s', { everyone: false, keys: new Set(['bob', 'carol']) })).to.have.members(['bob', 'carol']);
-    expect(watchers.set('s', { everyone: false, keys: new Set(['carol', 'dave']) })).to.deep.equal(['dave']);
-    expect(routedTo(watchers, [change('bob'), change('carol'), change('dave')])).to.deep.equal({ s: ['carol', 'dave'] });
-    expect(watchers.watches('s', 'DAVE')).to.equal(true);
-    expect(watchers.watches('s', 'bob')).to.equal(false);
+    watchers.set('s', { everyone: false, keys: new Set(['bob', 'carol']) });
+    watchers.set('s', { everyone: false, keys: new Set(['carol', 'dave']) });
+    expect(routedTo(watchers, [change('bob'), change('carol'), change('DAVE')])).to.deep.equal({ s: ['carol', 'DAVE'] });
+    expect(watchers.watchSetOf('s')).to.deep.equal({ everyone: false, keys: new Set(['carol', 'dave']) });
   });
 
-  it('reports every person as entering when a stream narrows from everyone', () => {
+  it('narrows a stream from everyone to the people it names', () => {
     const watchers = new PresenceWatchers<string>();
     watchers.set('s', { everyone: true });
-    expect(watchers.set('s', { everyone: false, keys: new Set(['bob']) })).to.deep.equal(['bob']);
-    expect(watchers.everyoneCount).to.equal(0);
+    watchers.set('s', { everyone: false, keys: new Set(['bob']) });
+    expect(routedTo(watchers, [change('bob'), change('carol')])).to.deep.equal({ s: ['bob'] });
+    expect(watchers.size).to.equal(1);
   });
 
   it('forgets a removed or emptied stream entirely', () => {
