@@ -62,6 +62,8 @@ export class ConverseSession implements Subscriber {
   private pump: OutboundPump | undefined;
   /** Newest inbox sequence known when delivery began. */
   private knownLast = 0;
+  /** The user's acknowledged position as read when the stream opened. */
+  private ackedWhenOpened = 0;
   private sendsInFlight = 0;
   /** Sends are stored in the order the client made them, whatever their lookups cost; made by the first send. */
   private sendOrder: SendOrder | undefined;
@@ -107,9 +109,12 @@ export class ConverseSession implements Subscriber {
       onFailed: (event, err) => this.failed(event, err),
       onAnswered: () => this.maybeResumeInput(),
     });
+    // The one read of the user's positions: delivery begins from it, and
+    // whatever is stored after it reaches the queue attached above.
     const user = await this.services.store.findUserById(this.userId);
     if (this.phase === 'closed') return;
     this.knownLast = Math.max(user?.lastSequence ?? 0, this.queue.lastSequence);
+    this.ackedWhenOpened = user?.ackedSequence ?? 0;
     this.services.logger.info('stream-open', { user: this.userName });
     this.services.metrics.streamOpened();
     this.sink.write({
@@ -117,7 +122,7 @@ export class ConverseSession implements Subscriber {
       greeting: {
         user: this.userName,
         lastSequence: this.knownLast,
-        ackedSequence: this.services.acks.latest(this.userId, user?.ackedSequence ?? 0),
+        ackedSequence: this.services.acks.latest(this.userId, this.ackedWhenOpened),
         maxBodyBytes: this.services.messaging.maxBodyBytes,
         node: this.services.nodeName,
       },
@@ -223,21 +228,13 @@ export class ConverseSession implements Subscriber {
   private async begin(afterSequence: number | undefined, watch: WatchRequest): Promise<void> {
     this.phase = 'open';
     void this.watching.set(watch);
-    let start: number;
-    try {
-      const user = await this.services.store.findUserById(this.userId);
-      const last = Math.max(user?.lastSequence ?? 0, this.queue?.lastSequence ?? 0);
-      this.knownLast = Math.max(this.knownLast, last);
-      start = afterSequence ?? this.services.acks.latest(this.userId, user?.ackedSequence ?? 0);
-      if (start > last) {
-        this.reject(
-          new ChatError('invalid-argument', `cannot resume after ${start}: your newest message is ${last}; delivering from there`),
-        );
-        start = last;
-      }
-    } catch (err) {
-      this.failed('resume-failed', err);
-      return;
+    // open() read the positions after attaching, so the queue holds all that came since.
+    const last = Math.max(this.knownLast, this.queue?.lastSequence ?? 0);
+    this.knownLast = last;
+    let start = afterSequence ?? this.services.acks.latest(this.userId, this.ackedWhenOpened);
+    if (start > last) {
+      this.reject(new ChatError('invalid-argument', `cannot resume after ${start}: your newest message is ${last}; delivering from there`));
+      start = last;
     }
     await this.pump?.start(start);
   }
