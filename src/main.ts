@@ -93,10 +93,15 @@ function readPem(flag: string, path: string): Buffer {
 async function serve(config: ServeConfig): Promise<number> {
   const logger = createLogger(config.logFormat, config.logLevel);
   // Heard from the first line on: a supervisor that stops the server while it
-  // is still starting gets a clean stop once it has started, not a kill.
-  const signalled = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+  // is still starting gets a clean stop once it has started, not a kill (a
+  // second signal still kills: each listener is used once).
+  const signalled = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info('signal', { signal });
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
   });
   const tls =
     config.tlsCert && config.tlsKey
@@ -163,7 +168,7 @@ async function serve(config: ServeConfig): Promise<number> {
     removeTemporaryFiles();
     throw err;
   });
-  logger.info('signal', { signal: await signalled });
+  await signalled;
   await server.shutdown().catch((err: unknown) => logger.error('shutdown-failed', { error: String(err) }));
   removeTemporaryFiles();
   return 0;
