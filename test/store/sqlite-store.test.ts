@@ -106,6 +106,13 @@ describe('SqliteStore', function () {
     }
   }
 
+  /** Waits (up to 5 s) until the index timer has reached message `id`. */
+  async function indexedUpTo(id: number): Promise<number> {
+    const deadline = Date.now() + 5000;
+    while (textIndexedUpTo() < id && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    return textIndexedUpTo();
+  }
+
   it('indexes message text in batches outside the appends, and a search still sees every stored message', async function () {
     const store = open();
     const [ann, bob] = await twoUsers(store);
@@ -123,9 +130,7 @@ describe('SqliteStore', function () {
     const store = open();
     const [ann, bob] = await twoUsers(store);
     const [{ message }] = await store.appendMessages([note(ann, bob, 'm1', 'ticking clock')]);
-    const deadline = Date.now() + 5000;
-    while (textIndexedUpTo() < message.id && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(textIndexedUpTo()).to.equal(message.id);
+    expect(await indexedUpTo(message.id)).to.equal(message.id);
     const [{ message: last }] = await store.appendMessages([note(ann, bob, 'm2', 'closing time')]);
     await store.close();
     expect(textIndexedUpTo()).to.equal(last.id);
@@ -151,17 +156,14 @@ describe('SqliteStore', function () {
       const store = open();
       const [ann, bob] = await twoUsers(store);
       const [{ message }] = await store.appendMessages([note(ann, bob, 'm1', 'quiet hours')]);
-      const deadline = Date.now() + 5000;
-      while (textIndexedUpTo() < message.id && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(textIndexedUpTo()).to.equal(message.id);
+      expect(await indexedUpTo(message.id)).to.equal(message.id);
       expect(fired, 'the timer that indexed the message').to.be.greaterThan(0);
       fired = 0;
       await new Promise((resolve) => setTimeout(resolve, 600));
       expect(fired, 'store timers run while idle').to.equal(0);
       // And the next message is indexed on its own again.
       const [{ message: next }] = await store.appendMessages([note(ann, bob, 'm2', 'quiet again')]);
-      while (textIndexedUpTo() < next.id && Date.now() < deadline + 5000) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(textIndexedUpTo()).to.equal(next.id);
+      expect(await indexedUpTo(next.id)).to.equal(next.id);
     } finally {
       hook.disable();
     }
