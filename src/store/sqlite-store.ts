@@ -276,6 +276,10 @@ export class SqliteStore implements Store {
   private readonly rooms: SqliteRooms;
   private readonly deleteOld: (old: { time: number; limit: number }) => number;
   private checkpointer: Worker | undefined;
+  /** Writes so far, for the checkpoint thread, which sleeps while this stays the same. */
+  private readonly writes = new Int32Array(new SharedArrayBuffer(4));
+  /** Checkpoints the thread has run. */
+  private readonly checkpoints = new Int32Array(new SharedArrayBuffer(4));
   private readonly indexTextBatch: () => number;
   private textIndexTimer: NodeJS.Timeout | undefined;
   /** A run of index slices is under way (see indexTextQuietly). */
@@ -322,12 +326,34 @@ export class SqliteStore implements Store {
 
   private startCheckpointer(path: string): void {
     this.checkpointer = new Worker(join(__dirname, 'sqlite-checkpoint-worker.js'), {
-      workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS },
+      workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS, writes: this.writes.buffer, checkpoints: this.checkpoints.buffer },
     });
     this.checkpointer.unref();
     // If the thread dies, commits checkpoint again as SQLite does by default.
     this.checkpointer.on('error', () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000'));
     this.db.pragma('wal_autocheckpoint = 0');
+  }
+
+  /** How many checkpoints the background thread has run (for tests and diagnostics). */
+  get checkpointsRun(): number {
+    return Atomics.load(this.checkpoints, 0);
+  }
+
+  /**
+   * Runs a write as `guarded` runs a read, then wakes the checkpoint thread:
+   * every method that changes the file goes through here, or the thread
+   * sleeps through its change until the next.
+   */
+  private write<T>(action: string, work: () => T): T {
+    const result = guarded(action, work);
+    this.wrote();
+    return result;
+  }
+
+  private wrote(): void {
+    if (!this.checkpointer) return;
+    Atomics.add(this.writes, 0, 1);
+    Atomics.notify(this.writes, 0);
   }
 
   /**
@@ -344,7 +370,7 @@ export class SqliteStore implements Store {
   }
 
   async registerUser(name: string, now: number, passwordHash?: string): Promise<{ user: UserRecord; created: boolean }> {
-    return guarded('register users', () => {
+    return this.write('register users', () => {
       const key = nameKey(name);
       const inserted = this.stmt.insertUser.get(name, key, now, now, passwordHash ?? null);
       if (inserted) return { user: toUser(inserted), created: true };
@@ -373,15 +399,15 @@ export class SqliteStore implements Store {
   }
 
   async setPassword(userId: number, passwordHash: string | null): Promise<void> {
-    guarded('update users', () => this.stmt.setPassword.run(passwordHash, userId));
+    this.write('update users', () => this.stmt.setPassword.run(passwordHash, userId));
   }
 
   async setUserDisabled(userId: number, disabled: boolean): Promise<void> {
-    guarded('update users', () => this.stmt.setDisabled.run(disabled ? 1 : 0, userId));
+    this.write('update users', () => this.stmt.setDisabled.run(disabled ? 1 : 0, userId));
   }
 
   async deleteUserSessions(userId: number, reason: SessionEndReason, time: number, exceptTokenHash?: string): Promise<number> {
-    return guarded('end sessions', () =>
+    return this.write('end sessions', () =>
       this.db.transaction(() => {
         const deleted = this.stmt.deleteUserSessions.run(userId, exceptTokenHash ?? '').changes;
         this.stmt.insertSessionEnd.run(userId, null, exceptTokenHash ?? null, reason, time);
@@ -406,19 +432,19 @@ export class SqliteStore implements Store {
   }
 
   async pruneSessionEnds(time: number): Promise<number> {
-    return guarded('end sessions', () => this.stmt.pruneSessionEnds.run(time).changes);
+    return this.write('end sessions', () => this.stmt.pruneSessionEnds.run(time).changes);
   }
 
   async deleteExpiredSessions(now: number): Promise<number> {
-    return guarded('save sessions', () => this.stmt.deleteExpiredSessions.run(now).changes);
+    return this.write('save sessions', () => this.stmt.deleteExpiredSessions.run(now).changes);
   }
 
   async touchUser(userId: number, time: number): Promise<void> {
-    guarded('update users', () => this.stmt.touchUser.run(time, userId));
+    this.write('update users', () => this.stmt.touchUser.run(time, userId));
   }
 
   async recordLogin(login: NewLogin): Promise<RecordedLogin> {
-    return guarded('save sessions', () => this.recordLoginOnce(login));
+    return this.write('save sessions', () => this.recordLoginOnce(login));
   }
 
   // The rows of one login, inside its transaction: a throw rolls back all of them.
@@ -455,11 +481,11 @@ export class SqliteStore implements Store {
   }
 
   async setSessionPeer(tokenHash: string, peerId: number | undefined): Promise<void> {
-    guarded('save sessions', () => this.stmt.setSessionPeer.run(peerId ?? null, tokenHash));
+    this.write('save sessions', () => this.stmt.setSessionPeer.run(peerId ?? null, tokenHash));
   }
 
   async deleteSession(tokenHash: string, reason: SessionEndReason, time: number): Promise<boolean> {
-    return guarded('end sessions', () =>
+    return this.write('end sessions', () =>
       this.db.transaction(() => {
         const session = this.stmt.deleteSession.get(tokenHash);
         if (session) this.stmt.insertSessionEnd.run(session.userId, tokenHash, null, reason, time);
@@ -472,7 +498,7 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return [];
     this.textIndexBehind = true;
     this.scheduleTextIndex();
-    return guarded('store messages', () => this.appendBatch(batch));
+    return this.write('store messages', () => this.appendBatch(batch));
   }
 
   /**
@@ -483,7 +509,7 @@ export class SqliteStore implements Store {
    */
   indexText(): void {
     if (!this.textIndexBehind) return;
-    while (this.indexTextBatch() > 0);
+    while (this.indexTextBatch() > 0) this.wrote();
     this.textIndexBehind = false;
   }
 
@@ -507,6 +533,7 @@ export class SqliteStore implements Store {
     const slice = () => {
       try {
         if (this.db.open && this.indexTextBatch() > 0) {
+          this.wrote();
           setImmediate(slice);
           return;
         }
@@ -559,19 +586,19 @@ export class SqliteStore implements Store {
   }
 
   async joinRoom(request: JoinRequest): Promise<JoinOutcome> {
-    return guarded('save rooms', () => this.rooms.joinRoom(request));
+    return this.write('save rooms', () => this.rooms.joinRoom(request));
   }
 
   async leaveRoom(roomId: number, userId: number, clientId: string, time: number, kickedBy?: number): Promise<RoomAppendResult> {
-    return guarded('save rooms', () => this.rooms.leaveRoom(roomId, userId, clientId, time, kickedBy));
+    return this.write('save rooms', () => this.rooms.leaveRoom(roomId, userId, clientId, time, kickedBy));
   }
 
   async postToRoom(post: RoomPost): Promise<RoomAppendResult> {
-    return guarded('store messages', () => this.rooms.postToRoom(post));
+    return this.write('store messages', () => this.rooms.postToRoom(post));
   }
 
   async inviteToRoom(roomId: number, userId: number): Promise<'invited' | 'already-invited' | 'member'> {
-    return guarded('save rooms', () => this.rooms.inviteToRoom(roomId, userId));
+    return this.write('save rooms', () => this.rooms.inviteToRoom(roomId, userId));
   }
 
   async roomHistory(roomId: number, userId: number, query: RoomHistoryQuery): Promise<StoredMessage[]> {
@@ -631,17 +658,17 @@ export class SqliteStore implements Store {
 
   async deleteMessagesBefore(time: number, limit: number): Promise<number> {
     if (limit <= 0) return 0;
-    return guarded('delete old messages', () => this.deleteOld({ time, limit }));
+    return this.write('delete old messages', () => this.deleteOld({ time, limit }));
   }
 
   async deleteRoomMessagesBefore(time: number, limit: number): Promise<number> {
     if (limit <= 0) return 0;
-    return guarded('delete old messages', () => this.rooms.deleteEntriesBefore(time, limit));
+    return this.write('delete old messages', () => this.rooms.deleteEntriesBefore(time, limit));
   }
 
   async ack(positions: ReadonlyArray<AckPosition>): Promise<void> {
     if (positions.length === 0) return;
-    guarded('record what you have read', () => this.ackAll(positions));
+    this.write('record what you have read', () => this.ackAll(positions));
   }
 
   async close(): Promise<void> {

@@ -97,6 +97,32 @@ describe('SqliteStore', function () {
     expect(await again.inboxAfter(bob.id, 0, 100)).to.have.length(50);
   });
 
+  it('runs the checkpoint thread only after writes: none while nothing is written, one soon after a write', async function () {
+    const store = open({ backgroundCheckpoints: true });
+    const [ann, bob] = await twoUsers(store);
+    await store.appendMessages([note(ann, bob, 'm1', 'before the quiet')]);
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // Past one interval (250 ms), whatever the writes above asked for is done.
+    await sleep(600);
+    const quiet = store.checkpointsRun;
+    expect(quiet).to.be.greaterThan(0);
+    await sleep(1000);
+    expect(store.checkpointsRun, 'checkpoints while nothing was written').to.equal(quiet);
+    await store.appendMessages([note(ann, bob, 'm2', 'after the quiet')]);
+    const deadline = Date.now() + 2000;
+    while (store.checkpointsRun === quiet && Date.now() < deadline) await sleep(20);
+    expect(store.checkpointsRun).to.equal(quiet + 1);
+    // The write is in the database file itself: a copy without the WAL has it.
+    const copy = path.join(dir, 'without-wal.db');
+    fs.copyFileSync(file, copy);
+    const raw = new Database(copy, { readonly: true });
+    try {
+      expect(raw.prepare('SELECT count(*) AS n FROM messages WHERE client_id = ?').get('m2')).to.deep.equal({ n: 1 });
+    } finally {
+      raw.close();
+    }
+  });
+
   function textIndexedUpTo(): number {
     const raw = new Database(file, { readonly: true });
     try {
