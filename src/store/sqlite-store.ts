@@ -212,7 +212,7 @@ export interface SqliteStoreOptions {
   backgroundCheckpoints?: boolean;
 }
 
-/** How often the background checkpointer runs. */
+/** How often, at most, the background checkpointer runs while the store writes (it sleeps while it does not). */
 const CHECKPOINT_INTERVAL_MS = 250;
 
 // Result codes (and their extended forms, e.g. SQLITE_IOERR_WRITE) that mean
@@ -230,6 +230,7 @@ const UNAVAILABLE_REASONS: ReadonlyArray<[prefix: string, reason: string]> = [
  * Runs `work`, turning SQLite failures that mean "cannot use the database now"
  * into ChatError('unavailable') with a sentence for the person; the original
  * error is kept as `cause` for the server log. Anything else propagates.
+ * Reads call it directly; writes go through SqliteStore.write.
  */
 function guarded<T>(action: string, work: () => T): T {
   try {
@@ -340,9 +341,10 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs a write as `guarded` runs a read, then wakes the checkpoint thread:
-   * every method that changes the file goes through here, or the thread
-   * sleeps through its change until the next.
+   * Runs a write as `guarded` runs a read, then wakes the checkpoint thread.
+   * Every method that changes the file goes through here (the text index
+   * calls wrote() itself): a change that did not would wait in the WAL,
+   * copied and synced only after the next write or at close.
    */
   private write<T>(action: string, work: () => T): T {
     const result = guarded(action, work);
