@@ -114,36 +114,32 @@ async function serve(config: ServeConfig): Promise<number> {
   // Both ports are known to be free before the database is touched, so a
   // second server started by mistake fails in one line and changes nothing.
   await ensurePortFree(config.host, config.port, '--port');
+  // What start-up has opened so far, undone in reverse when a later step fails.
+  const opened: Array<() => unknown> = [];
+  const undoStart = async (err: unknown): Promise<never> => {
+    for (const undo of opened.reverse()) await undo();
+    throw err;
+  };
   let metrics: MetricsEndpoint | undefined;
   if (config.metricsAddress) {
     const { host, port } = parseHostPort('--metrics-address', config.metricsAddress);
-    metrics = await listenForMetrics(host, port);
+    const endpoint = await listenForMetrics(host, port);
+    opened.push(() => endpoint.close());
+    metrics = endpoint;
   }
-  const { store, backend, where } = await openStore(config.db, logger, true).catch(async (err: unknown) => {
-    await metrics?.close();
-    throw err;
-  });
+  const { store, backend, where } = await openStore(config.db, logger, true).catch(undoStart);
+  opened.push(() => store.close());
   logger.info('store-open', { backend, at: where });
-  const bus = await connectBus(config.bus).catch(async (err: unknown) => {
-    await store.close();
-    await metrics?.close();
-    throw err;
-  });
+  const bus = await connectBus(config.bus).catch(undoStart);
+  opened.push(() => bus.close());
   // The first write: on SQLite it finds a lock held by another process.
-  const expired = await store.deleteExpiredSessions(Date.now()).catch(async (err: unknown) => {
-    await bus.close();
-    await store.close();
-    await metrics?.close();
-    throw backend === 'sqlite' ? explainSqliteFailure(config.db, err) : err;
-  });
+  const expired = await store
+    .deleteExpiredSessions(Date.now())
+    .catch((err: unknown) => undoStart(backend === 'sqlite' ? explainSqliteFailure(config.db, err) : err));
   if (expired > 0) logger.info('sessions-expired', { count: expired });
-  const { blobs, temporary } = await openBlobs(store, config.db, config.filesDir).catch(async (err: unknown) => {
-    await bus.close();
-    await store.close();
-    await metrics?.close();
-    throw err;
-  });
+  const { blobs, temporary } = await openBlobs(store, config.db, config.filesDir).catch(undoStart);
   const removeTemporaryFiles = () => temporary && rmSync(temporary, { recursive: true, force: true });
+  opened.push(removeTemporaryFiles);
   const server = await startServer({
     bus: config.bus ? bus : undefined,
     nodeName: config.nodeName,
@@ -161,13 +157,7 @@ async function serve(config: ServeConfig): Promise<number> {
     retentionDays: config.retentionDays,
     blobs,
     fileLimits: config.fileLimits,
-  }).catch(async (err: unknown) => {
-    await bus.close();
-    await store.close();
-    await metrics?.close();
-    removeTemporaryFiles();
-    throw err;
-  });
+  }).catch(undoStart);
   await signalled;
   await server.shutdown().catch((err: unknown) => logger.error('shutdown-failed', { error: String(err) }));
   removeTemporaryFiles();

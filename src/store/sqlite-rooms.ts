@@ -107,13 +107,41 @@ export const SQLITE_ROOM_ENTRY_FROM = `room_inbox i JOIN room_messages rm ON rm.
  */
 export class SqliteRooms {
   private readonly stmt: ReturnType<typeof prepare>;
+  // The transactions that take no inbox numbers, made once as SqliteStore makes its own.
+  private readonly invite: (roomId: number, userId: number) => 'invited' | 'already-invited' | 'member';
+  private readonly deleteEntries: (time: number, limit: number) => number;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     /** The store's one allocator: room entries and one-to-one messages share each member's inbox numbers. */
     private readonly sequences: SqliteSequences,
   ) {
     this.stmt = prepare(db);
+    this.invite = db.transaction((roomId: number, userId: number) => {
+      const state = this.stmt.state.get(roomId, userId)?.state;
+      if (state === 'member') return 'member';
+      if (state === 'invited') return 'already-invited';
+      this.stmt.invite.run(roomId, userId);
+      return 'invited';
+    });
+    this.deleteEntries = db.transaction((time: number, limit: number) => {
+      let last = 0;
+      let taken = 0;
+      let rows = 0;
+      // Counted one entry at a time, stopping at the first that does not
+      // fit, so a batch of a large room counts no more than it deletes.
+      for (const entry of this.stmt.oldEntries.iterate({ time, limit })) {
+        if (taken > 0 && rows + entry.deliveries > limit) break;
+        last = entry.id;
+        rows += entry.deliveries;
+        taken++;
+      }
+      if (taken === 0) return 0;
+      // The taken ones are every entry up to `last`: older ones went before.
+      this.stmt.deleteInboxUpTo.run(last);
+      this.stmt.deleteEntriesUpTo.run(last);
+      return taken;
+    });
   }
 
   findRoom(name: string): RoomRecord | undefined {
@@ -198,13 +226,7 @@ export class SqliteRooms {
   }
 
   inviteToRoom(roomId: number, userId: number): 'invited' | 'already-invited' | 'member' {
-    return this.db.transaction(() => {
-      const state = this.stmt.state.get(roomId, userId)?.state;
-      if (state === 'member') return 'member';
-      if (state === 'invited') return 'already-invited';
-      this.stmt.invite.run(roomId, userId);
-      return 'invited';
-    })();
+    return this.invite(roomId, userId);
   }
 
   roomHistory(roomId: number, userId: number, query: RoomHistoryQuery): StoredMessage[] {
@@ -220,24 +242,7 @@ export class SqliteRooms {
    * its number there, and nothing lowers the column (sqlite-sequences.ts).
    */
   deleteEntriesBefore(time: number, limit: number): number {
-    return this.db.transaction(() => {
-      let last = 0;
-      let taken = 0;
-      let rows = 0;
-      // Counted one entry at a time, stopping at the first that does not
-      // fit, so a batch of a large room counts no more than it deletes.
-      for (const entry of this.stmt.oldEntries.iterate({ time, limit })) {
-        if (taken > 0 && rows + entry.deliveries > limit) break;
-        last = entry.id;
-        rows += entry.deliveries;
-        taken++;
-      }
-      if (taken === 0) return 0;
-      // The taken ones are every entry up to `last`: older ones went before.
-      this.stmt.deleteInboxUpTo.run(last);
-      this.stmt.deleteEntriesUpTo.run(last);
-      return taken;
-    })();
+    return this.deleteEntries(time, limit);
   }
 
   // Writes one log entry and gives every current member an inbox entry for
